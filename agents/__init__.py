@@ -1,0 +1,1 @@
+"""practicegym agents: training CLI, hyperparameters, perception and evaluation."""

@@ -1,0 +1,1 @@
+"""Curricula: schedulers that choose what to practise next, and their SB3 bridge."""

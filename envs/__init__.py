@@ -1,0 +1,113 @@
+"""practicegym environments: scenario spaces, the env contract, the registry and plugins.
+
+``import envs`` registers every built-in env in Gymnasium as ``practicegym/<Name>-v0``:
+
+>>> import envs
+>>> {"driving", "robot-reach", "robot-push", "dialogue"} <= set(envs.names())
+True
+>>> envs.resolve("driving").env_id
+'practicegym/Driving-v0'
+"""
+
+from envs.core import ScenarioEnv, validate_action
+from envs.registry import (
+    ENTRY_POINT_GROUP,
+    EnvSpec,
+    PluginError,
+    iter_specs,
+    load_plugins,
+    make,
+    make_expert,
+    names,
+    register,
+    resolve,
+    spec,
+)
+from envs.scenarios import (
+    Categorical,
+    Choice,
+    Continuous,
+    Distribution,
+    Fixed,
+    Integer,
+    Levels,
+    ParamDistribution,
+    Range,
+    ScenarioSpace,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Categorical",
+    "Choice",
+    "Continuous",
+    "Distribution",
+    "EnvSpec",
+    "Fixed",
+    "Integer",
+    "Levels",
+    "ParamDistribution",
+    "PluginError",
+    "Range",
+    "ScenarioEnv",
+    "ScenarioSpace",
+    "iter_specs",
+    "load_plugins",
+    "make",
+    "make_expert",
+    "names",
+    "register",
+    "resolve",
+    "spec",
+    "validate_action",
+]
+
+# The built-in envs, one flat list. Entry points are strings, so nothing heavy
+# (PyBullet, torch) is imported until an env is made.
+register(
+    "driving",
+    "practicegym/Driving-v0",
+    "envs.driving.env:DrivingEnv",
+    kwargs={"task": "full"},
+    expert="envs.driving.expert:DrivingExpert",
+    description="Curvy multi-lane road with IDM/MOBIL traffic (lane keeping + traffic).",
+)
+register(
+    "driving-lane-keep",
+    "practicegym/DrivingLaneKeep-v0",
+    "envs.driving.env:DrivingEnv",
+    kwargs={"task": "lane-keep"},
+    expert="envs.driving.expert:DrivingExpert",
+    description="Curvy road with light or no traffic: stay in lane at speed.",
+)
+register(
+    "driving-highway",
+    "practicegym/DrivingHighway-v0",
+    "envs.driving.env:DrivingEnv",
+    kwargs={"task": "highway"},
+    expert="envs.driving.expert:DrivingExpert",
+    description="Straight-ish multi-lane highway in traffic: make progress, change lanes.",
+)
+register(
+    "robot-reach",
+    "practicegym/RobotReach-v0",
+    "envs.robot.env:RobotEnv",
+    kwargs={"task": "reach"},
+    expert="envs.robot.expert:RobotExpert",
+    description="Franka Panda (PyBullet): move the end effector to a target.",
+)
+register(
+    "robot-push",
+    "practicegym/RobotPush-v0",
+    "envs.robot.env:RobotEnv",
+    kwargs={"task": "push"},
+    expert="envs.robot.expert:RobotExpert",
+    description="Franka Panda (PyBullet): push a cube to a target on a table.",
+)
+register(
+    "dialogue",
+    "practicegym/Dialogue-v0",
+    "envs.dialogue.env:DialogueEnv",
+    expert="envs.dialogue.expert:HandcraftedPolicy",
+    description="Task-oriented slot-filling dialogue against a noisy agenda-based user.",
+)

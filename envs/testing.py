@@ -1,0 +1,250 @@
+"""The conformance kit: one call that checks an env keeps the practicegym contract.
+
+Built-in envs' tests call it, and plugin authors can too::
+
+    from envs.testing import check_env_conformance
+    check_env_conformance("my-plugin-env")
+
+It runs Gymnasium's and SB3's ``check_env``, seeded determinism over resets, observations
+inside the space in every split, the required info keys, action validation, rendering,
+``AsyncVectorEnv`` with two workers, and ``close()``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils.env_checker import check_env as gym_check_env
+
+from envs.core import ScenarioEnv
+from envs.registry import make, resolve
+
+__all__ = ["ConformanceError", "check_env_conformance", "rollout_digest"]
+
+
+class ConformanceError(AssertionError):
+    """The env breaks the practicegym env contract; the message says how."""
+
+
+def check_env_conformance(
+    name: str,
+    *,
+    env_kwargs: Mapping[str, Any] | None = None,
+    splits: Sequence[str] | None = None,
+    determinism_steps: int = 200,
+    steps_per_split: int = 60,
+    check_vector: bool = True,
+    check_render: bool = True,
+) -> None:
+    """Checks that env ``name`` (short name or id) keeps the practicegym contract.
+
+    Args:
+        name: Registered short name or Gymnasium id.
+        env_kwargs: Extra constructor kwargs (e.g. ``{"obs_type": "birdseye"}``).
+        splits: Splits to check observations in (default: every split of the space).
+        determinism_steps: Steps of the seeded determinism check (resets included).
+        steps_per_split: Random-action steps per split for the observation-bounds check.
+        check_vector: Also run it in a 2-worker ``AsyncVectorEnv``.
+        check_render: Check ``render_mode="rgb_array"`` (or ``"ansi"``) when supported.
+
+    Raises:
+        ConformanceError: What was violated, naming the env.
+    """
+    kwargs = dict(env_kwargs or {})
+    label = f"{name}{kwargs or ''}"
+    factory = _factory(name, kwargs)
+
+    env = factory()
+    try:
+        base = env.unwrapped
+        if not isinstance(base, ScenarioEnv):
+            raise ConformanceError(f"{label}: env must subclass envs.ScenarioEnv")
+        space = base.scenario_space
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gym_check_env(base, skip_render_check=True)
+        _check_sb3(base, label)
+        _check_action_validation(env, label)
+    finally:
+        env.close()
+
+    for split in splits or space.split_names:
+        _check_split(factory, split, steps_per_split, label)
+
+    a = rollout_digest(factory, seed=123, steps=determinism_steps)
+    b = rollout_digest(factory, seed=123, steps=determinism_steps)
+    if a != b:
+        raise ConformanceError(f"{label}: two envs with seed 123 and the same actions diverged")
+    c = rollout_digest(factory, seed=124, steps=min(determinism_steps, 50))
+    if c == a[: len(c)]:
+        raise ConformanceError(f"{label}: seeds 123 and 124 gave identical rollouts")
+
+    if check_render:
+        _check_render(name, kwargs, label)
+    if check_vector:
+        _check_vector(factory, label)
+
+
+def _factory(name: str, kwargs: Mapping[str, Any]) -> Callable[..., gym.Env]:
+    resolve(name)  # fail early with "did you mean"
+
+    def make_env(split: str = "train", **extra: Any) -> gym.Env:
+        return make(name, split=split, **{**kwargs, **extra})
+
+    return make_env
+
+
+def _check_sb3(env: gym.Env, label: str) -> None:
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            sb3_check_env(env, warn=False)
+        except AssertionError as err:
+            raise ConformanceError(f"{label}: SB3 check_env failed: {err}") from err
+
+
+def _check_action_validation(env: gym.Env, label: str) -> None:
+    env.reset(seed=0)
+    space = env.action_space
+    bad: list[Any] = []
+    if isinstance(space, spaces.Box):
+        nan = np.zeros(space.shape, dtype=space.dtype)
+        nan.flat[0] = np.nan
+        inf = np.zeros(space.shape, dtype=space.dtype)
+        inf.flat[0] = np.inf
+        bad = [nan, inf, np.zeros((*space.shape, 2), dtype=space.dtype)]
+        big = np.full(space.shape, 1e6, dtype=space.dtype)
+        env.step(big)  # out of bounds: clipped, not an error
+    elif isinstance(space, spaces.Discrete):
+        bad = [space.start + space.n, space.start - 1, np.array([0, 1]), 0.5, float("nan")]
+    for action in bad:
+        try:
+            env.step(action)
+        except ValueError:
+            continue
+        raise ConformanceError(f"{label}: step({action!r}) did not raise ValueError")
+
+
+def _check_split(factory: Callable[..., gym.Env], split: str, steps: int, label: str) -> None:
+    env = factory(split)
+    try:
+        base: ScenarioEnv = env.unwrapped  # type: ignore[assignment]
+        env.action_space.seed(7)
+        obs, info = env.reset(seed=7)
+        ended = 0
+        for _ in range(steps):
+            _check_obs(env.observation_space, obs, f"{label} split {split!r}")
+            if "scenario" not in info:
+                raise ConformanceError(f"{label}: info lacks 'scenario'")
+            if not base.scenario_space.contains(info["scenario"], split):
+                raise ConformanceError(
+                    f"{label}: scenario {info['scenario']} is not in split {split!r}"
+                )
+            obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            if not math.isfinite(reward):
+                raise ConformanceError(f"{label}: non-finite reward {reward}")
+            if terminated or truncated:
+                ended += 1
+                for key in ("is_success", *base.episode_info_keys):
+                    if key not in info:
+                        raise ConformanceError(f"{label}: episode-end info lacks {key!r}")
+                obs, info = env.reset()
+    finally:
+        env.close()
+
+
+def _check_obs(space: spaces.Space, obs: Any, where: str) -> None:
+    if not space.contains(obs):
+        raise ConformanceError(f"{where}: observation outside the observation space")
+
+
+def rollout_digest(
+    factory: Callable[..., gym.Env], *, seed: int, steps: int
+) -> list[tuple[Any, ...]]:
+    """A comparable record of a seeded rollout with seeded random actions.
+
+    Resets with ``seed`` once, then plain ``reset()`` at each episode end (the
+    ``reset(seed=s)`` then ``reset()`` path must be deterministic too).
+    """
+    env = factory()
+    try:
+        env.action_space.seed(seed)
+        obs, info = env.reset(seed=seed)
+        record: list[tuple[Any, ...]] = [("reset", _freeze(obs), _freeze(info))]
+        for _ in range(steps):
+            obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            record.append((_freeze(obs), float(reward), terminated, truncated, _freeze(info)))
+            if terminated or truncated:
+                obs, info = env.reset()
+                record.append(("reset", _freeze(obs), _freeze(info)))
+        return record
+    finally:
+        env.close()
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, (np.floating, float)):
+        return float(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _check_render(name: str, kwargs: Mapping[str, Any], label: str) -> None:
+    env = make(name, **kwargs)
+    supported = env.metadata.get("render_modes", [])
+    env.close()
+    if "rgb_array" in supported:
+        env = make(name, render_mode="rgb_array", **kwargs)
+        try:
+            env.reset(seed=0)
+            frame = env.render()
+            if (
+                not isinstance(frame, np.ndarray)
+                or frame.dtype != np.uint8
+                or frame.ndim != 3
+                or frame.shape[2] != 3
+            ):
+                raise ConformanceError(f"{label}: rgb_array render must be uint8 HxWx3")
+            if frame.max() == frame.min():
+                raise ConformanceError(f"{label}: rgb_array render is a blank frame")
+        finally:
+            env.close()
+    elif "ansi" in supported:
+        env = make(name, render_mode="ansi", **kwargs)
+        try:
+            env.reset(seed=0)
+            text = env.render()
+            if not isinstance(text, str) or not text:
+                raise ConformanceError(f"{label}: ansi render must return non-empty text")
+        finally:
+            env.close()
+    else:
+        raise ConformanceError(f"{label}: supports neither 'rgb_array' nor 'ansi' rendering")
+
+
+def _check_vector(factory: Callable[..., gym.Env], label: str) -> None:
+    vec = gym.vector.AsyncVectorEnv([factory, factory])
+    try:
+        vec.reset(seed=[1, 2])
+        for _ in range(10):
+            vec.step(vec.action_space.sample())
+        vec.call("set_distribution", "train")
+    except Exception as err:
+        raise ConformanceError(f"{label}: failed inside AsyncVectorEnv(2): {err}") from err
+    finally:
+        vec.close()
