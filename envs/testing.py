@@ -68,7 +68,10 @@ def check_env_conformance(
         space = base.scenario_space
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gym_check_env(base, skip_render_check=True)
+            try:
+                gym_check_env(base, skip_render_check=True)
+            except AssertionError as err:
+                raise ConformanceError(f"{label}: Gymnasium check_env failed: {err}") from err
         _check_sb3(base, label)
         _check_action_validation(env, label)
     finally:
