@@ -1,0 +1,200 @@
+"""What a finished run leaves besides the model: the transfer table, learning curve and video.
+
+:func:`finish` evaluates the trained policy on ``train`` and every held-out split
+(``agents.evaluation.evaluate_transfer``), prints the table, saves it under ``eval/``,
+plots ``learning_curve.png`` from the Monitor CSVs and records one evaluation episode
+as ``episode.gif`` (``rgb_array`` envs) or ``transcript.txt`` (``ansi`` envs).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import envs
+from agents import runs
+from agents.config import TrainConfig
+
+__all__ = ["finish", "learning_curve", "record_episode"]
+
+
+def finish(run_dir: Path, config: TrainConfig, policy: Any, *, progress: bool = True) -> None:
+    """Evaluates, prints the table, and writes the curve and the episode recording."""
+    report = _evaluate_transfer()(
+        policy,
+        config.env,
+        episodes=config.run.eval_episodes,
+        seed=config.seed + 12345,
+        env_kwargs=config.env_kwargs or None,
+        progress=progress,
+    )
+    report.save(run_dir / "eval")
+    print(report.table())
+    learning_curve(run_dir / "monitor", run_dir / "learning_curve.png", title=_title(config))
+    if config.run.record_video:
+        path = record_episode(policy, config, run_dir, seed=config.seed + 777)
+        if path is not None:
+            print(f"recorded one evaluation episode: {path}")
+    print(f"run folder: {run_dir}")
+
+
+def _evaluate_transfer() -> Any:
+    import agents.evaluation
+
+    # TODO(issue 7): drop the plain loop once agents.evaluation.evaluate_transfer lands.
+    return getattr(agents.evaluation, "evaluate_transfer", _plain_transfer)
+
+
+class _PlainReport:
+    """Success and mean return per split (stand-in until the evaluator lands)."""
+
+    def __init__(self, rows: dict[str, tuple[float, float]]) -> None:
+        self.rows = rows
+
+    def table(self) -> str:
+        lines = ["| split | success | return |", "|---|---|---|"]
+        lines += [f"| {s} | {succ:.2f} | {ret:.2f} |" for s, (succ, ret) in self.rows.items()]
+        return "\n".join(lines)
+
+    def save(self, out_dir: Path) -> None:
+        import json
+
+        data = {s: {"success": a, "return": b} for s, (a, b) in self.rows.items()}
+        runs.atomic_write(Path(out_dir) / "report.json", json.dumps(data, indent=2))
+        runs.atomic_write(Path(out_dir) / "report.md", self.table() + "\n")
+
+
+def _plain_transfer(
+    policy: Any,
+    env_name: str,
+    *,
+    episodes: int,
+    seed: int,
+    env_kwargs: dict[str, Any] | None,
+    progress: bool,
+) -> _PlainReport:
+    env = envs.make(env_name, **(env_kwargs or {}))
+    space = env.unwrapped.scenario_space
+    rows = {}
+    for split in ["train", *space.heldout_splits]:
+        env.unwrapped.set_distribution(split)
+        successes, returns = [], []
+        for episode in range(episodes):
+            obs, info = env.reset(seed=seed + episode)
+            done, total = False, 0.0
+            while not done:
+                action, _ = policy.predict(obs, deterministic=True, action_masks=_masks(env))
+                obs, reward, terminated, truncated, info = env.step(action)
+                total += float(reward)
+                done = terminated or truncated
+            successes.append(bool(info.get("is_success", False)))
+            returns.append(total)
+        rows[split] = (float(np.mean(successes)), float(np.mean(returns)))
+    env.close()
+    return _PlainReport(rows)
+
+
+def _title(config: TrainConfig) -> str:
+    return f"{config.env} — {config.algo} seed {config.seed}"
+
+
+def learning_curve(monitor_dir: Path, out: Path, *, title: str = "", window: int = 50) -> bool:
+    """Plots episode return and success (rolling means) against timesteps; False if no data."""
+    from stable_baselines3.common.monitor import LoadMonitorResultsError, load_results
+
+    try:
+        df = load_results(str(monitor_dir))
+    except LoadMonitorResultsError:  # no monitor file yet: no curve
+        return False
+    if df.empty:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.cumsum(df["l"].to_numpy())
+    win = max(1, min(window, len(df) // 5 or 1))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, df["r"].rolling(win, min_periods=1).mean(), color="tab:blue")
+    ax.set_xlabel("timesteps")
+    ax.set_ylabel(f"episode return (mean of {win})", color="tab:blue")
+    if "is_success" in df:
+        ax2 = ax.twinx()
+        success = df["is_success"].astype(float).rolling(win, min_periods=1).mean()
+        ax2.plot(steps, success, color="tab:green")
+        ax2.set_ylim(-0.02, 1.02)
+        ax2.set_ylabel("success rate", color="tab:green")
+    ax.set_title(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    runs.atomic_write(out, buf.getvalue())
+    return True
+
+
+def _masks(env: Any) -> np.ndarray | None:
+    fn = getattr(env.unwrapped, "action_masks", None)
+    return None if fn is None else np.asarray(fn(), dtype=bool)
+
+
+def record_episode(
+    policy: Any, config: TrainConfig, out_dir: Path, *, seed: int = 0, path: Path | None = None
+) -> Path | None:
+    """Runs one ``train`` episode; saves a GIF/MP4 (rgb_array) or a transcript (ansi).
+
+    Returns the file written, or ``None`` when the env renders neither way.
+    """
+    spec_modes = _render_modes(config)
+    if "rgb_array" in spec_modes:
+        mode = "rgb_array"
+    elif "ansi" in spec_modes:
+        mode = "ansi"
+    else:
+        return None
+    env = envs.make(config.env, render_mode=mode, **config.env_kwargs)
+    obs, info = env.reset(seed=seed)
+    frames: list[Any] = [env.render()]
+    lines = [f"scenario: {info.get('scenario')}"]
+    done, total = False, 0.0
+    while not done:
+        action, _ = policy.predict(obs, deterministic=True, action_masks=_masks(env))
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += float(reward)
+        done = terminated or truncated
+        frames.append(env.render())
+        lines.append(f"action {action!r} -> reward {float(reward):+.3f}")
+    env.close()
+    summary = f"return {total:.3f}, success {bool(info.get('is_success', False))}"
+    if mode == "ansi":
+        target = path or out_dir / "transcript.txt"
+        text = "\n".join(f"{line}\n{frame}" for line, frame in zip(lines, frames, strict=False))
+        runs.atomic_write(target, f"{text}\n{summary}\n")
+        return target
+    target = path or out_dir / "episode.gif"
+    fps = int(env.metadata.get("render_fps", 10) or 10)
+    _write_video(target, [np.asarray(f, dtype=np.uint8) for f in frames], fps)
+    return target
+
+
+def _render_modes(config: TrainConfig) -> list[str]:
+    env = envs.make(config.env, **config.env_kwargs)
+    modes = list(env.metadata.get("render_modes", []))
+    env.close()
+    return modes
+
+
+def _write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
+    import imageio.v3 as iio
+
+    def write(tmp: Path) -> None:
+        if path.suffix == ".gif":
+            iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
+        else:
+            iio.imwrite(tmp, np.stack(frames), extension=path.suffix, fps=fps)
+
+    runs.atomic_write(path, write)

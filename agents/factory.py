@@ -1,0 +1,181 @@
+"""Building the training envs (Monitor, VecEnv, VecNormalize) and checking an algorithm fits.
+
+One place makes every env the CLI uses, so that plugins, ``--env-module`` and subprocess
+workers all follow the same path.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+
+import envs
+from agents.config import ConfigError
+
+__all__ = [
+    "DEFAULT_ALGOS",
+    "GOAL_KEYS",
+    "check_compatible",
+    "choose_policy",
+    "default_algo",
+    "import_env_module",
+    "info_keywords",
+    "make_env",
+    "make_vec_env",
+]
+
+# The shipped default algorithm per built-in env (``--algo`` overrides).
+DEFAULT_ALGOS = {
+    "driving": "ppo",
+    "driving-lane-keep": "ppo",
+    "driving-highway": "ppo",
+    "robot-reach": "sac",
+    "robot-push": "tqc",
+    "dialogue": "maskable-ppo",
+}
+GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
+DISCRETE_ONLY = {"dqn", "maskable-ppo"}
+CONTINUOUS_ONLY = {"sac", "td3", "tqc"}
+OFF_POLICY = {"sac", "td3", "tqc", "dqn"}
+
+
+def import_env_module(name: str | None) -> None:
+    """Imports a module that registers envs (``--env-module``); ConfigError if missing."""
+    if not name:
+        return
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        raise ConfigError(f"--env-module {name!r} cannot be imported: {err}") from None
+
+
+def default_algo(env_name: str, env: gym.Env) -> str:
+    """The shipped default for built-ins; else maskable-ppo if the env masks, else ppo."""
+    if env_name in DEFAULT_ALGOS:
+        return DEFAULT_ALGOS[env_name]
+    return "maskable-ppo" if hasattr(env.unwrapped, "action_masks") else "ppo"
+
+
+def is_goal_env(env: gym.Env) -> bool:
+    """Dict observation with observation/achieved_goal/desired_goal and compute_reward."""
+    space = env.observation_space
+    return (
+        isinstance(space, spaces.Dict)
+        and all(k in space.spaces for k in GOAL_KEYS)
+        and hasattr(env.unwrapped, "compute_reward")
+    )
+
+
+def check_compatible(algo: str, env_name: str, env: gym.Env, *, her: bool) -> None:
+    """Raises ConfigError when ``algo`` (and HER) cannot train on ``env``."""
+    action = env.action_space
+    if algo in DISCRETE_ONLY and not isinstance(action, spaces.Discrete | spaces.MultiDiscrete):
+        raise ConfigError(
+            f"{algo} needs discrete actions but {env_name!r} has {action}; "
+            f"use one of ppo, a2c, sac, td3, tqc"
+        )
+    if algo == "dqn" and not isinstance(action, spaces.Discrete):
+        raise ConfigError(f"dqn needs a Discrete action space but {env_name!r} has {action}")
+    if algo in CONTINUOUS_ONLY and not isinstance(action, spaces.Box):
+        raise ConfigError(
+            f"{algo} needs continuous (Box) actions but {env_name!r} has {action}; "
+            f"use one of ppo, a2c, dqn, maskable-ppo"
+        )
+    if algo == "maskable-ppo" and not hasattr(env.unwrapped, "action_masks"):
+        raise ConfigError(f"maskable-ppo needs an env with action_masks(); {env_name!r} has none")
+    if her:
+        if algo not in OFF_POLICY:
+            raise ConfigError(
+                f"HER needs an off-policy algorithm ({sorted(OFF_POLICY)}), not {algo}"
+            )
+        if not is_goal_env(env):
+            raise ConfigError(
+                f"HER needs a goal env (dict observation with keys {list(GOAL_KEYS)} and "
+                f"compute_reward()); {env_name!r} has {env.observation_space}. "
+                f"Set run.her=false or pick a goal env"
+            )
+
+
+def _is_image(space: spaces.Space) -> bool:
+    return isinstance(space, spaces.Box) and len(space.shape) == 3
+
+
+def choose_policy(space: spaces.Space) -> str:
+    """``MultiInputPolicy`` for dicts, ``CnnPolicy`` for images, else ``MlpPolicy``."""
+    if isinstance(space, spaces.Dict):
+        return "MultiInputPolicy"
+    return "CnnPolicy" if _is_image(space) else "MlpPolicy"
+
+
+def info_keywords(env: gym.Env) -> tuple[str, ...]:
+    """Episode-end info keys the Monitor records: ``is_success`` and the env's own."""
+    return ("is_success", *getattr(env.unwrapped, "episode_info_keys", ()))
+
+
+def make_env(
+    name: str,
+    env_kwargs: dict[str, Any],
+    *,
+    split: str = "train",
+    env_module: str | None = None,
+    monitor_file: str | None = None,
+    keywords: Sequence[str] = ("is_success",),
+    render_mode: str | None = None,
+) -> gym.Env:
+    """One env wrapped in a Monitor (picklable through functools.partial for subprocs)."""
+    from stable_baselines3.common.monitor import Monitor
+
+    import_env_module(env_module)
+    kwargs = dict(env_kwargs)
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    env = envs.make(name, split=split, **kwargs)
+    return Monitor(env, filename=monitor_file, info_keywords=tuple(keywords))
+
+
+def make_vec_env(
+    name: str,
+    env_kwargs: dict[str, Any],
+    *,
+    n_envs: int,
+    seed: int,
+    vec_env: str = "dummy",
+    env_module: str | None = None,
+    monitor_dir: Path | None = None,
+    monitor_prefix: str = "",
+    keywords: Sequence[str] = ("is_success",),
+    split: str = "train",
+) -> Any:
+    """A seeded DummyVecEnv/SubprocVecEnv of Monitor-wrapped envs."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    fns = [
+        functools.partial(
+            make_env,
+            name,
+            env_kwargs,
+            split=split,
+            env_module=env_module,
+            monitor_file=(
+                str(Path(monitor_dir) / f"{monitor_prefix}{rank}") if monitor_dir else None
+            ),
+            keywords=tuple(keywords),
+        )
+        for rank in range(n_envs)
+    ]
+    venv = SubprocVecEnv(fns) if vec_env == "subproc" else DummyVecEnv(fns)
+    venv.seed(seed)
+    return venv
+
+
+def normalize_keys(space: spaces.Space) -> list[str] | None:
+    """Dict keys VecNormalize may normalise (non-image Box entries); None for flat spaces."""
+    if not isinstance(space, spaces.Dict):
+        return None
+    return [k for k, s in space.spaces.items() if isinstance(s, spaces.Box) and not _is_image(s)]

@@ -1,0 +1,309 @@
+"""The run folder: its layout, atomic writes, checkpoints, and loading a trained policy.
+
+Layout (written by ``python -m agents.train``)::
+
+    runs/<env>/<algo>-<seed>-<YYYYmmdd-HHMMSS>/
+      config.yaml        resolved TrainConfig
+      command.txt        the exact command line
+      versions.json      Python and key package versions
+      model.zip          final model; vecnormalize.pkl when observations are normalised
+      checkpoints/<step>/  model.zip, vecnormalize.pkl, curriculum.json, meta.json
+      monitor/  tb/  eval/  learning_curve.png  episode.gif | transcript.txt
+
+Every file is written atomically (temporary file + rename) and a checkpoint folder
+appears under its final name only once complete, so a ``kill -9`` at any moment leaves
+either the previous checkpoint or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+__all__ = [
+    "Checkpoint",
+    "RunInfo",
+    "RunPolicy",
+    "atomic_write",
+    "latest_checkpoint",
+    "load_policy",
+    "load_run",
+    "new_run_dir",
+    "versions",
+]
+
+CONFIG = "config.yaml"
+MODEL = "model.zip"
+VECNORMALIZE = "vecnormalize.pkl"
+CURRICULUM = "curriculum.json"
+CHECKPOINTS = "checkpoints"
+_TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run folder says about its run.
+
+    Attributes:
+        path: The run folder.
+        env: Env short name.
+        algo: Algorithm name.
+        seed: Training seed.
+        env_kwargs: Keyword arguments for ``envs.make``.
+        config: The whole resolved config (``config.yaml``).
+    """
+
+    path: Path
+    env: str
+    algo: str
+    seed: int
+    env_kwargs: dict[str, Any]
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One complete checkpoint folder."""
+
+    path: Path
+    timesteps: int
+
+    @property
+    def model(self) -> Path:
+        """The model file."""
+        return self.path / MODEL
+
+    @property
+    def vecnormalize(self) -> Path | None:
+        """VecNormalize statistics, if saved."""
+        p = self.path / VECNORMALIZE
+        return p if p.exists() else None
+
+    @property
+    def curriculum(self) -> Path | None:
+        """Curriculum scheduler state, if saved."""
+        p = self.path / CURRICULUM
+        return p if p.exists() else None
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def new_run_dir(out: Path, env: str, algo: str, seed: int) -> Path:
+    """Creates ``out/<env>/<algo>-<seed>-<timestamp>`` (a suffix avoids collisions)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(out) / env / f"{algo}-{seed}-{stamp}"
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+
+
+def atomic_write(path: Path, data: bytes | str | Callable[[Path], None]) -> None:
+    """Writes ``path`` through a temporary file in the same folder and a rename.
+
+    ``data`` is bytes, text, or a function that writes a given temporary path
+    (for savers such as ``model.save`` that want a file name).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if callable(data):
+            data(Path(tmp))
+        else:
+            Path(tmp).write_bytes(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_checkpoint(
+    run_dir: Path, timesteps: int, files: Mapping[str, Callable[[Path], None]], keep: int = 3
+) -> Checkpoint:
+    """Writes a complete checkpoint folder atomically; ``files`` maps name -> writer.
+
+    Only the ``keep`` newest checkpoints are kept.
+    """
+    root = Path(run_dir) / CHECKPOINTS
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
+    try:
+        for name, writer in files.items():
+            writer(tmp / name)
+        (tmp / "meta.json").write_text(json.dumps({"timesteps": timesteps, "time": time.time()}))
+        final = root / f"{timesteps:012d}"
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old.path, ignore_errors=True)
+    return Checkpoint(final, timesteps)
+
+
+def versions() -> dict[str, str]:
+    """Python, platform and key package versions (``versions.json``)."""
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in (
+        "practicegym",
+        "gymnasium",
+        "stable-baselines3",
+        "sb3-contrib",
+        "torch",
+        "numpy",
+        "pybullet",
+    ):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_run(run_dir: str | Path) -> RunInfo:
+    """Reads a run folder's ``config.yaml``.
+
+    Raises:
+        ValueError: The folder does not exist, has no ``config.yaml``, or the config
+            is unreadable or lacks ``env``/``algo``/``seed``.
+    """
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a practicegym run folder (no such directory)")
+    config_file = path / CONFIG
+    if not config_file.exists():
+        raise ValueError(f"{path} is not a practicegym run folder (no {CONFIG})")
+    try:
+        config = yaml.safe_load(config_file.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"{config_file} is not valid YAML: {err}") from None
+    missing = [
+        k for k in ("env", "algo", "seed") if not isinstance(config, dict) or k not in config
+    ]
+    if missing:
+        raise ValueError(f"{config_file} is not a practicegym run config (missing {missing})")
+    return RunInfo(
+        path=path,
+        env=config["env"],
+        algo=config["algo"],
+        seed=int(config["seed"]),
+        env_kwargs=dict(config.get("env_kwargs") or {}),
+        config=config,
+    )
+
+
+def checkpoints(run_dir: str | Path) -> list[Checkpoint]:
+    """Complete checkpoints of a run, oldest first."""
+    root = Path(run_dir) / CHECKPOINTS
+    found = []
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.is_dir() and p.name.isdigit() and (p / MODEL).exists():
+                found.append(Checkpoint(p, int(p.name)))
+    return sorted(found, key=lambda c: c.timesteps)
+
+
+def latest_checkpoint(run_dir: str | Path) -> Checkpoint | None:
+    """The newest complete checkpoint, or ``None``."""
+    found = checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def load_vecnormalize(path: Path) -> Any:
+    """Unpickles saved VecNormalize statistics (no venv attached; training off)."""
+    with open(path, "rb") as f:
+        norm = pickle.load(f)
+    norm.training = False
+    norm.norm_reward = False
+    return norm
+
+
+class RunPolicy:
+    """A trained policy for one unbatched observation, with the run's normalisation.
+
+    ``predict`` has SB3's signature plus ``action_masks`` (passed on to MaskablePPO).
+    """
+
+    def __init__(self, model: Any, obs_normalizer: Any = None) -> None:
+        self.model = model
+        self.obs_normalizer = obs_normalizer
+        self._masked = "action_masks" in _parameters(model.predict)
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[Any, Any]:
+        """Action for one observation (and the recurrent state, unused here)."""
+        if self.obs_normalizer is not None:
+            observation = self.obs_normalizer.normalize_obs(observation)
+        kwargs: dict[str, Any] = {"deterministic": deterministic}
+        if self._masked and action_masks is not None:
+            kwargs["action_masks"] = action_masks
+        return self.model.predict(observation, state, episode_start, **kwargs)
+
+
+def _parameters(fn: Any) -> list[str]:
+    import inspect
+
+    return list(inspect.signature(fn).parameters)
+
+
+def load_policy(run_dir: str | Path, device: str = "cpu", checkpoint: bool = False) -> RunPolicy:
+    """Loads a run's final model (or, with ``checkpoint``, its latest checkpoint).
+
+    Falls back to the latest checkpoint when the run has no final model (interrupted).
+
+    Raises:
+        ValueError: Not a run folder, or it holds no model at all.
+    """
+    from agents.config import algo_class
+
+    info = load_run(run_dir)
+    model_path = info.path / MODEL
+    norm_path: Path | None = info.path / VECNORMALIZE
+    if checkpoint or not model_path.exists():
+        latest = latest_checkpoint(info.path)
+        if latest is None:
+            raise ValueError(f"{info.path} holds no model.zip and no checkpoint")
+        model_path, norm_path = latest.model, latest.vecnormalize
+    _import_env_module(info.config)
+    model = algo_class(info.algo).load(model_path, device=device)
+    norm = load_vecnormalize(norm_path) if norm_path is not None and norm_path.exists() else None
+    return RunPolicy(model, norm)
+
+
+def _import_env_module(config: Mapping[str, Any]) -> None:
+    module = config.get("env_module")
+    if module:
+        __import__(module)

@@ -1,0 +1,565 @@
+"""Train an agent on a practicegym env: ``python -m agents.train --env driving``.
+
+Reads the hyperparameters of the algorithm for the env (``agents/hyperparams/<algo>.yaml``),
+checks every input before training starts (bad input exits with code 2 and one message),
+trains with Stable-Baselines3 into a run folder (see :mod:`agents.runs`), then evaluates
+on ``train`` and every held-out split and prints a table.
+
+Exit codes: 0 done; 2 bad input; 128 + signal number when SIGINT/SIGTERM stopped the run
+(a checkpoint was saved; continue with ``--resume RUN_DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import envs
+from agents import artifacts, factory, runs
+from agents.callbacks import (
+    CheckpointCallback,
+    StopFlag,
+    StopOnSignal,
+    SummaryCallback,
+    catch_signals,
+)
+from agents.config import (
+    ALGOS,
+    ConfigError,
+    RunSettings,
+    TrainConfig,
+    algo_class,
+    build_algo_kwargs,
+    build_policy_kwargs,
+    check_policy_kwargs,
+    load_hyperparams,
+    merge,
+    parse_override,
+)
+
+__all__ = ["build_parser", "main"]
+
+EXIT_USAGE = 2
+# CLI flags that change the config; with --resume the saved config is used instead.
+_CONFIG_FLAGS = (
+    "env",
+    "algo",
+    "seed",
+    "n_envs",
+    "vec_env",
+    "curriculum",
+    "curriculum_config",
+    "perception",
+    "obs_type",
+    "context",
+    "hyperparams",
+    "eval_freq",
+    "env_module",
+)
+
+
+# ============================================================================ the CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; ``--help`` documents every flag."""
+    p = argparse.ArgumentParser(
+        prog="python -m agents.train",
+        description=(
+            "Train a Stable-Baselines3 agent on a practicegym env, save everything in a run "
+            "folder, and print success/return on train and every held-out split. "
+            "Hyperparameters come from agents/hyperparams/<algo>.yaml "
+            "(merge order: default < env entry < --hyperparams FILE < --set)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--env",
+        help="env short name or id (built-in or plugin), e.g. driving, robot-reach, dialogue; "
+        "required unless --resume",
+    )
+    p.add_argument(
+        "--algo",
+        choices=None,
+        metavar="ALGO",
+        help=f"algorithm, one of {list(ALGOS)}; default: the env's shipped default "
+        "(driving: ppo, robot-reach: sac, robot-push: tqc, dialogue: maskable-ppo, others: ppo)",
+    )
+    p.add_argument(
+        "--timesteps",
+        type=int,
+        help="total environment steps (default: run.timesteps from the hyperparameters); "
+        "with --resume, the new total",
+    )
+    p.add_argument("--seed", type=int, help="seed of the model and the envs (default: 0)")
+    p.add_argument("--n-envs", type=int, help="parallel envs (default: run.n_envs)")
+    p.add_argument(
+        "--vec-env",
+        choices=("dummy", "subproc"),
+        help="dummy: all envs in this process; subproc: one process per env (default: run.vec_env)",
+    )
+    p.add_argument(
+        "--curriculum",
+        metavar="NAME",
+        help="curriculum scheduler over the env's scenario space "
+        "(uniform, linear, stages, learning-progress, plr); default: none (train split)",
+    )
+    p.add_argument(
+        "--curriculum-config",
+        metavar="FILE",
+        type=Path,
+        help="YAML file with the scheduler's options (needs --curriculum)",
+    )
+    p.add_argument(
+        "--perception",
+        metavar="PATH",
+        type=Path,
+        help="folder of a pretrained perception model (agents.perception): its CNN trunk "
+        "becomes the policy's feature extractor for image observations (frozen)",
+    )
+    p.add_argument(
+        "--perception-finetune",
+        action="store_true",
+        help="fine-tune the --perception trunk with RL instead of freezing it",
+    )
+    p.add_argument(
+        "--obs-type",
+        help="observation type passed to the env as obs_type (env-specific, e.g. "
+        "driving: kinematics or birdseye); default: the env's own",
+    )
+    p.add_argument(
+        "--context",
+        choices=("visible", "hidden"),
+        help="visible appends the normalised scenario parameters to the observation; "
+        "default: hidden",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one hyperparameter, SECTION in run/algo/policy; VALUE is parsed as "
+        "YAML (never evaluated), e.g. --set algo.learning_rate=1e-3 "
+        "--set policy.net_arch=[64,64] --set run.normalize_obs=true; repeatable",
+    )
+    p.add_argument(
+        "--hyperparams",
+        metavar="FILE",
+        type=Path,
+        help="YAML file with run:/algo:/policy: sections (or keyed by env name) merged over "
+        "the shipped hyperparameters",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs"),
+        help="root folder; the run goes to OUT/<env>/<algo>-<seed>-<timestamp>/",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        type=Path,
+        help="continue the run in RUN_DIR from its latest checkpoint with its saved config",
+    )
+    p.add_argument(
+        "--eval-freq",
+        type=int,
+        help="timesteps between evaluations on the train split during training, saved in "
+        "eval/ (0: off; default: run.eval_freq)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="torch device; auto uses a GPU when one is present",
+    )
+    p.add_argument(
+        "--env-module",
+        metavar="MODULE",
+        help="import MODULE before looking up --env (a module that registers envs, like "
+        "rl-zoo3's --gym-packages); plugins with entry points need no flag",
+    )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (one-line summaries are still printed)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the CLI in-process; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    try:
+        plan = prepare(args)
+    except (ConfigError, ValueError, envs.PluginError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    return train(plan, progress=not args.no_progress, argv=argv)
+
+
+# ============================================================================ checking input
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked run, ready to train."""
+
+    config: TrainConfig
+    run_dir: Path | None  # None: create a new folder under out
+    out: Path
+    resume: runs.Checkpoint | None = None
+
+
+def prepare(args: argparse.Namespace) -> Plan:
+    """Checks every input and resolves the config; raises ConfigError/ValueError."""
+    if args.resume is not None:
+        return _prepare_resume(args)
+    if not args.env:
+        raise ConfigError("--env is required (or --resume RUN_DIR); see --help")
+    factory.import_env_module(args.env_module)
+    env_name = envs.resolve(args.env).name
+    if args.algo is not None and args.algo not in ALGOS:
+        algo_class(args.algo)  # raises with did-you-mean
+    if args.curriculum_config is not None and args.curriculum is None:
+        raise ConfigError("--curriculum-config needs --curriculum NAME")
+    overrides = [parse_override(text) for text in args.overrides]
+
+    probe = _probe(env_name, {})
+    algo = args.algo or factory.default_algo(env_name, probe)
+    hp = load_hyperparams(algo, env_name, user_file=args.hyperparams, overrides=overrides)
+    run_data = dict(hp.run)
+    timesteps = int(run_data.pop("timesteps", 100_000))
+    env_kwargs = dict(run_data.pop("env_kwargs", None) or {})
+    if args.obs_type is not None:
+        env_kwargs["obs_type"] = args.obs_type
+    if args.context is not None:
+        env_kwargs["context"] = args.context
+    cli_run = {"n_envs": args.n_envs, "vec_env": args.vec_env, "eval_freq": args.eval_freq}
+    run = RunSettings.from_dict(merge(run_data, {k: v for k, v in cli_run.items() if v}))
+    if args.eval_freq == 0:
+        run = replace(run, eval_freq=0)
+    if args.timesteps is not None:
+        timesteps = args.timesteps
+    if timesteps < 1:
+        raise ConfigError(f"--timesteps must be >= 1, got {timesteps}")
+
+    probe = _probe(env_name, env_kwargs) if env_kwargs else probe
+    factory.check_compatible(algo, env_name, probe, her=run.her)
+    policy = factory.choose_policy(probe.observation_space) if run.policy == "auto" else run.policy
+    config = TrainConfig(
+        env=env_name,
+        algo=algo,
+        seed=0 if args.seed is None else args.seed,
+        timesteps=timesteps,
+        env_kwargs=env_kwargs,
+        policy=policy,
+        run=run,
+        algo_kwargs=dict(hp.algo),
+        policy_kwargs=dict(hp.policy),
+        curriculum=_curriculum_entry(args),
+        perception=(
+            {"path": str(args.perception), "finetune": bool(args.perception_finetune)}
+            if args.perception
+            else None
+        ),
+        env_module=args.env_module,
+        device=args.device,
+    )
+    check_policy_kwargs(algo, policy, config.policy_kwargs)
+    _n_actions(probe)
+    build_algo_kwargs(algo, config.algo_kwargs, _n_actions(probe))
+    _policy_kwargs(config)  # perception model errors surface here
+    if config.curriculum:
+        _make_scheduler(config, probe)
+    probe.close()
+    return Plan(config=config, run_dir=None, out=args.out)
+
+
+def _prepare_resume(args: argparse.Namespace) -> Plan:
+    given = [f"--{k.replace('_', '-')}" for k in _CONFIG_FLAGS if getattr(args, k)]
+    if args.overrides:
+        given.append("--set")
+    if given:
+        raise ConfigError(
+            f"--resume continues with the run's saved config; drop {', '.join(given)} "
+            "(only --timesteps, --device and --no-progress may change)"
+        )
+    info = runs.load_run(args.resume)
+    config = TrainConfig.from_dict(info.config)
+    factory.import_env_module(config.env_module)
+    checkpoint = runs.latest_checkpoint(info.path)
+    if checkpoint is None:
+        raise ConfigError(f"{info.path} has no checkpoint to resume from (checkpoints/ is empty)")
+    if args.timesteps is not None:
+        config = replace(config, timesteps=args.timesteps)
+    if args.device != "auto":
+        config = replace(config, device=args.device)
+    return Plan(config=config, run_dir=info.path, out=info.path.parent, resume=checkpoint)
+
+
+def _probe(env_name: str, env_kwargs: dict[str, Any]) -> Any:
+    try:
+        return envs.make(env_name, **env_kwargs)
+    except TypeError as err:
+        raise ConfigError(f"env {env_name!r} rejected env_kwargs {env_kwargs}: {err}") from None
+
+
+def _n_actions(env: Any) -> int:
+    shape = getattr(env.action_space, "shape", None) or (1,)
+    return int(shape[0]) if shape else 1
+
+
+def _curriculum_entry(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.curriculum is None:
+        return None
+    config: dict[str, Any] = {}
+    if args.curriculum_config is not None:
+        import curricula
+
+        config = dict(curricula.load_config(args.curriculum_config) or {})
+    return {"name": args.curriculum, "config": config}
+
+
+def _make_scheduler(config: TrainConfig, env: Any) -> Any:
+    import curricula
+
+    assert config.curriculum is not None
+    return curricula.make_scheduler(
+        config.curriculum["name"],
+        env.unwrapped.scenario_space,
+        seed=config.seed,
+        total_timesteps=config.timesteps,
+        config=config.curriculum.get("config") or None,
+    )
+
+
+def _policy_kwargs(config: TrainConfig) -> dict[str, Any]:
+    kwargs = build_policy_kwargs(config.policy_kwargs)
+    if config.perception:
+        from agents import perception
+
+        kwargs.update(
+            perception.extractor_policy_kwargs(
+                config.perception["path"], finetune=config.perception["finetune"]
+            )
+        )
+    return kwargs
+
+
+# ============================================================================ training
+
+
+def train(plan: Plan, *, progress: bool = True, argv: list[str] | None = None) -> int:
+    """Trains according to ``plan``; returns the exit code."""
+    config = plan.config
+    run_dir = plan.run_dir or runs.new_run_dir(plan.out, config.env, config.algo, config.seed)
+    _write_run_files(run_dir, config, argv, resumed=plan.resume is not None)
+    print(f"run folder: {run_dir}")
+
+    probe = envs.make(config.env, **config.env_kwargs)
+    keywords = factory.info_keywords(probe)
+    session = len(list((run_dir / "monitor").glob("*-0.monitor.csv")))
+    venv = factory.make_vec_env(
+        config.env,
+        config.env_kwargs,
+        n_envs=config.run.n_envs,
+        seed=config.seed + 1000 * session,
+        vec_env=config.run.vec_env,
+        env_module=config.env_module,
+        monitor_dir=run_dir / "monitor",
+        monitor_prefix=f"s{session}-",
+        keywords=keywords,
+    )
+    venv = _normalize(venv, config, probe, plan.resume)
+    model = _build_model(config, venv, run_dir, plan.resume, probe)
+    scheduler = _scheduler(config, probe, plan.resume)
+    probe.close()
+
+    def save(step: int) -> runs.Checkpoint:
+        return _save_checkpoint(run_dir, model, step, scheduler, config.run)
+
+    flag = StopFlag()
+    callbacks = [
+        StopOnSignal(flag),
+        CheckpointCallback(config.run.checkpoint_freq, save),
+        SummaryCallback(config.timesteps, config.run.summary_seconds),
+    ]
+    if scheduler is not None:
+        import curricula
+
+        callbacks.append(curricula.CurriculumCallback(scheduler))
+    if config.run.eval_freq > 0:
+        callbacks.append(_eval_callback(config, run_dir, keywords))
+
+    remaining = config.timesteps - model.num_timesteps
+    with catch_signals(flag):
+        if remaining > 0:
+            model.learn(
+                remaining,
+                callback=callbacks,
+                tb_log_name="tb",
+                reset_num_timesteps=plan.resume is None,
+                progress_bar=progress,
+            )
+    if flag:
+        checkpoint = save(model.num_timesteps)
+        venv.close()
+        print(
+            f"stopped by signal {flag.signum} at {model.num_timesteps} steps; checkpoint "
+            f"{checkpoint.path}; continue with: python -m agents.train --resume {run_dir}"
+        )
+        return 128 + int(flag.signum or 0)
+
+    save(model.num_timesteps)
+    _save_final(run_dir, model)
+    normalizer = _frozen_normalizer(model.get_vec_normalize_env())
+    venv.close()
+    artifacts.finish(run_dir, config, runs.RunPolicy(model, normalizer), progress=progress)
+    return 0
+
+
+def _write_run_files(
+    run_dir: Path, config: TrainConfig, argv: list[str] | None, *, resumed: bool
+) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    line = shlex.join([sys.executable, "-m", "agents.train", *args]) + "\n"
+    if resumed:
+        previous = (
+            (run_dir / "command.txt").read_text() if (run_dir / "command.txt").exists() else ""
+        )
+        runs.atomic_write(run_dir / "command.txt", previous + line)
+        return
+    runs.atomic_write(run_dir / runs.CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    runs.atomic_write(run_dir / "command.txt", line)
+    runs.atomic_write(run_dir / "versions.json", json.dumps(runs.versions(), indent=2) + "\n")
+
+
+def _normalize(venv: Any, config: TrainConfig, probe: Any, resume: runs.Checkpoint | None) -> Any:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    if not (config.run.normalize_obs or config.run.normalize_reward):
+        return venv
+    if resume is not None and resume.vecnormalize is not None:
+        return VecNormalize.load(str(resume.vecnormalize), venv)
+    return VecNormalize(
+        venv,
+        norm_obs=config.run.normalize_obs,
+        norm_reward=config.run.normalize_reward,
+        gamma=float(config.algo_kwargs.get("gamma", 0.99)),
+        norm_obs_keys=factory.normalize_keys(probe.observation_space),
+    )
+
+
+def _build_model(
+    config: TrainConfig, venv: Any, run_dir: Path, resume: runs.Checkpoint | None, probe: Any
+) -> Any:
+    cls = algo_class(config.algo)
+    algo_kwargs = build_algo_kwargs(config.algo, config.algo_kwargs, _n_actions(probe))
+    if config.run.her:
+        from stable_baselines3 import HerReplayBuffer
+
+        algo_kwargs["replay_buffer_class"] = HerReplayBuffer
+    if resume is not None:
+        model = cls.load(
+            resume.model, env=venv, device=config.device, tensorboard_log=str(run_dir / "tb")
+        )
+        buffer = resume.path / "replay_buffer.pkl"
+        if buffer.exists() and hasattr(model, "load_replay_buffer"):
+            model.load_replay_buffer(buffer)
+        return model
+    return cls(
+        config.policy,
+        venv,
+        policy_kwargs=_policy_kwargs(config),
+        seed=config.seed,
+        device=config.device,
+        tensorboard_log=str(run_dir / "tb"),
+        verbose=0,
+        **algo_kwargs,
+    )
+
+
+def _scheduler(config: TrainConfig, probe: Any, resume: runs.Checkpoint | None) -> Any:
+    if not config.curriculum:
+        return None
+    scheduler = _make_scheduler(config, probe)
+    if resume is not None and resume.curriculum is not None:
+        scheduler.load_state_dict(json.loads(resume.curriculum.read_text()))
+    return scheduler
+
+
+def _save_checkpoint(
+    run_dir: Path, model: Any, step: int, scheduler: Any, settings: RunSettings
+) -> runs.Checkpoint:
+    files: dict[str, Any] = {runs.MODEL: lambda p: model.save(p)}
+    norm = model.get_vec_normalize_env()
+    if norm is not None:
+        files[runs.VECNORMALIZE] = lambda p: norm.save(str(p))
+    if scheduler is not None:
+        files[runs.CURRICULUM] = lambda p: p.write_text(json.dumps(scheduler.state_dict()))
+    if settings.save_replay_buffer and hasattr(model, "save_replay_buffer"):
+        files["replay_buffer.pkl"] = lambda p: model.save_replay_buffer(p)
+    return runs.write_checkpoint(run_dir, step, files, keep=settings.keep_checkpoints)
+
+
+def _save_final(run_dir: Path, model: Any) -> None:
+    runs.atomic_write(run_dir / runs.MODEL, lambda p: model.save(p))
+    norm = model.get_vec_normalize_env()
+    if norm is not None:
+        runs.atomic_write(run_dir / runs.VECNORMALIZE, lambda p: norm.save(str(p)))
+
+
+def _frozen_normalizer(norm: Any) -> Any:
+    if norm is None:
+        return None
+    import copy
+
+    frozen = copy.copy(norm)
+    frozen.training = False
+    return frozen
+
+
+def _eval_callback(config: TrainConfig, run_dir: Path, keywords: tuple[str, ...]) -> Any:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    eval_env = factory.make_vec_env(
+        config.env,
+        config.env_kwargs,
+        n_envs=1,
+        seed=config.seed + 10_000,
+        env_module=config.env_module,
+        keywords=keywords,
+    )
+    if config.run.normalize_obs or config.run.normalize_reward:
+        eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
+    kwargs = {
+        "eval_freq": max(config.run.eval_freq // config.run.n_envs, 1),
+        "n_eval_episodes": min(10, max(config.run.eval_episodes, 1)),
+        "log_path": str(run_dir / "eval"),
+        "deterministic": True,
+        "verbose": 0,
+    }
+    if config.algo == "maskable-ppo":
+        from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+
+        return MaskableEvalCallback(eval_env, **kwargs)
+    from stable_baselines3.common.callbacks import EvalCallback
+
+    return EvalCallback(eval_env, **kwargs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
