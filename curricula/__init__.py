@@ -1,1 +1,42 @@
-"""Curricula: schedulers that choose what to practise next, and their SB3 bridge."""
+"""Curricula: schedulers that choose what to practise next, and their SB3 bridge.
+
+>>> import curricula
+>>> list(curricula.SCHEDULERS)
+['uniform', 'linear', 'stages', 'learning-progress', 'plr']
+"""
+
+from curricula.base import CurriculumGuardError, CurriculumScheduler, parse_config
+from curricula.callback import CurriculumCallback
+from curricula.learning_progress import LearningProgressConfig, LearningProgressScheduler
+from curricula.plr import PLRConfig, PLRScheduler
+from curricula.registry import SCHEDULERS, load_config, make_scheduler
+from curricula.schedulers import (
+    LinearConfig,
+    LinearScheduler,
+    Stage,
+    StagesConfig,
+    StagesScheduler,
+    UniformConfig,
+    UniformScheduler,
+)
+
+__all__ = [
+    "SCHEDULERS",
+    "CurriculumCallback",
+    "CurriculumGuardError",
+    "CurriculumScheduler",
+    "LearningProgressConfig",
+    "LearningProgressScheduler",
+    "LinearConfig",
+    "LinearScheduler",
+    "PLRConfig",
+    "PLRScheduler",
+    "Stage",
+    "StagesConfig",
+    "StagesScheduler",
+    "UniformConfig",
+    "UniformScheduler",
+    "load_config",
+    "make_scheduler",
+    "parse_config",
+]
