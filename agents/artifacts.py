@@ -18,7 +18,7 @@ import envs
 from agents import runs
 from agents.config import TrainConfig
 
-__all__ = ["finish", "learning_curve", "record_episode"]
+__all__ = ["finish", "learning_curve", "record_episode", "write_video"]
 
 
 def finish(run_dir: Path, config: TrainConfig, policy: Any, *, progress: bool = True) -> None:
@@ -177,7 +177,7 @@ def record_episode(
         return target
     target = path or out_dir / "episode.gif"
     fps = int(env.metadata.get("render_fps", 10) or 10)
-    _write_video(target, [np.asarray(f, dtype=np.uint8) for f in frames], fps)
+    write_video(target, [np.asarray(f, dtype=np.uint8) for f in frames], fps)
     return target
 
 
@@ -188,7 +188,8 @@ def _render_modes(config: TrainConfig) -> list[str]:
     return modes
 
 
-def _write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
+def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
+    """Writes frames as a looping GIF, or a video for other suffixes (atomically)."""
     import imageio.v3 as iio
 
     def write(tmp: Path) -> None:

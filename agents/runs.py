@@ -38,6 +38,7 @@ __all__ = [
     "RunInfo",
     "RunPolicy",
     "atomic_write",
+    "import_env_module",
     "latest_checkpoint",
     "load_policy",
     "load_run",
@@ -131,10 +132,17 @@ def atomic_write(path: Path, data: bytes | str | Callable[[Path], None]) -> None
             data(Path(tmp))
         else:
             Path(tmp).write_bytes(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_checkpoint(
@@ -297,13 +305,14 @@ def load_policy(run_dir: str | Path, device: str = "cpu", checkpoint: bool = Fal
         if latest is None:
             raise ValueError(f"{info.path} holds no model.zip and no checkpoint")
         model_path, norm_path = latest.model, latest.vecnormalize
-    _import_env_module(info.config)
+    import_env_module(info.config)
     model = algo_class(info.algo).load(model_path, device=device)
     norm = load_vecnormalize(norm_path) if norm_path is not None and norm_path.exists() else None
     return RunPolicy(model, norm)
 
 
-def _import_env_module(config: Mapping[str, Any]) -> None:
+def import_env_module(config: Mapping[str, Any]) -> None:
+    """Imports the run's ``env_module`` (the module that registered its env), if any."""
     module = config.get("env_module")
     if module:
         __import__(module)

@@ -1,0 +1,119 @@
+"""Watch or record a trained agent: ``python -m agents.enjoy RUN_DIR [--episodes N]``.
+
+Plays episodes of the run's env (same ``env_kwargs``) with the trained policy, printing
+return and success per episode. ``--record out.gif`` (or ``.mp4``) saves the first
+episode's frames; for text-rendered envs (``ansi``) it saves a transcript instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import envs
+from agents import runs
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; ``--help`` documents every flag."""
+    p = argparse.ArgumentParser(
+        prog="python -m agents.enjoy",
+        description="Play (and optionally record) a trained agent from a run folder.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run folder of agents.train")
+    p.add_argument("--episodes", type=int, default=3, help="episodes to play")
+    p.add_argument("--split", default="train", help="scenario split to play on")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="save the first episode: .gif/.mp4 for image-rendered envs, any name (e.g. "
+        ".txt) for a transcript of text-rendered envs",
+    )
+    p.add_argument(
+        "--checkpoint", action="store_true", help="use the latest checkpoint, not model.zip"
+    )
+    p.add_argument(
+        "--stochastic", action="store_true", help="sample actions instead of the greedy action"
+    )
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="torch device")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the CLI in-process; returns the exit code (2 on bad input)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.episodes < 1:
+        print("error: --episodes must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        info = runs.load_run(args.run_dir)
+        policy = runs.load_policy(info.path, device=args.device, checkpoint=args.checkpoint)
+        env = _make(info, args.split, record=args.record is not None)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for episode in range(args.episodes):
+        frames, total, success = _play(env, policy, args.seed + episode, not args.stochastic)
+        print(f"episode {episode}: return {total:.3f}, success {success}")
+        if episode == 0 and args.record is not None:
+            _save(args.record, frames, env)
+            print(f"recorded: {args.record}")
+    env.close()
+    return 0
+
+
+def _make(info: runs.RunInfo, split: str, *, record: bool) -> Any:
+    runs.import_env_module(info.config)
+    env = envs.make(info.env, split=split, **info.env_kwargs)
+    modes = env.metadata.get("render_modes", [])
+    if not record:
+        return env
+    env.close()
+    mode = "rgb_array" if "rgb_array" in modes else "ansi" if "ansi" in modes else None
+    if mode is None:
+        raise ValueError(f"env {info.env!r} renders neither rgb_array nor ansi; cannot record")
+    return envs.make(info.env, split=split, render_mode=mode, **info.env_kwargs)
+
+
+def _play(env: Any, policy: Any, seed: int, deterministic: bool) -> tuple[list, float, bool]:
+    obs, info = env.reset(seed=seed)
+    recording = env.render_mode is not None
+    frames = [env.render()] if recording else []
+    done, total = False, 0.0
+    while not done:
+        masks = getattr(env.unwrapped, "action_masks", None)
+        action, _ = policy.predict(
+            obs, deterministic=deterministic, action_masks=None if masks is None else masks()
+        )
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += float(reward)
+        done = terminated or truncated
+        if recording:
+            frames.append(env.render())
+    return frames, total, bool(info.get("is_success", False))
+
+
+def _save(path: Path, frames: list, env: Any) -> None:
+    from agents.artifacts import write_video
+
+    if env.render_mode == "ansi":
+        runs.atomic_write(path, "\n".join(str(f) for f in frames) + "\n")
+    else:
+        fps = int(env.metadata.get("render_fps", 10) or 10)
+        write_video(path, [np.asarray(f, dtype=np.uint8) for f in frames], fps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""The training CLI end to end on the example plugin env ``point`` (tiny budgets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import envs
+from agents import enjoy, runs, train
+from agents.callbacks import CheckpointCallback
+
+TINY = {
+    "ppo": ["--set", "algo.n_steps=32", "--set", "algo.batch_size=32", "--set", "algo.n_epochs=1"],
+    "a2c": ["--set", "algo.n_steps=8"],
+    "sac": ["--set", "algo.learning_starts=16", "--set", "algo.batch_size=16"],
+    "td3": ["--set", "algo.learning_starts=16", "--set", "algo.batch_size=16"],
+}
+COMMON = [
+    "--no-progress",
+    "--device",
+    "cpu",
+    "--n-envs",
+    "1",
+    "--set",
+    "policy.net_arch=[16]",
+    "--set",
+    "run.eval_episodes=1",
+]
+
+
+def cli(tmp_path: Path, *args: str, algo: str = "ppo", timesteps: int = 64) -> list[str]:
+    return [
+        "--env",
+        "point",
+        "--algo",
+        algo,
+        "--timesteps",
+        str(timesteps),
+        "--out",
+        str(tmp_path / "runs"),
+        *COMMON,
+        *TINY[algo],
+        *args,
+    ]
+
+
+def only_run(tmp_path: Path) -> Path:
+    (run_dir,) = (tmp_path / "runs" / "point").iterdir()
+    return run_dir
+
+
+def test_ppo_run_folder_has_every_artefact(tmp_path, capsys):
+    assert train.main(cli(tmp_path, "--set", "run.checkpoint_freq=32")) == 0
+    run_dir = only_run(tmp_path)
+    assert run_dir.name.startswith("ppo-0-")
+    for name in (
+        "config.yaml",
+        "command.txt",
+        "versions.json",
+        "model.zip",
+        "learning_curve.png",
+        "episode.gif",
+    ):
+        assert (run_dir / name).stat().st_size > 0, name
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert {"env", "algo", "seed", "timesteps", "env_kwargs", "run", "algo_kwargs"} <= set(config)
+    assert config["policy_kwargs"]["net_arch"] == [16]
+    assert config["algo_kwargs"]["n_steps"] == 32
+    assert "--timesteps 64" in (run_dir / "command.txt").read_text()
+    assert "stable-baselines3" in json.loads((run_dir / "versions.json").read_text())
+    assert list((run_dir / "tb").rglob("events.out.tfevents.*"))
+    monitors = sorted((run_dir / "monitor").glob("*.monitor.csv"))
+    assert monitors and "is_success" in monitors[0].read_text().splitlines()[1]
+    assert [c.timesteps for c in runs.checkpoints(run_dir)] == [32, 64]
+    assert any((run_dir / "eval").iterdir())
+    out = capsys.readouterr().out
+    for split in ("train", "heldout-far", "heldout-drag"):
+        assert split in out
+
+
+@pytest.mark.parametrize("algo", ["a2c", "sac", "td3"])
+def test_other_algorithms_train_and_load(tmp_path, algo):
+    assert train.main(cli(tmp_path, "--set", "run.record_video=false", algo=algo)) == 0
+    run_dir = only_run(tmp_path)
+    policy = runs.load_policy(run_dir)
+    env = envs.make("point")
+    obs, _ = env.reset(seed=0)
+    action, _ = policy.predict(obs)
+    assert env.action_space.contains(np.asarray(action, dtype=np.float32))
+
+
+def test_normalised_observations_are_saved_and_applied(tmp_path):
+    args = cli(tmp_path, "--set", "run.normalize_obs=true", "--set", "run.record_video=false")
+    assert train.main(args) == 0
+    run_dir = only_run(tmp_path)
+    assert (run_dir / "vecnormalize.pkl").exists()
+    assert (runs.latest_checkpoint(run_dir).path / "vecnormalize.pkl").exists()
+    policy = runs.load_policy(run_dir)
+    obs = np.ones(4, dtype=np.float32)
+    assert not np.allclose(policy.obs_normalizer.normalize_obs(obs), obs)
+
+
+BAD_INPUT = [
+    (["--env", "pont"], "Did you mean 'point'"),
+    (["--env", "point", "--algo", "ppp"], "Did you mean 'ppo'"),
+    (["--env", "point", "--algo", "dqn"], "dqn needs discrete actions"),
+    (["--env", "point", "--set", "run.her=true", "--algo", "sac"], "HER needs a goal env"),
+    (["--env", "point", "--set", "algo.n_steps"], "malformed --set"),
+    (["--env", "point", "--set", "n_steps=3"], "malformed --set key"),
+    (["--env", "point", "--set", "algo.n_steps=[1"], "not valid YAML"),
+    (["--env", "point", "--set", "algo.n_stepz=3"], "Did you mean 'n_steps'"),
+    (["--env", "point", "--set", "policy.net_arc=[8]"], "Did you mean 'net_arch'"),
+    (["--env", "point", "--set", "run.n_env=2"], "Did you mean 'n_envs'"),
+    (["--env", "point", "--set", "run.n_envs=two"], "run.n_envs must be int"),
+    (["--env", "point", "--env-module", "no_such_module_xyz"], "cannot be imported"),
+    (["--env", "point", "--obs-type", "pixels"], "rejected env_kwargs"),
+    (["--env", "point", "--curriculum-config", "c.yaml"], "needs --curriculum"),
+    ([], "--env is required"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUT, ids=[m for _, m in BAD_INPUT])
+def test_bad_input_exits_2_with_one_message_before_training(tmp_path, capsys, argv, message):
+    assert train.main([*argv, "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("error:") == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_rejects_folders_that_are_not_runs(tmp_path, capsys):
+    assert train.main(["--resume", str(tmp_path)]) == 2
+    assert "not a practicegym run folder" in capsys.readouterr().err
+
+
+def test_resume_rejects_config_flags(tmp_path, capsys):
+    (tmp_path / "config.yaml").write_text("env: point\nalgo: ppo\nseed: 0\n")
+    assert train.main(["--resume", str(tmp_path), "--algo", "sac"]) == 2
+    assert "drop --algo" in capsys.readouterr().err
+
+
+def test_help_explains_every_flag(capsys):
+    assert train.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in (
+        "--env",
+        "--algo",
+        "--timesteps",
+        "--seed",
+        "--n-envs",
+        "--vec-env",
+        "--curriculum",
+        "--curriculum-config",
+        "--perception",
+        "--perception-finetune",
+        "--obs-type",
+        "--context",
+        "--set",
+        "--out",
+        "--resume",
+        "--eval-freq",
+        "--device",
+        "--env-module",
+        "--no-progress",
+        "--hyperparams",
+    ):
+        assert flag in out
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path, monkeypatch, capsys):
+    class KillAfterFirstSave(CheckpointCallback):
+        def _on_step(self) -> bool:
+            saved = self.num_timesteps >= self._next
+            result = super()._on_step()
+            if saved:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return result
+
+    monkeypatch.setattr(train, "CheckpointCallback", KillAfterFirstSave)
+    args = cli(tmp_path, "--set", "run.checkpoint_freq=32", "--set", "run.record_video=false")
+    assert train.main(args) == 128 + signal.SIGTERM
+    run_dir = only_run(tmp_path)
+    assert "--resume" in capsys.readouterr().out
+    assert not (run_dir / "model.zip").exists()
+    assert runs.latest_checkpoint(run_dir).timesteps >= 32
+
+    monkeypatch.setattr(train, "CheckpointCallback", CheckpointCallback)
+    assert train.main(["--resume", str(run_dir), "--no-progress", "--device", "cpu"]) == 0
+    assert (run_dir / "model.zip").exists()
+    assert runs.latest_checkpoint(run_dir).timesteps >= 64
+    assert len((run_dir / "command.txt").read_text().splitlines()) == 2
+
+
+def test_resume_after_kill_9_loses_at_most_one_checkpoint_interval(tmp_path):
+    argv = cli(
+        tmp_path,
+        "--set",
+        "run.checkpoint_freq=32",
+        "--set",
+        "run.record_video=false",
+        timesteps=1_000_000,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agents.train", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = list((tmp_path / "runs").glob("point/*/checkpoints/0*"))
+            if len(found) >= 2:
+                break
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        _, err = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    run_dir = only_run(tmp_path)
+    last = runs.latest_checkpoint(run_dir)
+    assert last is not None and last.timesteps >= 32
+
+    assert (
+        train.main(
+            ["--resume", str(run_dir), "--no-progress", "--timesteps", str(last.timesteps + 64)]
+        )
+        == 0
+    )
+    model = runs.load_policy(run_dir).model
+    assert model.num_timesteps >= last.timesteps + 64
+    assert sorted(p.name for p in (run_dir / "monitor").iterdir())[-1].startswith("s1-")
+
+
+def test_env_module_registers_a_plugin_env(tmp_path, monkeypatch):
+    module = tmp_path / "my_envs_mod.py"
+    module.write_text(
+        "import envs\n"
+        "envs.register('point-copy', 'practicegym_test/PointCopy-v0',\n"
+        "              'practicegym_point.env:PointEnv')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    argv = cli(tmp_path, "--set", "run.record_video=false")
+    argv[argv.index("point")] = "point-copy"
+    assert train.main([*argv, "--env-module", "my_envs_mod"]) == 0
+    (run_dir,) = (tmp_path / "runs" / "point-copy").iterdir()
+    assert runs.load_run(run_dir).config["env_module"] == "my_envs_mod"
+
+
+def test_enjoy_plays_and_records(tmp_path, capsys):
+    assert train.main(cli(tmp_path, "--set", "run.record_video=false")) == 0
+    run_dir = only_run(tmp_path)
+    out = tmp_path / "watch.gif"
+    assert enjoy.main([str(run_dir), "--episodes", "2", "--record", str(out)]) == 0
+    assert out.stat().st_size > 0
+    assert capsys.readouterr().out.count("episode ") == 2
+    assert enjoy.main([str(tmp_path)]) == 2
+
+
+def test_load_run_errors(tmp_path):
+    with pytest.raises(ValueError, match="no config.yaml"):
+        runs.load_run(tmp_path)
+    with pytest.raises(ValueError, match="no such directory"):
+        runs.load_run(tmp_path / "missing")
+    (tmp_path / "config.yaml").write_text("algo: ppo\n")
+    with pytest.raises(ValueError, match="missing"):
+        runs.load_run(tmp_path)
