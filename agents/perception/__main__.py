@@ -1,0 +1,5 @@
+import sys
+
+from agents.perception.cli import main
+
+sys.exit(main())

@@ -1,0 +1,264 @@
+r"""``python -m agents.perception collect|train|eval``: the perception command line.
+
+Examples::
+
+    python -m agents.perception collect --env driving --split train --frames 50000 \\
+        --out data/driving-train --workers 2
+    python -m agents.perception train --data data/driving-train --out models/driving
+    python -m agents.perception eval --model models/driving --env driving --frames 2000
+
+Bad input (unknown env or split, missing folder, existing output, bad numbers) prints
+``error: ...`` and returns exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}: {err}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``collect``/``train``/``eval`` argument parser (``--help`` documents every flag)."""
+    parser = _Parser(
+        prog="python -m agents.perception",
+        description="Perception modules: render labelled frames from practicegym envs, train "
+        "a CNN to regress the labels, evaluate it on every split (held-out visuals included).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    default_workers = max(1, min(os.cpu_count() or 1, 8))
+
+    c = sub.add_parser("collect", help="render a labelled dataset from an env")
+    c.add_argument("--env", required=True, help="env short name, e.g. driving, robot-reach")
+    c.add_argument("--split", default="train", help="scenario split to sample (default: train)")
+    c.add_argument("--frames", type=_positive_int, default=10_000, help="number of frames")
+    c.add_argument("--out", required=True, type=Path, help="dataset folder to create")
+    c.add_argument("--seed", type=_nonneg_int, default=0, help="root seed (default 0)")
+    c.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=default_workers,
+        help=f"rendering processes (default {default_workers}; the result does not depend on it)",
+    )
+    c.add_argument("--shard-size", type=_positive_int, default=2_000, help="frames per shard")
+    c.add_argument(
+        "--noise",
+        type=_fraction,
+        default=0.3,
+        help="largest per-episode expert action noise, fraction of the action half-range",
+    )
+    c.add_argument(
+        "--random-action-prob",
+        type=_fraction,
+        default=0.1,
+        help="probability of a uniformly random action at each step",
+    )
+    c.add_argument("--every", type=_positive_int, default=1, help="keep one frame every N steps")
+    c.add_argument(
+        "--env-kwargs",
+        type=_json_object,
+        default={},
+        help='extra envs.make kwargs as a JSON object, e.g. \'{"task": "push"}\'',
+    )
+    c.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    t = sub.add_parser("train", help="train a perception CNN on dataset folder(s)")
+    t.add_argument("--data", required=True, nargs="+", type=Path, help="dataset folder(s)")
+    t.add_argument("--out", required=True, type=Path, help="model folder to write")
+    t.add_argument("--epochs", type=_positive_int, default=30, help="max epochs (default 30)")
+    t.add_argument("--batch-size", type=_positive_int, default=128, help="batch size")
+    t.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="Adam weight decay")
+    t.add_argument(
+        "--val-fraction", type=_fraction, default=0.1, help="fraction of episodes for validation"
+    )
+    t.add_argument(
+        "--patience", type=_positive_int, default=5, help="early-stopping patience (epochs)"
+    )
+    t.add_argument("--seed", type=_nonneg_int, default=0, help="seed (default 0)")
+    t.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto uses CUDA when present, else CPU",
+    )
+    t.add_argument("--overwrite", action="store_true", help="replace a model at --out")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    e = sub.add_parser("eval", help="per-split error of a model on fresh frames")
+    e.add_argument("--model", required=True, type=Path, help="model folder")
+    e.add_argument("--env", default=None, help="env to render (default: the model's env)")
+    e.add_argument("--frames", type=_positive_int, default=1_000, help="frames per split")
+    e.add_argument("--splits", nargs="+", default=None, help="splits (default: all)")
+    e.add_argument("--seed", type=_nonneg_int, default=1_000_003, help="rendering seed")
+    e.add_argument(
+        "--workers", type=_positive_int, default=default_workers, help="rendering processes"
+    )
+    e.add_argument(
+        "--env-kwargs", type=_json_object, default={}, help="extra envs.make kwargs (JSON)"
+    )
+    e.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="inference device"
+    )
+    e.add_argument(
+        "--out", type=Path, default=None, help="JSON report path (default MODEL/eval-ENV.json)"
+    )
+    e.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from agents.perception.data import CollectConfig, collect
+
+    cfg = CollectConfig(
+        env=args.env,
+        split=args.split,
+        frames=args.frames,
+        seed=args.seed,
+        workers=args.workers,
+        shard_size=args.shard_size,
+        noise=args.noise,
+        random_action_prob=args.random_action_prob,
+        every=args.every,
+        env_kwargs=args.env_kwargs,
+    )
+    meta = collect(cfg, args.out, overwrite=args.overwrite, progress=not args.no_progress)
+    print(
+        f"wrote {meta['frames']} frames of {meta['env']}/{meta['split']} to {args.out} "
+        f"({len(meta['shards'])} shards, {meta['frames_per_second']:.0f} frames/s "
+        f"with {meta['workers']} workers); labels: {', '.join(meta['label_names'])}"
+    )
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from agents.perception.training import TrainConfig, train
+
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        val_fraction=args.val_fraction,
+        patience=args.patience,
+        seed=args.seed,
+        device=args.device,
+    )
+    info = train(args.data, args.out, cfg, overwrite=args.overwrite, progress=not args.no_progress)
+    print(
+        f"trained on {info['train_frames']} frames ({info['val_frames']} validation), best "
+        f"epoch {info['best_epoch']}, {info['train_seconds']} s on {info['device']}; "
+        f"saved to {args.out}"
+    )
+    print("| label | unit | val MAE | val R² |\n|---|---|---|---|")
+    for name, unit in zip(info["label_names"], info["label_units"], strict=True):
+        m = info["val_metrics"][name]
+        r2 = "n/a" if m["r2"] is None else f"{m['r2']:.3f}"
+        print(f"| {name} | {unit or '-'} | {m['mae']:.4g} | {r2} |")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from agents.perception.evaluation import evaluate, format_table, save_report
+
+    report = evaluate(
+        args.model,
+        args.env,
+        frames=args.frames,
+        splits=args.splits,
+        seed=args.seed,
+        workers=args.workers,
+        env_kwargs=args.env_kwargs,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    out = args.out or Path(args.model) / f"eval-{report['env']}.json"
+    save_report(report, out)
+    print(format_table(report))
+    print(f"report: {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the perception CLI; returns the exit status (2 on bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except _UsageError as err:
+        parser.print_usage(sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as exit_:  # --help
+        return int(exit_.code or 0)
+    handlers = {"collect": _collect, "train": _train, "eval": _eval}
+    try:
+        return handlers[args.command](args)
+    except (ValueError, FileExistsError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,510 @@
+"""Perception datasets rendered from our own envs: frames + privileged labels.
+
+A dataset is a folder of compressed shards plus one metadata file::
+
+    DIR/
+      metadata.json           env, split, seed, shard seeds, label names and units, shapes
+      shard-00000.npz         frames uint8 (N, H, W, C), labels float32 (N, L), episodes int64 (N,)
+      shard-00001.npz
+      ...
+
+Frames come from ``env.unwrapped.perception_frame()`` and labels from
+``env.unwrapped.perception_labels()`` (the perception hooks of the envs). The env samples
+a scenario from the split at every reset, so the split's visual parameters (colours,
+brightness, noise...) are randomised across episodes. Actions come from the env's scripted
+expert mixed with noise (a per-episode noise scale plus occasional uniformly random
+actions), so the states cover more than the expert's narrow path.
+
+Each shard is rendered by an independent task seeded from
+``np.random.SeedSequence(seed).spawn(n_shards)``, so the dataset is the same for a given
+seed whatever the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+__all__ = [
+    "DATASET_FORMAT",
+    "CollectConfig",
+    "Dataset",
+    "collect",
+    "load_dataset",
+    "render_frames",
+]
+
+DATASET_FORMAT = "practicegym-perception-dataset/1"
+METADATA_FILE = "metadata.json"
+EPISODE_STRIDE = 1_000_000  # global episode id = shard index * stride + episode in shard
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """How a dataset is collected.
+
+    Attributes:
+        env: Short env name (``driving``, ``robot-reach``, ...), see ``envs.names()``.
+        split: Scenario split whose (visual) parameters are sampled at every reset.
+        frames: Number of frames in the dataset.
+        seed: Root seed; the dataset is a function of it (and of the other fields).
+        workers: Worker processes rendering shards in parallel (1 = in this process).
+        shard_size: Frames per shard file.
+        noise: Largest per-episode action-noise scale (fraction of the action half-range
+            for Box actions, probability of a random action for Discrete ones).
+        random_action_prob: Probability that a step takes a uniformly random action.
+        every: Record one frame every ``every`` steps (1 = every step).
+        env_kwargs: Extra keyword arguments for ``envs.make``.
+    """
+
+    env: str
+    split: str = "train"
+    frames: int = 10_000
+    seed: int = 0
+    workers: int = 1
+    shard_size: int = 2_000
+    noise: float = 0.3
+    random_action_prob: float = 0.1
+    every: int = 1
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "frames": self.frames >= 1,
+            "workers": self.workers >= 1,
+            "shard_size": self.shard_size >= 1,
+            "every": self.every >= 1,
+            "seed": self.seed >= 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(
+                    f"{name} must be >= {0 if name == 'seed' else 1}, got {getattr(self, name)!r}"
+                )
+        for name in ("noise", "random_action_prob"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CollectConfig:
+        """Builds a config from a plain dict; unknown keys raise ``ValueError``."""
+        valid = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - valid)
+        if unknown:
+            raise ValueError(f"unknown collect config keys {unknown}; valid: {sorted(valid)}")
+        return cls(**data)
+
+
+@dataclass
+class Dataset:
+    """A loaded perception dataset (all shards concatenated).
+
+    Attributes:
+        frames: ``uint8`` array ``(N, H, W, C)``.
+        labels: ``float32`` array ``(N, L)`` in the units of ``label_units``.
+        episodes: ``int64`` array ``(N,)``: globally unique episode id of each frame.
+        label_names: Names of the ``L`` label columns.
+        label_units: Unit of each label.
+        metadata: The dataset's ``metadata.json`` (for several folders, the first one's
+            with ``sources`` listing all).
+    """
+
+    frames: np.ndarray
+    labels: np.ndarray
+    episodes: np.ndarray
+    label_names: list[str]
+    label_units: list[str]
+    metadata: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _hooks(env: Any, env_name: str) -> tuple[Any, Any, dict[str, str]]:
+    base = env.unwrapped
+    missing = [h for h in ("perception_frame", "perception_labels") if not hasattr(base, h)]
+    if missing:
+        raise ValueError(
+            f"env {env_name!r} ({type(base).__name__}) lacks the perception hooks {missing}; "
+            "perception needs envs implementing perception_frame() and perception_labels() "
+            "(driving, robot-reach, robot-push)"
+        )
+    units = dict(getattr(type(base), "perception_label_units", {}) or {})
+    return base.perception_frame, base.perception_labels, units
+
+
+class _NoisyExpert:
+    """The env's scripted expert (or random actions when it has none) plus noise."""
+
+    def __init__(self, env: Any, env_name: str, rng: np.random.Generator, cfg: CollectConfig):
+        import envs
+
+        self.space = env.action_space
+        self.rng = rng
+        self.cfg = cfg
+        try:
+            self.expert = envs.make_expert(env_name, env)
+        except ValueError:
+            self.expert = None
+        self.scale = 0.0
+        self.space.seed(int(rng.integers(2**31 - 1)))
+
+    def new_episode(self) -> None:
+        self.scale = float(self.rng.uniform(0.0, self.cfg.noise))
+
+    def _random(self) -> Any:
+        space = self.space
+        if isinstance(space, spaces.Box):
+            low = np.where(np.isfinite(space.low), space.low, -1.0)
+            high = np.where(np.isfinite(space.high), space.high, 1.0)
+            return self.rng.uniform(low, high).astype(space.dtype)
+        if isinstance(space, spaces.Discrete):
+            return int(space.start + self.rng.integers(space.n))
+        return space.sample()
+
+    def act(self, obs: Any) -> Any:
+        if self.expert is None or self.rng.random() < self.cfg.random_action_prob:
+            return self._random()
+        action, _ = self.expert.predict(obs, deterministic=True)
+        space = self.space
+        if isinstance(space, spaces.Box):
+            half = np.where(np.isfinite(space.high - space.low), (space.high - space.low) / 2, 1.0)
+            noisy = (
+                np.asarray(action, dtype=np.float64)
+                + self.rng.normal(0.0, self.scale, size=space.shape) * half
+            )
+            return np.clip(noisy, space.low, space.high).astype(space.dtype)
+        if self.rng.random() < self.scale:
+            return self._random()
+        return action
+
+
+def render_frames(
+    cfg: CollectConfig, n_frames: int, seed: np.random.SeedSequence | int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], dict[str, str]]:
+    """Renders ``n_frames`` frames and labels in this process.
+
+    Args:
+        cfg: Collection config (env, split, noise, ...).
+        n_frames: How many frames to render.
+        seed: Seed of this run (an int or a ``SeedSequence``).
+
+    Returns:
+        ``(frames, labels, episodes, label_names, label_units)``; ``episodes`` counts
+        episodes from 0 within this call.
+
+    Raises:
+        ValueError: The env lacks the perception hooks or its hooks return bad data.
+    """
+    import envs
+
+    rng = np.random.default_rng(seed)
+    env = envs.make(cfg.env, split=cfg.split, **dict(cfg.env_kwargs))
+    try:
+        frame_fn, label_fn, units = _hooks(env, cfg.env)
+        policy = _NoisyExpert(env, cfg.env, rng, cfg)
+        frames: np.ndarray | None = None
+        labels = np.empty((n_frames, 0), dtype=np.float32)
+        episodes = np.empty(n_frames, dtype=np.int64)
+        names: list[str] = []
+        count, episode, step = 0, -1, 0
+        done = True
+        obs = None
+        while count < n_frames:
+            if done:
+                obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
+                policy.new_episode()
+                episode += 1
+                step = 0
+                done = False
+            else:
+                obs, _, terminated, truncated, _ = env.step(policy.act(obs))
+                done = terminated or truncated
+                step += 1
+            if step % cfg.every:
+                continue
+            frame = np.asarray(frame_fn())
+            values = label_fn()
+            if frames is None:
+                if frame.dtype != np.uint8 or frame.ndim != 3:
+                    raise ValueError(
+                        f"{cfg.env}: perception_frame() must return a uint8 HxWxC image, got "
+                        f"dtype {frame.dtype} shape {frame.shape}"
+                    )
+                names = list(values)
+                if not names:
+                    raise ValueError(f"{cfg.env}: perception_labels() returned no labels")
+                frames = np.empty((n_frames, *frame.shape), dtype=np.uint8)
+                labels = np.empty((n_frames, len(names)), dtype=np.float32)
+            elif list(values) != names:
+                raise ValueError(
+                    f"{cfg.env}: perception_labels() keys changed from {names} to {list(values)}"
+                )
+            frames[count] = frame
+            labels[count] = [float(values[k]) for k in names]
+            episodes[count] = episode
+            count += 1
+        unit_map = {k: str(units.get(k, "")) for k in names}
+        assert frames is not None
+        return frames, labels, episodes, names, unit_map
+    finally:
+        env.close()
+
+
+def _shard_plan(cfg: CollectConfig) -> list[tuple[int, int, np.random.SeedSequence]]:
+    n_shards = math.ceil(cfg.frames / cfg.shard_size)
+    seeds = np.random.SeedSequence(cfg.seed).spawn(n_shards)
+    sizes = [min(cfg.shard_size, cfg.frames - i * cfg.shard_size) for i in range(n_shards)]
+    return [(i, sizes[i], seeds[i]) for i in range(n_shards)]
+
+
+def _render_task(
+    task: tuple[CollectConfig, int, int, np.random.SeedSequence, str | None],
+) -> dict[str, Any]:
+    cfg, index, size, seed, out_dir = task
+    frames, labels, episodes, names, units = render_frames(cfg, size, seed)
+    episodes = episodes + index * EPISODE_STRIDE
+    result: dict[str, Any] = {"index": index, "names": names, "units": units, "n": size}
+    if out_dir is None:
+        result.update(frames=frames, labels=labels, episodes=episodes)
+    else:
+        name = f"shard-{index:05d}.npz"
+        np.savez_compressed(Path(out_dir) / name, frames=frames, labels=labels, episodes=episodes)
+        result.update(file=name, frame_shape=list(frames.shape[1:]))
+    return result
+
+
+def _run_tasks(
+    cfg: CollectConfig, out_dir: str | None, progress: bool, desc: str
+) -> Iterator[dict[str, Any]]:
+    tasks = [(cfg, i, n, s, out_dir) for i, n, s in _shard_plan(cfg)]
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=cfg.frames, desc=desc, unit="frame", disable=not progress)
+    try:
+        if cfg.workers == 1 or len(tasks) == 1:
+            for task in tasks:
+                result = _render_task(task)
+                bar.update(result["n"])
+                yield result
+            return
+        # fork keeps envs registered at run time (tests, notebooks) visible in workers.
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        with mp.get_context(method).Pool(min(cfg.workers, len(tasks))) as pool:
+            for result in pool.imap(_render_task, tasks):
+                bar.update(result["n"])
+                yield result
+    finally:
+        bar.close()
+
+
+def _check_consistent(results: Sequence[dict[str, Any]]) -> None:
+    first = results[0]
+    for r in results[1:]:
+        if r["names"] != first["names"]:
+            raise ValueError(f"label names differ between shards: {first['names']} vs {r['names']}")
+
+
+def collect(
+    cfg: CollectConfig, out: str | os.PathLike, *, overwrite: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Renders a dataset into folder ``out`` and returns its metadata.
+
+    Shards are written into ``<out>.partial`` and the folder is renamed to ``out`` only
+    when complete, so an interrupted run never leaves a half dataset under ``out``.
+
+    Args:
+        cfg: What to collect.
+        out: Dataset folder to create.
+        overwrite: Replace an existing dataset at ``out`` (only a folder holding a
+            ``metadata.json`` is ever removed).
+        progress: Show a tqdm progress bar.
+
+    Raises:
+        FileExistsError: ``out`` exists (and ``overwrite`` is false, or it is not a dataset).
+        ValueError: Bad env, split or hooks.
+    """
+    import envs
+
+    out = Path(out)
+    if out.exists():
+        if not overwrite:
+            raise FileExistsError(
+                f"{out} already exists; refusing to overwrite it (pass --overwrite to replace "
+                "a dataset, or choose another --out)"
+            )
+        if not (out / METADATA_FILE).is_file():
+            raise FileExistsError(f"{out} exists and is not a perception dataset; not removing it")
+    spec = envs.resolve(cfg.env)
+    _check_split(cfg.env, cfg.split, cfg.env_kwargs)
+    partial = out.with_name(out.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    start = time.perf_counter()
+    try:
+        results = list(_run_tasks(cfg, str(partial), progress, f"collect {cfg.env}/{cfg.split}"))
+        _check_consistent(results)
+        seconds = time.perf_counter() - start
+        meta = {
+            "format": DATASET_FORMAT,
+            "env": spec.name,
+            "env_id": spec.env_id,
+            "split": cfg.split,
+            "seed": cfg.seed,
+            "config": {k: v for k, v in asdict(cfg).items() if k != "workers"},
+            "frames": cfg.frames,
+            "frame_shape": results[0]["frame_shape"],
+            "label_names": results[0]["names"],
+            "label_units": [results[0]["units"][k] for k in results[0]["names"]],
+            "shards": [
+                {
+                    "file": r["file"],
+                    "frames": r["n"],
+                    "seed_entropy": str(seed.entropy),
+                    "seed_spawn_key": list(seed.spawn_key),
+                }
+                for r, (_, _, seed) in zip(results, _shard_plan(cfg), strict=True)
+            ],
+            "collect_seconds": round(seconds, 3),
+            "frames_per_second": round(cfg.frames / seconds, 1),
+            "workers": cfg.workers,
+        }
+        (partial / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+    return meta
+
+
+def render_in_memory(cfg: CollectConfig, *, progress: bool = False) -> Dataset:
+    """Renders ``cfg.frames`` frames into memory (used by evaluation); nothing is written."""
+    _check_split(cfg.env, cfg.split, cfg.env_kwargs)
+    results = list(_run_tasks(cfg, None, progress, f"render {cfg.env}/{cfg.split}"))
+    _check_consistent(results)
+    first = results[0]
+    return Dataset(
+        frames=np.concatenate([r["frames"] for r in results]),
+        labels=np.concatenate([r["labels"] for r in results]),
+        episodes=np.concatenate([r["episodes"] for r in results]),
+        label_names=first["names"],
+        label_units=[first["units"][k] for k in first["names"]],
+        metadata={"env": cfg.env, "split": cfg.split, "seed": cfg.seed, "frames": cfg.frames},
+    )
+
+
+def env_splits(env: str, env_kwargs: Mapping[str, Any] | None = None) -> list[str]:
+    """The split names of env ``env`` (``train`` first, then the held-out ones)."""
+    import envs
+
+    made = envs.make(env, **dict(env_kwargs or {}))
+    try:
+        space = getattr(made.unwrapped, "scenario_space", None)
+        if space is None:
+            raise ValueError(f"env {env!r} is not a practicegym ScenarioEnv (no scenario_space)")
+        return list(space.split_names)
+    finally:
+        made.close()
+
+
+def _check_split(env: str, split: str, env_kwargs: Mapping[str, Any]) -> None:
+    valid = env_splits(env, env_kwargs)
+    if split not in valid:
+        raise ValueError(f"unknown split {split!r} for env {env!r}; valid: {valid}")
+
+
+# ------------------------------------------------------------------ loading
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Reads and checks a dataset folder's ``metadata.json``.
+
+    Raises:
+        ValueError: ``path`` is not a dataset folder or its metadata is malformed.
+    """
+    path = Path(path)
+    meta_path = path / METADATA_FILE
+    if not path.is_dir():
+        raise ValueError(f"dataset folder {path} does not exist")
+    if not meta_path.is_file():
+        raise ValueError(f"{path} is not a perception dataset (no {METADATA_FILE})")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{meta_path} is not valid JSON: {err}") from None
+    if not isinstance(meta, dict) or meta.get("format") != DATASET_FORMAT:
+        raise ValueError(f"{meta_path}: format must be {DATASET_FORMAT!r}")
+    required = ("env", "split", "label_names", "label_units", "frame_shape", "shards")
+    missing = [k for k in required if k not in meta]
+    if missing:
+        raise ValueError(f"{meta_path} lacks keys {missing}")
+    return meta
+
+
+def load_dataset(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> Dataset:
+    """Loads one or more dataset folders (same env, labels and frame shape) into memory.
+
+    Raises:
+        ValueError: A folder is missing, malformed, or incompatible with the first one.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not paths:
+        raise ValueError("no dataset folder given")
+    frames, labels, episodes = [], [], []
+    first: dict[str, Any] | None = None
+    for k, path in enumerate(paths):
+        meta = read_metadata(path)
+        if first is None:
+            first = meta
+        else:
+            for key in ("label_names", "frame_shape"):
+                if meta[key] != first[key]:
+                    raise ValueError(
+                        f"dataset {path} has {key} {meta[key]}, but {paths[0]} has {first[key]}"
+                    )
+        for shard in meta["shards"]:
+            file = Path(path) / shard["file"]
+            try:
+                with np.load(file, allow_pickle=False) as data:
+                    f, lab, ep = data["frames"], data["labels"], data["episodes"]
+            except (OSError, KeyError, ValueError) as err:
+                raise ValueError(f"cannot read shard {file}: {err}") from None
+            if list(f.shape[1:]) != list(meta["frame_shape"]) or lab.shape != (
+                len(f),
+                len(meta["label_names"]),
+            ):
+                raise ValueError(f"shard {file} has shapes that disagree with its metadata")
+            frames.append(f)
+            labels.append(lab.astype(np.float32))
+            # Keep episode ids unique across folders.
+            episodes.append(ep.astype(np.int64) + k * EPISODE_STRIDE * 100_000)
+    assert first is not None
+    meta = dict(first)
+    meta["sources"] = [str(p) for p in paths]
+    return Dataset(
+        frames=np.concatenate(frames),
+        labels=np.concatenate(labels),
+        episodes=np.concatenate(episodes),
+        label_names=list(first["label_names"]),
+        label_units=list(first["label_units"]),
+        metadata=meta,
+    )
