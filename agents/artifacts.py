@@ -18,12 +18,14 @@ import envs
 from agents import runs
 from agents.config import TrainConfig
 
-__all__ = ["finish", "learning_curve", "record_episode", "write_video"]
+__all__ = ["finish", "learning_curve", "record_episode", "short_table", "write_video"]
 
 
 def finish(run_dir: Path, config: TrainConfig, policy: Any, *, progress: bool = True) -> None:
     """Evaluates, prints the table, and writes the curve and the episode recording."""
-    report = _evaluate_transfer()(
+    from agents.evaluation import evaluate_transfer
+
+    report = evaluate_transfer(
         policy,
         config.env,
         episodes=config.run.eval_episodes,
@@ -32,7 +34,8 @@ def finish(run_dir: Path, config: TrainConfig, policy: Any, *, progress: bool = 
         progress=progress,
     )
     report.save(run_dir / "eval")
-    print(report.table())
+    print(short_table(report))
+    print(f"full transfer report: {run_dir / 'eval' / 'report.md'}")
     learning_curve(run_dir / "monitor", run_dir / "learning_curve.png", title=_title(config))
     if config.run.record_video:
         path = record_episode(policy, config, run_dir, seed=config.seed + 777)
@@ -41,60 +44,14 @@ def finish(run_dir: Path, config: TrainConfig, policy: Any, *, progress: bool = 
     print(f"run folder: {run_dir}")
 
 
-def _evaluate_transfer() -> Any:
-    import agents.evaluation
-
-    # TODO(issue 7): drop the plain loop once agents.evaluation.evaluate_transfer lands.
-    return getattr(agents.evaluation, "evaluate_transfer", _plain_transfer)
-
-
-class _PlainReport:
-    """Success and mean return per split (stand-in until the evaluator lands)."""
-
-    def __init__(self, rows: dict[str, tuple[float, float]]) -> None:
-        self.rows = rows
-
-    def table(self) -> str:
-        lines = ["| split | success | return |", "|---|---|---|"]
-        lines += [f"| {s} | {succ:.2f} | {ret:.2f} |" for s, (succ, ret) in self.rows.items()]
-        return "\n".join(lines)
-
-    def save(self, out_dir: Path) -> None:
-        import json
-
-        data = {s: {"success": a, "return": b} for s, (a, b) in self.rows.items()}
-        runs.atomic_write(Path(out_dir) / "report.json", json.dumps(data, indent=2))
-        runs.atomic_write(Path(out_dir) / "report.md", self.table() + "\n")
-
-
-def _plain_transfer(
-    policy: Any,
-    env_name: str,
-    *,
-    episodes: int,
-    seed: int,
-    env_kwargs: dict[str, Any] | None,
-    progress: bool,
-) -> _PlainReport:
-    env = envs.make(env_name, **(env_kwargs or {}))
-    space = env.unwrapped.scenario_space
-    rows = {}
-    for split in ["train", *space.heldout_splits]:
-        env.unwrapped.set_distribution(split)
-        successes, returns = [], []
-        for episode in range(episodes):
-            obs, info = env.reset(seed=seed + episode)
-            done, total = False, 0.0
-            while not done:
-                action, _ = policy.predict(obs, deterministic=True, action_masks=_masks(env))
-                obs, reward, terminated, truncated, info = env.step(action)
-                total += float(reward)
-                done = terminated or truncated
-            successes.append(bool(info.get("is_success", False)))
-            returns.append(total)
-        rows[split] = (float(np.mean(successes)), float(np.mean(returns)))
-    env.close()
-    return _PlainReport(rows)
+def short_table(report: Any) -> str:
+    """Markdown table of success and return (95% intervals) per split of a TransferReport."""
+    summary = report.summary()
+    lines = ["| split | episodes | success | return |", "| --- | --- | --- | --- |"]
+    for split, result in report.splits.items():
+        success, ret = summary[split]["success"].format(), summary[split]["return"].format()
+        lines.append(f"| {split} | {result.episodes} | {success} | {ret} |")
+    return "\n".join(lines)
 
 
 def _title(config: TrainConfig) -> str:

@@ -273,3 +273,41 @@ def test_load_run_errors(tmp_path):
     (tmp_path / "config.yaml").write_text("algo: ppo\n")
     with pytest.raises(ValueError, match="missing"):
         runs.load_run(tmp_path)
+
+
+def test_curriculum_flag_checkpoints_and_resumes_its_state(tmp_path):
+    config_file = tmp_path / "linear.yaml"
+    config_file.write_text("start: 0.0\nend: 1.0\nfraction: 0.5\n")
+    argv = cli(
+        tmp_path,
+        "--curriculum",
+        "linear",
+        "--curriculum-config",
+        str(config_file),
+        "--set",
+        "run.checkpoint_freq=32",
+        "--set",
+        "run.record_video=false",
+    )
+    assert train.main(argv) == 0
+    run_dir = only_run(tmp_path)
+    saved = runs.load_run(run_dir).config["curriculum"]
+    assert saved == {"name": "linear", "config": {"start": 0.0, "end": 1.0, "fraction": 0.5}}
+    state = json.loads(runs.latest_checkpoint(run_dir).curriculum.read_text())
+    assert state["name"] == "linear"
+    argv = ["--resume", str(run_dir), "--timesteps", "128", "--no-progress", "--device", "cpu"]
+    assert train.main(argv) == 0
+    assert runs.latest_checkpoint(run_dir).timesteps >= 128
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--curriculum", "linaer"], "did you mean 'linear'"),
+        (["--curriculum", "linear", "--curriculum-config", "missing.yaml"], "missing.yaml"),
+    ],
+)
+def test_bad_curriculum_exits_2(tmp_path, capsys, args, message):
+    assert train.main(cli(tmp_path, *args)) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
