@@ -88,6 +88,15 @@ envs.register("perception-dot", "practicegym-test/PerceptionDot-v0", DotEnv, exp
 TINY = {"channels": (8, 16), "embed_dim": 32}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    # Tiny tensors: extra threads only fight over the shared cores.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _cfg(**kw: Any) -> CollectConfig:
     return CollectConfig(**{"env": "perception-dot", "frames": 60, "shard_size": 25, **kw})
 
@@ -178,7 +187,7 @@ def test_model_overfits_a_small_batch(dataset_dir):
     data = load_dataset(dataset_dir)
     data.frames, data.labels, data.episodes = data.frames[:32], data.labels[:32], data.episodes[:32]
     cfg = TrainConfig(
-        epochs=150, batch_size=32, lr=2e-3, val_fraction=0.0, patience=150, device="cpu", **TINY
+        epochs=60, batch_size=32, lr=2e-3, val_fraction=0.0, patience=60, device="cpu", **TINY
     )
     _, report = train_on_dataset(data, cfg, progress=False)
     first = report["history"][0]["train_loss"]
