@@ -1,0 +1,358 @@
+"""Running evaluation episodes: seeds, baseline policies and worker processes.
+
+Common random numbers: episode ``i`` of split ``s`` always starts with
+``env.reset(seed=episode_seeds(seed, s, n)[i])``, so every policy compared meets the
+same scenarios (and the same env noise as long as it acts the same). The random
+baseline draws its actions from a generator seeded from the episode seed too, so its
+returns are reproducible.
+
+Episodes run in-process (``n_workers=1``) or in ``spawn`` worker processes, each
+keeping one env per split; results come back in job order whatever the worker count.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import os
+import pickle
+import sys
+import warnings
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+import envs
+
+__all__ = [
+    "BASELINES",
+    "EpisodeJob",
+    "EpisodeResult",
+    "RandomPolicy",
+    "check_policy_matches",
+    "default_workers",
+    "episode_seeds",
+    "run_jobs",
+]
+
+BASELINES = ("expert", "random")
+
+
+def episode_seeds(seed: int, split: str, episodes: int) -> list[int]:
+    """Reset seeds of a split's evaluation episodes (the common random numbers).
+
+    Seed ``i`` depends only on ``(seed, split, i)``, so asking for more episodes keeps
+    the first ones.
+
+    >>> episode_seeds(0, "train", 3) == episode_seeds(0, "train", 5)[:3]
+    True
+    >>> episode_seeds(0, "train", 3) == episode_seeds(0, "heldout-far", 3)
+    False
+    """
+    key = zlib.crc32(split.encode())
+    return [
+        int(np.random.SeedSequence(int(seed), spawn_key=(key, i)).generate_state(1)[0])
+        for i in range(episodes)
+    ]
+
+
+def _derived_seed(seed: int, stream: int) -> int:
+    return int(np.random.SeedSequence(seed, spawn_key=(stream,)).generate_state(1)[0])
+
+
+class RandomPolicy:
+    """Uniform random actions; only unmasked ones when the env gives action masks.
+
+    Seeded at each episode start from the episode's seed (through a separate stream
+    from the env's), so its returns are reproducible.
+    """
+
+    def __init__(self, action_space: spaces.Space) -> None:
+        self.action_space = copy.deepcopy(action_space)
+
+    def begin_episode(self, seed: int) -> None:
+        """Reseeds the action sampler for the episode reset with ``seed``."""
+        self.action_space.seed(_derived_seed(seed, 1))
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[Any, Any]:
+        """A random action for one observation (``deterministic`` is ignored)."""
+        if action_masks is not None and isinstance(self.action_space, spaces.Discrete):
+            mask = np.asarray(action_masks, dtype=np.int8)
+            if mask.any():
+                return self.action_space.sample(mask=mask), state
+        return self.action_space.sample(), state
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One episode to run: which policy (by key), split, index and reset seed."""
+
+    policy: str
+    split: str
+    index: int
+    seed: int
+
+
+@dataclass
+class EpisodeResult:
+    """What one episode produced."""
+
+    ret: float
+    length: int
+    success: bool
+    scenario: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _space_summary(space: spaces.Space) -> tuple[Any, ...]:
+    if isinstance(space, spaces.Dict):
+        return ("Dict", tuple((k, _space_summary(v)) for k, v in space.spaces.items()))
+    if isinstance(space, spaces.Discrete):
+        return ("Discrete", int(space.n))
+    return (type(space).__name__, tuple(space.shape or ()))
+
+
+def _policy_space(policy: Any, name: str) -> spaces.Space | None:
+    for owner in (policy, getattr(policy, "model", None)):
+        space = getattr(owner, name, None)
+        if isinstance(space, spaces.Space):
+            return space
+    return None
+
+
+def check_policy_matches(policy: Any, env: gym.Env, env_label: str) -> None:
+    """Raises ValueError when a policy's declared spaces do not fit ``env``'s.
+
+    Policies that declare no ``observation_space``/``action_space`` (directly or on a
+    ``model`` attribute, as SB3 models and run-folder policies do) are not checked.
+    """
+    if not callable(getattr(policy, "predict", None)):
+        raise ValueError(
+            f"policy must be 'expert', 'random' or an object with SB3's predict(), "
+            f"got {type(policy).__name__}"
+        )
+    for name in ("observation_space", "action_space"):
+        theirs = _policy_space(policy, name)
+        ours = getattr(env, name)
+        if theirs is not None and _space_summary(theirs) != _space_summary(ours):
+            raise ValueError(
+                f"the policy does not match env {env_label}: it expects {name} {theirs}, "
+                f"the env has {ours}"
+            )
+
+
+# --------------------------------------------------------------------------- workers
+
+
+class _Worker:
+    """Keeps one env per split and the policies; runs episodes."""
+
+    def __init__(
+        self,
+        env_name: str,
+        env_kwargs: Mapping[str, Any],
+        policies: Mapping[str, Any],
+        deterministic: bool,
+    ) -> None:
+        self.env_name = env_name
+        self.env_kwargs = dict(env_kwargs)
+        self.policies = dict(policies)
+        self.deterministic = deterministic
+        self._envs: dict[str, gym.Env] = {}
+        self._resolved: dict[tuple[str, str], tuple[Any, bool]] = {}
+
+    def env(self, split: str) -> gym.Env:
+        if split not in self._envs:
+            self._envs[split] = envs.make(self.env_name, split=split, **self.env_kwargs)
+        return self._envs[split]
+
+    def policy(self, key: str, split: str) -> tuple[Any, bool]:
+        if (key, split) not in self._resolved:
+            env = self.env(split)
+            spec = self.policies[key]
+            if isinstance(spec, str) and spec == "expert":
+                policy = envs.make_expert(self.env_name, env)
+            elif isinstance(spec, str) and spec == "random":
+                policy = RandomPolicy(env.action_space)
+            else:
+                policy = spec
+            masked = callable(getattr(env.unwrapped, "action_masks", None)) and _accepts(
+                policy.predict, "action_masks"
+            )
+            self._resolved[key, split] = (policy, masked)
+        return self._resolved[key, split]
+
+    def run(self, job: EpisodeJob) -> EpisodeResult:
+        env = self.env(job.split)
+        policy, masked = self.policy(job.policy, job.split)
+        if isinstance(policy, RandomPolicy):
+            policy.begin_episode(job.seed)
+        obs, info = env.reset(seed=job.seed)
+        scenario = dict(info.get("scenario", {}))
+        state: Any = None
+        start = True
+        ret, length = 0.0, 0
+        while True:
+            kwargs: dict[str, Any] = {}
+            if masked:
+                kwargs["action_masks"] = np.asarray(env.unwrapped.action_masks(), dtype=bool)
+            action, state = policy.predict(
+                obs,
+                state=state,
+                episode_start=np.array([start]),
+                deterministic=self.deterministic,
+                **kwargs,
+            )
+            start = False
+            obs, reward, terminated, truncated, info = env.step(action)
+            ret += float(reward)
+            length += 1
+            if terminated or truncated:
+                break
+        keys = getattr(env.unwrapped, "episode_info_keys", ())
+        return EpisodeResult(
+            ret=ret,
+            length=length,
+            success=bool(info.get("is_success", False)),
+            scenario=scenario,
+            info={k: _plain(info[k]) for k in keys if k in info},
+        )
+
+    def close(self) -> None:
+        for env in self._envs.values():
+            env.close()
+        self._envs.clear()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    return float(value)
+
+
+_WORKER: _Worker | None = None
+
+
+def _init_worker(
+    env_name: str, env_kwargs: dict[str, Any], policies: dict[str, Any], deterministic: bool
+) -> None:
+    global _WORKER
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    _WORKER = _Worker(env_name, env_kwargs, policies, deterministic)
+
+
+def _run_chunk(jobs: list[EpisodeJob]) -> list[EpisodeResult]:
+    assert _WORKER is not None, "worker not initialised"
+    return [_WORKER.run(job) for job in jobs]
+
+
+def _picklable(obj: Any) -> str | None:
+    try:
+        pickle.dumps(obj)
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def run_jobs(
+    jobs: Sequence[EpisodeJob],
+    *,
+    env_name: str,
+    env_kwargs: Mapping[str, Any],
+    policies: Mapping[str, Any],
+    deterministic: bool = True,
+    n_workers: int = 1,
+    progress: bool = True,
+    desc: str = "evaluating",
+) -> list[EpisodeResult]:
+    """Runs ``jobs`` and returns their results in the same order.
+
+    Args:
+        jobs: Episodes to run.
+        env_name: Registered env name.
+        env_kwargs: Keyword arguments for ``envs.make``.
+        policies: Policy key -> ``"expert"``, ``"random"`` or an object with ``predict``.
+        deterministic: Passed to ``predict``.
+        n_workers: Worker processes; 1 runs in this process. Policies that cannot be
+            pickled are run in this process (with a warning).
+        progress: Show a tqdm progress bar (on stderr).
+        desc: Progress bar label.
+    """
+    from tqdm.auto import tqdm
+
+    if n_workers < 1:
+        raise ValueError(f"n_workers must be >= 1, got {n_workers}")
+    if n_workers > 1:
+        for key, policy in policies.items():
+            problem = None if isinstance(policy, str) else _picklable(policy)
+            if problem:
+                warnings.warn(
+                    f"policy {key!r} cannot be pickled ({problem}); evaluating in-process",
+                    stacklevel=2,
+                )
+                n_workers = 1
+                break
+    n_workers = min(n_workers, max(1, len(jobs)))
+    results: list[EpisodeResult | None] = [None] * len(jobs)
+    with tqdm(total=len(jobs), desc=desc, disable=not progress, unit="ep") as bar:
+        if n_workers == 1:
+            worker = _Worker(env_name, env_kwargs, policies, deterministic)
+            try:
+                for i, job in enumerate(jobs):
+                    results[i] = worker.run(job)
+                    bar.update(1)
+            finally:
+                worker.close()
+        else:
+            size = max(1, min(16, math.ceil(len(jobs) / (4 * n_workers))))
+            chunks = [list(range(i, min(i + size, len(jobs)))) for i in range(0, len(jobs), size)]
+            with ProcessPoolExecutor(
+                max_workers=n_workers,
+                mp_context=get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(env_name, dict(env_kwargs), dict(policies), deterministic),
+            ) as pool:
+                pending = {pool.submit(_run_chunk, [jobs[i] for i in c]): c for c in chunks}
+                try:
+                    while pending:
+                        done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                        for fut in done:
+                            chunk = pending.pop(fut)
+                            for i, res in zip(chunk, fut.result(), strict=True):
+                                results[i] = res
+                            bar.update(len(chunk))
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+    return [r for r in results if r is not None]
+
+
+def default_workers() -> int:
+    """A sensible worker count for this machine: CPU count, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
