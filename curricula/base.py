@@ -271,6 +271,7 @@ class CurriculumScheduler(abc.ABC):
                 f"state was saved with config {state.get('config')}, but this scheduler has "
                 f"{config_to_plain(self.config)}; build it with the saved config to resume"
             )
+        self.seed = int(state["seed"])
         self.rng.bit_generator.state = state["rng"]
         self.num_timesteps = int(state["num_timesteps"])
         self.episodes = int(state["episodes"])

@@ -91,11 +91,11 @@ class CurriculumCallback(BaseCallback):
         self._lengths = np.zeros(n, dtype=int)
         self._started_version = [None] * n
         self._active_version = [None] * n
-        if getattr(self.scheduler, "wants_value_loss", False) and not hasattr(
+        if getattr(self.scheduler, "wants_value_l1", False) and not hasattr(
             self.model, "rollout_buffer"
         ):
             raise ValueError(
-                "plr score 'value-loss' needs an on-policy algorithm with a rollout buffer "
+                "plr score 'value-l1' needs an on-policy algorithm with a rollout buffer "
                 f"(PPO, A2C); {type(self.model).__name__} has none; use 'return-surprise'"
             )
         self.scheduler.on_timesteps(self.num_timesteps)
@@ -115,7 +115,7 @@ class CurriculumCallback(BaseCallback):
         rewards = np.asarray(self.locals.get("rewards", np.zeros(len(dones))), dtype=float)
         self._returns += rewards.reshape(-1)[: len(self._returns)]
         self._lengths += 1
-        if getattr(self.scheduler, "wants_value_loss", False):
+        if getattr(self.scheduler, "wants_value_l1", False):
             self._step_scenarios.append([info.get("scenario") for info in infos])
         finished = [int(i) for i in np.flatnonzero(dones)]
         for i in finished:
@@ -129,8 +129,8 @@ class CurriculumCallback(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        if getattr(self.scheduler, "wants_value_loss", False):
-            self._score_value_loss()
+        if getattr(self.scheduler, "wants_value_l1", False):
+            self._score_value_l1()
         self._rollouts += 1
         if self._rollouts % self.log_every:
             return
@@ -187,7 +187,7 @@ class CurriculumCallback(BaseCallback):
             self._active_version[i] = self.scheduler.version
         self.pushes += 1
 
-    def _score_value_loss(self) -> None:
+    def _score_value_l1(self) -> None:
         buffer = getattr(self.model, "rollout_buffer", None)
         advantages = getattr(buffer, "advantages", None)
         starts = getattr(buffer, "episode_starts", None)
@@ -206,7 +206,7 @@ class CurriculumCallback(BaseCallback):
                     if scenario is not None:
                         segment = advantages[begin : t + 1, env]
                         self.scheduler.observe_score(  # type: ignore[attr-defined]
-                            scenario, float(np.maximum(segment, 0.0).mean())
+                            scenario, float(np.abs(segment).mean())
                         )
                     begin = t + 1
 

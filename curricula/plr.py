@@ -15,8 +15,9 @@ Scores:
   ``|G - baseline|`` where the baseline is the level's mean past return (the mean over
   all episodes for a first visit). Levels whose outcome is still changing score high;
   levels reliably solved or reliably failed decay to zero.
-* ``value-loss`` (on-policy algorithms): PLR's positive value loss, the mean of
-  ``max(GAE advantage, 0)`` over the level's steps in each rollout, which
+* ``value-l1`` (on-policy algorithms): PLR's L1 value loss (its reference code's
+  default strategy), the mean of ``|GAE advantage|`` over the level's steps in each
+  rollout, which
   :class:`~curricula.callback.CurriculumCallback` computes from the rollout buffer and
   passes to :meth:`PLRScheduler.observe_score`.
 
@@ -38,7 +39,7 @@ from envs.scenarios import Distribution, Levels
 
 __all__ = ["PLRConfig", "PLRScheduler"]
 
-SCORES = ("return-surprise", "value-loss")
+SCORES = ("return-surprise", "value-l1")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class PLRConfig:
         min_levels: Stored levels needed before any replay.
         temperature: Rank prioritisation temperature (PLR's beta; smaller is greedier).
         staleness_coef: Weight of staleness in the replay distribution (PLR's rho).
-        score: ``"return-surprise"`` or ``"value-loss"`` (see the module doc).
+        score: ``"return-surprise"`` or ``"value-l1"`` (see the module doc).
         score_rate: Step size of a level's score average (1 keeps the latest score).
     """
 
@@ -102,9 +103,9 @@ class PLRScheduler(CurriculumScheduler):
         self._return_sum = 0.0
 
     @property
-    def wants_value_loss(self) -> bool:
-        """Whether the SB3 callback should compute value-loss scores for this scheduler."""
-        return self.config.score == "value-loss"
+    def wants_value_l1(self) -> bool:
+        """Whether the SB3 callback should compute value-l1 scores for this scheduler."""
+        return self.config.score == "value-l1"
 
     @property
     def replay_weights(self) -> np.ndarray:
