@@ -141,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--patience", type=_positive_int, default=5, help="early-stopping patience (epochs)"
     )
+    t.add_argument(
+        "--augment",
+        action="store_true",
+        help="photometric augmentation (brightness, tint, contrast, noise) of training batches",
+    )
     t.add_argument("--seed", type=_nonneg_int, default=0, help="seed (default 0)")
     t.add_argument(
         "--device",
@@ -209,6 +214,7 @@ def _train(args: argparse.Namespace) -> int:
         patience=args.patience,
         seed=args.seed,
         device=args.device,
+        augment=args.augment,
     )
     info = train(args.data, args.out, cfg, overwrite=args.overwrite, progress=not args.no_progress)
     print(

@@ -46,6 +46,9 @@ class TrainConfig:
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
         embed_dim: Trunk embedding size (the extractor's features).
         channels: Conv channels of the trunk.
+        augment: Photometric augmentation of training batches (random brightness,
+            per-channel gain, contrast and pixel noise) on top of the env's own visual
+            randomisation.
     """
 
     epochs: int = 30
@@ -58,6 +61,7 @@ class TrainConfig:
     device: str = "auto"
     embed_dim: int = 256
     channels: tuple[int, ...] = (32, 64, 64, 64)
+    augment: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
@@ -103,6 +107,20 @@ def label_metrics(
             "r2": r2,
         }
     return out
+
+
+def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random photometric jitter of a ``(N, C, H, W)`` batch in ``[0, 1]``."""
+    n, c = x.shape[:2]
+
+    def uniform(lo: float, hi: float, *shape: int) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(*shape, generator=gen).to(x.device)
+
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * uniform(0.5, 1.5, n, 1, 1, 1) + mean  # contrast
+    x = x * uniform(0.6, 1.4, n, 1, 1, 1) * uniform(0.8, 1.2, n, c, 1, 1)  # brightness, tint
+    noise = torch.randn(x.shape, generator=gen).to(x.device) * uniform(0.0, 0.1, n, 1, 1, 1)
+    return (x + noise).clamp_(0.0, 1.0)
 
 
 def split_by_episode(
@@ -153,6 +171,7 @@ def train_on_dataset(
     device = resolve_device(cfg.device)
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
     train_idx, val_idx = split_by_episode(data.episodes, cfg.val_fraction, rng)
     h, w, c = data.frames.shape[1:]
     config = ModelConfig(
@@ -184,7 +203,10 @@ def train_on_dataset(
         total = 0.0
         for s in range(0, len(order), cfg.batch_size):
             b = np.sort(order[s : s + cfg.batch_size])
-            loss = torch.nn.functional.mse_loss(net(frames_to_tensor(data.frames[b], device)), y[b])
+            x = frames_to_tensor(data.frames[b], device)
+            if cfg.augment:
+                x = augment_batch(x, gen)
+            loss = torch.nn.functional.mse_loss(net(x), y[b])
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()

@@ -22,7 +22,12 @@ from agents.perception.model import (
     load_model,
     save_model,
 )
-from agents.perception.training import TrainConfig, label_metrics, train_on_dataset
+from agents.perception.training import (
+    TrainConfig,
+    augment_batch,
+    label_metrics,
+    train_on_dataset,
+)
 from envs import Continuous, ScenarioEnv, ScenarioSpace
 
 SIZE = 16
@@ -316,6 +321,14 @@ def test_label_metrics():
     assert m["b"]["r2"] is None and m["b"]["mae"] == 0.0
 
 
+def test_augment_batch_jitters_within_range_and_is_seeded():
+    x = torch.rand(4, 3, 8, 8)
+    a = augment_batch(x, torch.Generator().manual_seed(0))
+    b = augment_batch(x, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and a.shape == x.shape
+    assert a.min() >= 0 and a.max() <= 1 and not torch.allclose(a, x, atol=1e-2)
+
+
 def test_model_config_rejects_bad_values():
     with pytest.raises(ValueError, match="in_shape"):
         ModelConfig(in_shape=(3, 0, 8), n_labels=2)
@@ -354,6 +367,7 @@ def test_cli_collect_train_eval(tmp_path, capsys):
         cli.main(
             [
                 "train",
+                "--augment",
                 "--data",
                 str(data),
                 "--out",
