@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -26,6 +27,11 @@ def atomic_write_all(out_dir: Path, files: Mapping[str, bytes | str]) -> None:
 
 def report_versions() -> dict[str, str]:
     """The run-folder versions plus the statistics and plotting packages."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
     out = versions()
     for pkg in ("rliable", "scipy", "matplotlib"):
         try:
