@@ -689,6 +689,50 @@ def split_scores(report: Any) -> dict[str, float]:
     return {split: float(report.scores(split).mean()) for split in report.splits}
 
 
+def _earlier_run(attempt_dir: Path) -> Path | None:
+    """The newest run folder an earlier attempt of the same run left, if any."""
+    found = []
+    for sibling in attempt_dir.parent.glob("attempt-*"):
+        if sibling != attempt_dir and (run_dir := find_run_dir(sibling)) is not None:
+            found.append(run_dir)
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def _train(run: RunSpec, out: Path, train_fn: TrainFn, log: Any) -> Path:
+    """Trains the run, continuing what an earlier, killed attempt left; returns the run folder.
+
+    An earlier attempt's finished model is kept (only the evaluation is redone); its
+    latest checkpoint is continued with ``agents.train --resume``; otherwise training
+    starts afresh under ``out``.
+    """
+    from agents.runs import MODEL, latest_checkpoint
+
+    earlier = _earlier_run(out)
+    if earlier is not None and (earlier / MODEL).is_file():
+        print(f"[sweep] {earlier} holds a finished model (left by an earlier attempt); evaluating")
+        return earlier
+    if earlier is not None and (checkpoint := latest_checkpoint(earlier)) is not None:
+        print(
+            f"[sweep] resuming {earlier} from its checkpoint at {checkpoint.timesteps} steps "
+            "(left by an earlier attempt)"
+        )
+        argv, run_dir = ["--resume", str(earlier), "--no-progress"], earlier
+    else:
+        argv, run_dir = run.train_argv(out), None
+    print(f"[sweep] python -m agents.train {' '.join(argv)}")
+    rc = train_fn(argv)
+    if rc != 0:
+        log.flush()
+        raise RuntimeError(
+            f"agents.train exited with status {rc}; end of {out / 'train.log'}:\n"
+            f"{_tail(out / 'train.log')}"
+        )
+    run_dir = run_dir or find_run_dir(out)
+    if run_dir is None:
+        raise RuntimeError(f"agents.train returned 0 but left no run folder under {out}")
+    return run_dir
+
+
 def execute_run(
     spec: dict[str, Any],
     attempt_dir: str,
@@ -697,12 +741,13 @@ def execute_run(
 ) -> dict[str, Any]:
     """Trains one run with ``agents.train.main`` and evaluates it; the body of a Ray task.
 
-    Training output goes to ``attempt_dir/train.log``. The transfer report is saved in
-    the run folder (``transfer/``) and returned.
+    Training output goes to ``attempt_dir/train.log``. A retry continues what an earlier
+    attempt of the run left (finished model or latest checkpoint). The transfer report
+    is saved in the run folder (``transfer/``) and returned.
 
     Args:
         spec: :meth:`RunSpec.to_dict` of the run.
-        attempt_dir: ``--out`` folder of this attempt.
+        attempt_dir: ``--out`` folder of this attempt (``<sweep>/runs/<run_id>/attempt-<k>``).
         evaluation: :class:`EvaluationSettings` fields.
         train_fn: The training entry point; ``None`` is ``agents.train.main`` (tests wrap it).
 
@@ -717,20 +762,14 @@ def execute_run(
     run = RunSpec.from_dict(spec)
     out = Path(attempt_dir)
     out.mkdir(parents=True, exist_ok=True)
-    log = out / "train.log"
     start = time.perf_counter()
     with (
-        open(log, "a", buffering=1) as fh,
-        contextlib.redirect_stdout(fh),
-        contextlib.redirect_stderr(fh),
+        open(out / "train.log", "a", buffering=1) as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
     ):
-        rc = train_fn(run.train_argv(out))
+        run_dir = _train(run, out, train_fn, log)
     train_s = time.perf_counter() - start
-    if rc != 0:
-        raise RuntimeError(f"agents.train exited with status {rc}; end of {log}:\n{_tail(log)}")
-    run_dir = find_run_dir(out)
-    if run_dir is None:
-        raise RuntimeError(f"agents.train returned 0 but left no run folder under {out}")
     info = load_run(run_dir)
     report = evaluate_transfer(
         load_policy(run_dir),
@@ -743,7 +782,6 @@ def execute_run(
         label=run.run_id,
     )
     report.save(run_dir / "transfer")
-    transfer = report.to_dict()
     return {
         "run_id": run.run_id,
         "run_dir": str(run_dir),
@@ -753,7 +791,7 @@ def execute_run(
         "duration_s": time.perf_counter() - start,
         "score_kind": report.score_kind,
         "scores": split_scores(report),
-        "transfer": transfer,
+        "transfer": report.to_dict(),
     }
 
 
