@@ -51,8 +51,9 @@ class RobotEnv(ScenarioEnv):
     ## Observation Space
     ``obs_type="flat"`` (default): ``Box(-10, 10, (n,), float32)``, the ``observation``
     vector followed by the goal. ``obs_type="goal"``: ``Dict`` with ``observation``,
-    ``achieved_goal`` and ``desired_goal`` (for HER; :meth:`compute_reward` is
-    vectorised). Observation noise (``obs_noise``) perturbs ``observation`` only.
+    ``achieved_goal`` and ``desired_goal`` (for HER: goal envs get a vectorised
+    ``compute_reward``, see :meth:`goal_reward`). Observation noise (``obs_noise``)
+    perturbs ``observation`` only.
 
     | Index | Observation                              | Unit  | reach | push  |
     |-------|------------------------------------------|-------|-------|-------|
@@ -89,7 +90,7 @@ class RobotEnv(ScenarioEnv):
     (``"flat"``/``"goal"``), ``reward_type`` (``"dense"``/``"sparse"``),
     ``max_episode_steps``, ``physics`` (a :class:`~envs.robot.sim.PhysicsConfig` or
     dict), ``renderer`` (``"auto"``/``"tiny"``/``"egl"``). The scenario space
-    (``envs.robot.scenarios``) varies the target distance, arm damping, actuator gain,
+    (``envs.robot.scenarios``) varies the target distance, motor damping, actuator gain,
     latency, observation noise, light, colours, camera jitter and (push) cube mass,
     friction and size; splits ``train``, ``heldout-far``, ``heldout-dynamics``,
     ``heldout-noise``, ``heldout-visual``.
@@ -159,6 +160,8 @@ class RobotEnv(ScenarioEnv):
         else:
             world = spaces.Dict({"observation": box, "achieved_goal": goal, "desired_goal": goal})
         self._declare_observation_space(world)
+        if obs_type == "goal":
+            self.compute_reward = self.goal_reward
         self._steps = 0
         self._path = 0.0
         self._last_ee = np.zeros(3)
@@ -169,7 +172,7 @@ class RobotEnv(ScenarioEnv):
 
     def _reset_world(self, scenario: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         self.robot.reset(
-            joint_damping=scenario["joint_damping"],
+            motor_damping=scenario["motor_damping"],
             actuator_gain=scenario["actuator_gain"],
             latency=scenario["control_latency"],
         )
@@ -199,7 +202,7 @@ class RobotEnv(ScenarioEnv):
             info["ee_object_distance"] = float(
                 np.linalg.norm(np.asarray(ee, np.float32) - achieved)
             )
-        reward = float(self.compute_reward(achieved, desired, info))
+        reward = float(self.goal_reward(achieved, desired, info))
         info["reward_terms"] = self._reward_terms(distance, info)
         success = distance < SUCCESS_DISTANCE
         info["is_success"] = success
@@ -228,10 +231,13 @@ class RobotEnv(ScenarioEnv):
 
     # ---------------------------------------------------------------- rewards
 
-    def compute_reward(
+    def goal_reward(
         self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any
     ) -> np.ndarray:
-        """Reward for (batches of) goals, as SB3's HER calls it.
+        """Reward for (batches of) goals; ``compute_reward`` in goal mode, for SB3's HER.
+
+        Only ``obs_type="goal"`` envs have a ``compute_reward`` attribute: SB3 treats any
+        env that has one as a goal env and requires Dict observations.
 
         Args:
             achieved_goal: ``(3,)`` or ``(n, 3)`` achieved positions.
@@ -278,7 +284,7 @@ class RobotEnv(ScenarioEnv):
         azimuth = np.deg2rad(scenario["light_azimuth"])
         self._light = (float(np.cos(azimuth)), float(np.sin(azimuth)), 1.0)
 
-    def perception_frame(self, size: int = 64) -> np.ndarray:
+    def perception_frame(self, size: int = 64, *, shadow: bool = False) -> np.ndarray:
         """The camera image of the current state, ``uint8`` (size, size, 3).
 
         Uses the episode's camera pose (with its jitter), light and colours.
@@ -286,7 +292,7 @@ class RobotEnv(ScenarioEnv):
         if self.scenario == {}:
             raise RuntimeError("call reset() before perception_frame()")
         return self.sim.camera_image(
-            self.camera, width=size, height=size, light_direction=self._light
+            self.camera, width=size, height=size, light_direction=self._light, shadow=shadow
         )
 
     def perception_labels(self) -> dict[str, float]:
@@ -307,7 +313,7 @@ class RobotEnv(ScenarioEnv):
     def render(self) -> np.ndarray | None:
         """``rgb_array``: a 240x240 camera image; ``human``: the GUI window draws itself."""
         if self.render_mode == "rgb_array":
-            return self.perception_frame(RENDER_SIZE)
+            return self.perception_frame(RENDER_SIZE, shadow=True)
         return None
 
     def close(self) -> None:

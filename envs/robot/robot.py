@@ -15,9 +15,10 @@ link 7. Same meshes, masses and kinematics, 7 instead of 12 links and no finger 
 which is most of why our physics step is cheaper than panda-gym's. The end effector is
 the grasp point 0.212 m along link 7's axis (panda-gym's ``panda_grasptarget``).
 
-The robot also carries three scenario knobs: joint damping, an actuator gain (scales the
-motors' position gain) and a control latency of ``k`` steps (actions take effect ``k``
-control steps after they are given).
+The robot also carries three scenario knobs: motor damping (the motors' velocity gain;
+PyBullet's ``jointDamping`` has no measurable effect under stiff position control), an
+actuator gain (scales the motors' position gain) and a control latency of ``k`` steps
+(actions take effect ``k`` control steps after they are given).
 
 Example:
     >>> from envs.robot.sim import Simulator
@@ -112,6 +113,7 @@ class Panda:
         size = 3 if control == "ee" else len(ARM_JOINTS)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(size,), dtype=np.float32)
         self._gains = [BASE_POSITION_GAIN] * len(ARM_JOINTS)
+        self._damping = [1.0] * len(ARM_JOINTS)
         self._queue: deque[np.ndarray] = deque()
         self._latency = 0
         self._idle = np.zeros(size, dtype=np.float32)
@@ -119,17 +121,18 @@ class Panda:
     # ----------------------------------------------------------------- reset
 
     def reset(
-        self, *, joint_damping: float = 0.0, actuator_gain: float = 1.0, latency: int = 0
+        self, *, motor_damping: float = 1.0, actuator_gain: float = 1.0, latency: int = 0
     ) -> None:
         """Puts the arm in its neutral pose, holding it, with the given dynamics."""
-        if actuator_gain <= 0:
-            raise ValueError(f"actuator_gain must be > 0, got {actuator_gain}")
+        if actuator_gain <= 0 or motor_damping <= 0:
+            raise ValueError(
+                f"actuator_gain and motor_damping must be > 0, got {actuator_gain}, {motor_damping}"
+            )
         if latency < 0:
             raise ValueError(f"latency must be >= 0 steps, got {latency}")
         self.sim.reset_joints(self.name, ARM_JOINTS, NEUTRAL)
-        for joint in ARM_JOINTS:
-            self.sim.set_dynamics(self.name, joint, jointDamping=joint_damping)
         self._gains = [BASE_POSITION_GAIN * actuator_gain] * len(ARM_JOINTS)
+        self._damping = [float(motor_damping)] * len(ARM_JOINTS)
         self._latency = int(latency)
         self._queue = deque([self._idle] * self._latency)
         self._command(np.asarray(NEUTRAL))
@@ -149,7 +152,9 @@ class Panda:
         self._command(np.clip(angles, ARM_LOWER, ARM_UPPER))
 
     def _command(self, arm_angles: np.ndarray) -> None:
-        self.sim.control_joints(self.name, ARM_JOINTS, arm_angles.tolist(), FORCES, self._gains)
+        self.sim.control_joints(
+            self.name, ARM_JOINTS, arm_angles.tolist(), FORCES, self._gains, self._damping
+        )
 
     def ik(self, position: np.ndarray) -> np.ndarray:
         """The 7 arm joint angles that put the end effector at ``position``, pointing down."""

@@ -4,14 +4,14 @@ Both tasks share the arm, sensing and visual parameters; push adds the cube's. S
 
 * ``train``: the practice distribution;
 * ``heldout-far``: targets farther from the workspace centre than train ever puts them;
-* ``heldout-dynamics``: a stiffer-damped, weaker arm and (push) heavier, slipperier cubes;
+* ``heldout-dynamics``: a more damped, weaker-gained arm and (push) heavier, slipperier cubes;
 * ``heldout-noise``: observation noise and control latency beyond train;
 * ``heldout-visual``: light from the other side, unseen colours, larger camera jitter.
 
 Example:
     >>> space = scenario_space("push")
     >>> space.heldout_axes("heldout-dynamics")
-    ('joint_damping', 'actuator_gain', 'object_mass', 'lateral_friction')
+    ('motor_damping', 'actuator_gain', 'object_mass', 'lateral_friction')
     >>> "object_mass" in scenario_space("reach").param_names
     False
 """
@@ -51,11 +51,11 @@ _COMMON: tuple[Param, ...] = (
         description="horizontal distance of the target from the workspace centre",
     ),
     Continuous(
-        "joint_damping",
-        0.0,
-        10.0,
-        unit="N*m*s/rad",
-        description="viscous damping of each arm joint",
+        "motor_damping",
+        0.5,
+        1.7,
+        description="velocity (damping) gain of the joint position motors; 1 is PyBullet's",
+        easy=None,
     ),
     Continuous(
         "actuator_gain",
@@ -114,7 +114,7 @@ _PUSH: tuple[Param, ...] = (
 
 _TRAIN = {
     "target_distance": (0.0, 0.15),
-    "joint_damping": (0.0, 1.0),
+    "motor_damping": (0.8, 1.2),
     "actuator_gain": (0.8, 1.25),
     "control_latency": (0, 1),
     "obs_noise": (0.0, 0.002),
@@ -131,7 +131,7 @@ _TRAIN = {
 _HELDOUT = {
     "heldout-far": {"target_distance": (0.2, 0.25)},
     "heldout-dynamics": {
-        "joint_damping": (4.0, 8.0),
+        "motor_damping": (1.4, 1.6),
         "actuator_gain": (0.4, 0.6),
         "object_mass": (2.0, 4.0),
         "lateral_friction": (0.15, 0.3),
