@@ -172,13 +172,14 @@ def _prepare(args: argparse.Namespace) -> tuple[list[Any], list[Any], dict[str, 
     for run in runs:
         try:
             policy = load_policy(run.path, checkpoint=args.checkpoint)
-            check_inputs(policy, run.env, args.splits, args.episodes, run.env_kwargs)
-        except ValueError as err:
-            raise InputError(f"{run.path}: {err}") from None
         except Exception as err:  # a corrupt model.zip raises whatever its unpickler does
             raise InputError(
                 f"{run.path}: cannot load its model ({type(err).__name__}: {err})"
             ) from None
+        try:
+            check_inputs(policy, run.env, args.splits, args.episodes, run.env_kwargs)
+        except ValueError as err:
+            raise InputError(f"{run.path}: {err}") from None
         policies.append(policy)
     return runs, policies, groups
 
