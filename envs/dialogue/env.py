@@ -1,0 +1,528 @@
+"""The task-oriented dialogue env: a system policy fills slots against a noisy user."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from envs.core import ScenarioEnv
+from envs.dialogue.domain import (
+    DOMAINS,
+    MAX_INFO_SLOTS,
+    MAX_SLOTS,
+    Domain,
+    RandomStream,
+    load_domain,
+)
+from envs.dialogue.noise import Hypotheses, NoiseChannel
+from envs.dialogue.tracker import BeliefTracker
+from envs.dialogue.user import (
+    AFFIRM,
+    BYE,
+    INFORM,
+    NEGATE,
+    REQUEST,
+    SYS_ACT_NAMES,
+    SYS_BYE,
+    SYS_CONFIRM,
+    SYS_INFORM,
+    SYS_INVALID,
+    SYS_OFFER,
+    SYS_REQMORE,
+    SYS_REQUEST,
+    THANKS,
+    USER_ACT_NAMES,
+    UserAct,
+    UserSimulator,
+)
+from envs.scenarios import Categorical, Continuous, Integer, ScenarioSpace
+
+__all__ = [
+    "ACTION_NAMES",
+    "N_ACTIONS",
+    "OBS_SIZE",
+    "SCENARIO_SPACE",
+    "DialogueEnv",
+    "RewardConfig",
+    "decode_action",
+]
+
+SCENARIO_SPACE = ScenarioSpace(
+    params=[
+        Categorical("domain", DOMAINS, description="ontology + database", easy="restaurant"),
+        Continuous("ser", 0.0, 0.45, description="semantic error rate", easy="low"),
+        Integer("nbest", 1, 5, description="N-best list size"),
+        Integer("patience", 1, 10, description="unhelpful turns tolerated", easy="high"),
+        Integer("constraints", 1, 6, description="goal constraints", easy="low"),
+        Integer("requests", 0, 3, description="requested slots", easy="low"),
+        Continuous("unfriendly", 0.0, 1.0, description="unfriendly-user probability", easy="low"),
+        Continuous("goal_change", 0.0, 0.5, description="goal-change probability", easy="low"),
+    ],
+    splits={
+        "train": {
+            "domain": ["restaurant", "hotel"],
+            "ser": (0.0, 0.15),
+            "nbest": (1, 5),
+            "patience": (4, 10),
+            "constraints": (1, 3),
+            "requests": (0, 2),
+            "unfriendly": (0.0, 0.2),
+            "goal_change": (0.0, 0.2),
+        },
+        "heldout-domain": {"domain": "attraction"},
+        "heldout-noise": {"ser": (0.3, 0.45)},
+        "heldout-users": {
+            "patience": (1, 3),
+            "constraints": (4, 5),
+            "requests": 3,
+            "unfriendly": (0.6, 1.0),
+            "goal_change": (0.3, 0.5),
+        },
+    },
+)
+
+# ----------------------------------------------------------------------- actions
+
+S = MAX_SLOTS
+OFFER, INFORM_ACT, REQMORE, BYE_ACT = 2 * S, 2 * S + 1, 2 * S + 2, 2 * S + 3
+N_ACTIONS = 2 * S + 4
+ACTION_NAMES = (
+    *(f"request(slot{i})" for i in range(S)),
+    *(f"confirm(slot{i})" for i in range(S)),
+    "offer",
+    "inform",
+    "reqmore",
+    "bye",
+)
+
+
+def decode_action(action: int) -> tuple[int, int]:
+    """Maps an action index to ``(SYS_* kind, slot)`` (slot -1 for slot-less acts)."""
+    if action < S:
+        return SYS_REQUEST, action
+    if action < 2 * S:
+        return SYS_CONFIRM, action - S
+    return (SYS_OFFER, SYS_INFORM, SYS_REQMORE, SYS_BYE)[action - 2 * S], -1
+
+
+# ------------------------------------------------------------------- observation
+
+SLOT_FEATURES = (
+    "exists",
+    "top_belief",
+    "margin",
+    "entropy",
+    "top_is_dontcare",
+    "confirmed",
+    "requested_by_user",
+    "times_asked",
+)
+MATCH_BINS = (0, 1, 3, 10)  # bins: 0 | 1 | 2-3 | 4-10 | >10
+N_SLOT_FEATURES = len(SLOT_FEATURES)
+_G = S * N_SLOT_FEATURES  # start of the global features
+_MATCH = _G
+_TURN = _MATCH + len(MATCH_BINS) + 1
+_USER_ACT = _TURN + 1
+_SYS_ACT = _USER_ACT + len(USER_ACT_NAMES)
+_OFFER = _SYS_ACT + len(SYS_ACT_NAMES)
+OBS_SIZE = _OFFER + 5
+_MATCH_ONE_HOT = tuple(tuple(float(i == j) for j in range(5)) for i in range(5))
+_USER_ONE_HOT = tuple(
+    tuple(float(i == j) for j in range(len(USER_ACT_NAMES))) for i in range(len(USER_ACT_NAMES))
+)
+_SYS_ONE_HOT = (
+    *(tuple(float(i == j) for j in range(len(SYS_ACT_NAMES))) for i in range(len(SYS_ACT_NAMES))),
+    (0.0,) * len(SYS_ACT_NAMES),  # before the first system act
+)
+_NO_SYS_ACT = len(SYS_ACT_NAMES)
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardConfig:
+    """Reward terms (PyDial convention: ``20 * success - turns``).
+
+    Attributes:
+        success: Paid at the end of a successful dialogue.
+        turn: Cost of every turn (subtracted).
+        invalid: Extra cost of a masked (invalid) act (subtracted).
+    """
+
+    success: float = 20.0
+    turn: float = 1.0
+    invalid: float = 0.0
+
+    @classmethod
+    def coerce(cls, value: RewardConfig | Mapping[str, float] | None) -> RewardConfig:
+        """Accepts a config, a dict of its fields (unknown keys raise) or ``None``."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise ValueError(f"reward must be a RewardConfig or a dict, got {value!r}")
+        valid = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(value) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown reward keys {unknown}; valid: {valid}")
+        return cls(**{k: float(v) for k, v in value.items()})
+
+
+class DialogueEnv(ScenarioEnv):
+    """Task-oriented dialogue: find the venue a noisy simulated user wants.
+
+    ## Description
+    The agent is the *dialogue manager* of a slot-filling system (PyDial / ConvLab
+    style). A simulated user (agenda-based) wants a venue in one of three domains —
+    restaurant, hotel, attraction (50+ venues each, shipped as package data) — that
+    meets its constraints (``area=north``, ``pricerange=cheap``, ...), and then wants
+    to know some of its details (phone, address, ...). Every user turn passes through a
+    noise channel (semantic error rate ``ser``, N-best lists with confidences) into a
+    rule-based belief tracker; the agent sees domain-independent summary features of
+    that belief and picks a summary act. The user may be unfriendly (ignores questions,
+    volunteers other constraints), may change a constraint when told nothing matches,
+    and hangs up when its patience runs out.
+
+    ## Action Space
+    ``Discrete(16)``, slots padded to 6 so one policy acts in every domain:
+
+    | Num   | Action                                                         |
+    |-------|----------------------------------------------------------------|
+    | 0-5   | request slot i ("Which area would you like?")                  |
+    | 6-11  | confirm slot i's top belief ("Did you say the north?")         |
+    | 12    | offer the first database match of the top beliefs (or "none")  |
+    | 13    | inform the user's requested slots about the offered venue      |
+    | 14    | reqmore: ask for more constraints ("Anything else?")           |
+    | 15    | bye                                                            |
+
+    ``action_masks()`` (sb3-contrib convention) marks the acts that make sense now: a
+    slot the domain has, a confirm with a belief to confirm, an offer once anything is
+    believed, an inform once a venue was offered and the user asked something. Masked
+    acts are still legal actions: they waste the turn (the user is puzzled and loses
+    patience) and cost ``reward.invalid`` extra.
+
+    ## Observation Space
+    ``Box(0, 1, (73,), float32)``; per slot ``i`` (6 padded slots) 8 features at
+    ``8*i``, then global features:
+
+    | Index   | Observation                                                  |
+    |---------|--------------------------------------------------------------|
+    | 8i+0    | slot exists in this domain                                   |
+    | 8i+1    | top belief                                                   |
+    | 8i+2    | margin between top and second belief                         |
+    | 8i+3    | normalised entropy of the belief (with unmentioned mass)     |
+    | 8i+4    | top value is dontcare                                        |
+    | 8i+5    | user affirmed the top value                                  |
+    | 8i+6    | user asked about this slot                                   |
+    | 8i+7    | times the system asked for it (/3, capped)                   |
+    | 48-52   | database matches of the top beliefs: 0, 1, 2-3, 4-10, >10    |
+    | 53      | turn / max_turns                                             |
+    | 54-60   | last user act: inform, request, affirm, negate, thanks, bye, null |
+    | 61-67   | last system act: request, confirm, offer, inform, reqmore, bye, invalid |
+    | 68      | a venue was offered                                          |
+    | 69      | the offered venue still matches the top beliefs              |
+    | 70      | the user rejected the last offer                             |
+    | 71      | pending user requests (/4, capped)                           |
+    | 72      | pending user requests about info slots (phone, ...) exist    |
+
+    With ``context="visible"`` the normalised scenario is appended.
+
+    ## Rewards
+    ``-reward.turn`` (1) per turn, ``+reward.success`` (20) at the end of a successful
+    dialogue, ``-reward.invalid`` (0) per masked act; terms in ``info["reward_terms"]``.
+    Success: the last offered venue meets the user's (final) goal and every slot the
+    user requested was informed for it, within the turn limit.
+
+    ## Starting State
+    A scenario is drawn from the split; the user draws a goal from a random venue's
+    values (so one always matches) and opens with one or two of its constraints.
+
+    ## Episode End
+    Terminated when the user says goodbye (satisfied, or out of patience) or the agent
+    says bye; truncated after ``max_turns`` turns. End-of-episode info: ``is_success``,
+    ``turns``, ``offered_match``, ``requests_answered``.
+
+    ## Arguments
+    ``split`` (``"train"``, ``"heldout-domain"``, ``"heldout-noise"``,
+    ``"heldout-users"``), ``context`` (``"hidden"``/``"visible"``), ``render_mode``
+    (``"ansi"``: the transcript with templated utterances), ``max_turns`` (25),
+    ``reward`` (:class:`RewardConfig` or a dict of its fields).
+
+    ## Version History
+    * v0: first version.
+
+    >>> env = DialogueEnv(render_mode="ansi")
+    >>> obs, info = env.reset(seed=0, options={"scenario": {"domain": "hotel", "ser": 0.0}})
+    >>> obs.shape, int(env.action_space.n), info["scenario"]["domain"]
+    ((73,), 16, 'hotel')
+    >>> masks = env.action_masks()
+    >>> bool(masks[12]), bool(masks[13])  # offer allowed; inform not yet (nothing offered)
+    (True, False)
+    >>> obs, reward, terminated, truncated, info = env.step(0)  # request slot 0 (area)
+    >>> reward, terminated
+    (-1.0, False)
+    >>> print(env.render(), end="")
+    USR: I'm looking for a hotel with free wifi.
+         (heard: inform(internet=yes 1.00))
+    SYS: Which area would you like to stay in?
+    USR: I don't mind about the area.
+         (heard: inform(area=dontcare 1.00))
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    episode_info_keys = ("turns", "offered_match", "requests_answered")
+
+    def __init__(
+        self,
+        split: str = "train",
+        context: str = "hidden",
+        render_mode: str | None = None,
+        max_turns: int = 25,
+        reward: RewardConfig | Mapping[str, float] | None = None,
+    ) -> None:
+        super().__init__(SCENARIO_SPACE, split=split, context=context, render_mode=render_mode)
+        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
+            raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
+        self.max_turns = max_turns
+        self.reward_config = RewardConfig.coerce(reward)
+        self.action_space = spaces.Discrete(N_ACTIONS)
+        self._declare_observation_space(spaces.Box(0.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32))
+        self.stream = RandomStream(self.np_random)
+        self.domain: Domain = load_domain(DOMAINS[0])
+        self.user = UserSimulator(self.domain, self.stream)
+        self.channel = NoiseChannel(self.domain, self.stream)
+        self.tracker = BeliefTracker(self.domain)
+        self.turns = 0
+        self.transcript: list[tuple[Any, ...]] = []
+        self._padding = [(0.0,) * (N_SLOT_FEATURES * (S - n)) for n in range(S + 1)]
+        self._sys_act = _NO_SYS_ACT
+        self._ser = 0.0
+        self._nbest = 1
+
+    # -------------------------------------------------------------- episode
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Starts a dialogue (see :meth:`ScenarioEnv.reset`)."""
+        if seed is not None:
+            self.stream.reset(self.np_random)  # reseeding replaces np_random below
+        return super().reset(seed=seed, options=options)
+
+    def _reset_world(self, scenario: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+        if self.stream._rng is not self.np_random:
+            self.stream.reset(self.np_random)
+        dom = load_domain(scenario["domain"])
+        self.domain = dom
+        self.channel.domain = dom
+        self.tracker.reset(dom)
+        self._ser = float(scenario["ser"])
+        self._nbest = int(scenario["nbest"])
+        rnd = self.stream
+        opening = self.user.reset(
+            n_constraints=scenario["constraints"],
+            n_requests=scenario["requests"],
+            patience=scenario["patience"],
+            unfriendly=rnd.random() < scenario["unfriendly"],
+            goal_change=rnd.random() < scenario["goal_change"],
+            domain=dom,
+        )
+        hyp = self.channel.corrupt(opening, self._ser, self._nbest)
+        self.tracker.update(SYS_INVALID, -1, -1, hyp)
+        self.turns = 0
+        self._sys_act = _NO_SYS_ACT
+        self.transcript = [(None, -1, -1, -1, (), opening, hyp)]
+        return self._observe(), {"turns": 0}
+
+    def _step_world(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        tracker = self.tracker
+        kind, slot = decode_action(action)
+        valid = self._is_valid(action)
+        value = entity = -1
+        informed: Any = ()
+        if not valid:
+            kind = SYS_INVALID
+        elif kind == SYS_CONFIRM:
+            value = tracker.top[slot]
+        elif kind == SYS_OFFER:
+            entity = tracker.best_match()
+        elif kind == SYS_INFORM:
+            entity = tracker.offered
+            informed = frozenset(tracker.requested)
+        tracker.note_system_act(kind, slot, entity)
+        user_act = self.user.respond(kind, slot, value, entity, informed)
+        hyp = self.channel.corrupt(user_act, self._ser, self._nbest)
+        tracker.update(kind, slot, value, hyp)
+        self.turns += 1
+        self._sys_act = kind
+        self.transcript.append((action, kind, slot, value, informed, user_act, hyp, entity))
+        cfg = self.reward_config
+        terms = {"turn": -cfg.turn, "invalid": 0.0 if valid else -cfg.invalid, "success": 0.0}
+        terminated = kind == SYS_BYE or user_act.act == BYE
+        truncated = not terminated and self.turns >= self.max_turns
+        info: dict[str, Any] = {"turns": self.turns, "invalid_act": not valid}
+        if terminated or truncated:
+            user = self.user
+            offered = tracker.offered
+            offered_match = user.satisfied_by(offered)
+            answered = offered_match and offered == user.accepted and not user.pending
+            success = offered_match and answered
+            terms["success"] = cfg.success if success else 0.0
+            info["is_success"] = success
+            info["offered_match"] = offered_match
+            info["requests_answered"] = answered
+        info["reward_terms"] = terms
+        reward = terms["turn"] + terms["invalid"] + terms["success"]
+        return self._observe(), reward, terminated, truncated, info
+
+    # ---------------------------------------------------------------- masks
+
+    def _is_valid(self, action: int) -> bool:
+        tracker = self.tracker
+        if action < S:
+            return action < self.domain.n_slots
+        if action < 2 * S:
+            s = action - S
+            return s < self.domain.n_slots and tracker.top[s] >= 0
+        if action == OFFER:
+            return max(tracker.top) >= 0
+        if action == INFORM_ACT:
+            return tracker.offered >= 0 and bool(tracker.requested)
+        return True
+
+    def action_masks(self) -> np.ndarray:
+        """Boolean mask over actions: ``True`` where the act makes sense now.
+
+        Masked acts are still accepted by :meth:`step` (they waste the turn).
+        """
+        return np.fromiter(
+            (self._is_valid(a) for a in range(N_ACTIONS)), dtype=bool, count=N_ACTIONS
+        )
+
+    # ---------------------------------------------------------- observation
+
+    def _observe(self) -> np.ndarray:
+        t = self.tracker
+        dom = self.domain
+        feats: list[float] = []
+        extend = feats.extend
+        requested = t.requested
+        dontcare = dom.dontcare
+        top, top_p, margin, entropy = t.top, t.top_p, t.margin, t.entropy
+        confirmed, asked = t.confirmed, t.asked
+        for s in range(dom.n_slots):
+            extend(
+                (
+                    1.0,
+                    top_p[s],
+                    margin[s],
+                    entropy[s],
+                    top[s] == dontcare[s],
+                    confirmed[s],
+                    s in requested,
+                    asked[s] / 3.0 if asked[s] < 3 else 1.0,
+                )
+            )
+        extend(self._padding[dom.n_slots])
+        m = t.matches
+        extend(
+            _MATCH_ONE_HOT[0 if m == 0 else 1 if m == 1 else 2 if m <= 3 else 3 if m <= 10 else 4]
+        )
+        feats.append(self.turns / self.max_turns)
+        extend(_USER_ONE_HOT[t.last_act])
+        extend(_SYS_ONE_HOT[self._sys_act])
+        n_req = len(requested)
+        offered = t.offered
+        extend(
+            (
+                offered >= 0,
+                offered >= 0 and t.match_mask >> offered & 1,
+                t.offer_rejected,
+                n_req / MAX_INFO_SLOTS if n_req < MAX_INFO_SLOTS else 1.0,
+                n_req > 0 and max(requested) >= dom.n_slots,
+            )
+        )
+        return np.array(feats, dtype=np.float32)
+
+    # -------------------------------------------------------------- render
+
+    def render(self) -> str | None:
+        """The transcript so far with templated utterances (``render_mode="ansi"``)."""
+        if self.render_mode != "ansi":
+            return None
+        lines: list[str] = []
+        for turn in self.transcript:
+            action, kind, slot, value, informed, user_act, hyp = turn[:7]
+            if action is not None:
+                entity = turn[7]
+                lines.append(f"SYS: {self._system_text(kind, slot, value, entity, informed)}")
+            lines.append(f"USR: {self._user_text(user_act)}")
+            lines.append(f"     (heard: {self._heard_text(hyp)})")
+        return "\n".join(lines) + "\n"
+
+    def _system_text(self, kind: int, slot: int, value: int, entity: int, informed: Any) -> str:
+        dom = self.domain
+        if kind == SYS_REQUEST:
+            return dom.slots[slot].question
+        if kind == SYS_CONFIRM:
+            return f"Did you say you want a {dom.noun} {dom.slots[slot].phrase(value)}?"
+        if kind == SYS_OFFER:
+            wanted = " ".join(dom.slots[s].phrase(v) for s, v in self.tracker.constraints().items())
+            if entity < 0:
+                return f"I'm sorry, there is no {dom.noun} {wanted}.".replace("  ", " ")
+            e = dom.entities[entity]
+            desc = ", ".join(dom.slots[s].phrase(v) for s, v in enumerate(dom.values[entity]))
+            return f"How about {e['name']}? It is {desc}."
+        if kind == SYS_INFORM:
+            e = dom.entities[entity]
+            parts = [
+                f"the {dom.requestable_name(r)} is {e[dom.requestable_name(r)]}"
+                for r in sorted(informed)
+            ]
+            return f"For {e['name']}, " + ", and ".join(parts) + "."
+        if kind == SYS_REQMORE:
+            return "Is there anything else you would like?"
+        if kind == SYS_BYE:
+            return "Thank you for calling, goodbye."
+        return "Sorry, er... (an act that does not apply here)"
+
+    def _user_text(self, act: UserAct) -> str:
+        dom = self.domain
+        wanted = [dom.slots[s].phrase(v) for s, v in act.items if v != dom.dontcare[s]]
+        anything = [dom.slot_names[s] for s, v in act.items if v == dom.dontcare[s]]
+        phrase = f"a {dom.noun} {' '.join(wanted)}" if wanted else ""
+        if anything:
+            mind = f"I don't mind about the {' or the '.join(anything)}"
+            phrase = f"{phrase}; {mind.lower()}" if phrase else mind
+        if act.act == INFORM:
+            if not wanted:
+                return f"{phrase}." if phrase else f"I'm looking for a {dom.noun}."
+            return f"I'm looking for {phrase}."
+        if act.act == REQUEST:
+            asked = [
+                dom.info_phrases[r - dom.n_slots]
+                if r >= dom.n_slots
+                else f"the {dom.slot_names[r]}"
+                for r in act.requests
+            ]
+            return f"What is {' and '.join(asked)}?"
+        if act.act == AFFIRM:
+            return "Yes, that's right."
+        if act.act == NEGATE:
+            if not act.items:
+                return "No."
+            return f"No, I want {phrase}." if wanted else f"No. {phrase}."
+        if act.act == THANKS:
+            return "Thank you."
+        if act.act == BYE:
+            return "Forget it, goodbye." if self.user.hung_up else "Thank you, goodbye."
+        return "Sorry, what?"
+
+    def _heard_text(self, hyp: Hypotheses) -> str:
+        dom = self.domain
+        items = [f"{dom.slot_names[s]}={dom.slots[s].value_name(v)} {c:.2f}" for s, v, c in hyp.top]
+        items += [f"request {dom.requestable_name(r)} {c:.2f}" for r, c in hyp.requests]
+        return f"{USER_ACT_NAMES[hyp.act]}({', '.join(items)})"
