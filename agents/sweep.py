@@ -210,6 +210,7 @@ class SweepConfig:
           algo.learning_rate: [3.0e-4, 1.0e-3]
         group_by: [curriculum]       # rliable groups; default: every axis that varies
         retries: 2                   # extra attempts after a failure or a killed worker
+        timeout_s: null              # cancel (and retry) an attempt running longer than this
         resources: {num_cpus: 1, num_gpus: 0}
         evaluation: {episodes: 20, splits: null, seed: 0, bootstrap_reps: null}
 
@@ -224,6 +225,7 @@ class SweepConfig:
             Envs are never pooled: each env gets its own grouped report.
         name: Sweep name.
         retries: Extra attempts per run after a failure.
+        timeout_s: Wall-clock limit of one attempt (``None``: none); a late one is cancelled.
         resources: Resources each run's Ray task declares.
         evaluation: Evaluator settings.
     """
@@ -237,6 +239,7 @@ class SweepConfig:
     group_by: tuple[str, ...] | None = None
     name: str = "sweep"
     retries: int = 2
+    timeout_s: float | None = None
     resources: Resources = field(default_factory=Resources)
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
 
@@ -250,6 +253,7 @@ class SweepConfig:
         "set",
         "group_by",
         "retries",
+        "timeout_s",
         "resources",
         "evaluation",
     )
@@ -326,6 +330,11 @@ class SweepConfig:
         retries = data.get("retries", cls.retries)
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise SweepConfigError(f"retries must be an int >= 0, got {retries!r}")
+        timeout_s = data.get("timeout_s")
+        if timeout_s is not None and (
+            not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or timeout_s <= 0
+        ):
+            raise SweepConfigError(f"timeout_s must be a number > 0 or null, got {timeout_s!r}")
         return cls(
             envs=env_names,
             algos=algos,
@@ -336,6 +345,7 @@ class SweepConfig:
             group_by=group_by,
             name=name,
             retries=retries,
+            timeout_s=None if timeout_s is None else float(timeout_s),
             resources=Resources.from_dict(data.get("resources")),
             evaluation=EvaluationSettings.from_dict(data.get("evaluation")),
         )
@@ -352,6 +362,7 @@ class SweepConfig:
             "set": {k: list(v) for k, v in self.overrides},
             "group_by": None if self.group_by is None else list(self.group_by),
             "retries": self.retries,
+            "timeout_s": self.timeout_s,
             "resources": {"num_cpus": self.resources.num_cpus, "num_gpus": self.resources.num_gpus},
             "evaluation": {
                 "episodes": self.evaluation.episodes,
@@ -1006,13 +1017,20 @@ def _drive(
     train_fn: TrainFn | None,
     bar: _Progress,
 ) -> None:
-    """Submits runs as Ray tasks, records each result as it lands, retries failures."""
+    """Submits runs as Ray tasks, records each result as it lands, retries failures.
+
+    Ray's own task retries are off (``max_retries=0``) so that every attempt, and why it
+    failed, is recorded here. An attempt running longer than ``config.timeout_s`` is
+    cancelled (its worker killed) and counts as a failure.
+    """
     task = ray.remote(execute_run).options(
         num_cpus=config.resources.num_cpus, num_gpus=config.resources.num_gpus, max_retries=0
     )
     queue = deque(todo)
     tries = dict.fromkeys(todo, 0)
     inflight: dict[Any, str] = {}
+    deadlines: dict[Any, float] = {}
+    timed_out: set[Any] = set()
     limit = max_concurrent or len(todo)
     try:
         while queue or inflight:
@@ -1025,15 +1043,31 @@ def _drive(
                 attempt_dir = state.out_dir / "runs" / run_id / f"attempt-{record.attempts}"
                 ref = task.remote(record.spec.to_dict(), str(attempt_dir), evaluation, train_fn)
                 inflight[ref] = run_id
+                if config.timeout_s is not None:
+                    deadlines[ref] = time.monotonic() + config.timeout_s
             state.save()
-            ready, _ = ray.wait(list(inflight), num_returns=1)
+            wait = None
+            if deadlines:
+                wait = max(0.0, min(deadlines.values()) - time.monotonic())
+            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=wait)
+            if not ready:  # a deadline passed: cancel; the ref then fails and is handled below
+                now = time.monotonic()
+                for ref, deadline in list(deadlines.items()):
+                    if deadline <= now:
+                        ray.cancel(ref, force=True)
+                        timed_out.add(ref)
+                        del deadlines[ref]
+                continue
             for ref in ready:
                 run_id = inflight.pop(ref)
+                deadlines.pop(ref, None)
                 record = state.records[run_id]
                 try:
                     result = ray.get(ref)
                 except ray.exceptions.RayError as err:
                     reason = _describe_failure(ray, err)
+                    if ref in timed_out:
+                        reason = f"TimeoutError: cancelled after timeout_s={config.timeout_s} s"
                     record.errors.append(f"attempt {record.attempts}: {reason}")
                     first = reason.splitlines()[0]
                     if tries[run_id] <= retries:

@@ -270,3 +270,203 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(config().to_dict()))
     with pytest.raises(SweepConfigError, match="differs from the one"):
         sweep.run_sweep(config(seeds=[0, 1, 2]), tmp_path, resume=True)
+
+
+# --------------------------------------------------------------------------- driver, fake Ray
+
+
+class FakeRay:
+    """Just enough of Ray's API to drive :func:`sweep.run_sweep` in-process, in order.
+
+    Each task runs when ``wait`` picks it; an exception it raises becomes a
+    ``RayTaskError``, and ``Crash`` a ``WorkerCrashedError`` (a killed worker).
+    ``interrupt_after`` raises KeyboardInterrupt (Ctrl-C) after that many results.
+    """
+
+    class exceptions:  # mirrors ray.exceptions
+        class RayError(Exception):
+            pass
+
+        class RayTaskError(RayError):
+            def __init__(self, cause):
+                super().__init__(str(cause))
+                self.cause = cause
+
+        class WorkerCrashedError(RayError):
+            pass
+
+        class TaskCancelledError(RayError):
+            pass
+
+    def __init__(self, interrupt_after=None, hang=()):
+        self.interrupt_after = interrupt_after
+        self.hang = set(hang)  # run ids whose tasks never finish until cancelled
+        self.results = 0
+        self.cancelled = []
+        self.options = {}
+
+    def is_initialized(self):
+        return True
+
+    def remote(self, fn):
+        fake = self
+
+        class Task:
+            def options(self, **kw):
+                fake.options = kw
+                return self
+
+            def remote(self, *args):
+                return Ref(fn, args)
+
+        return Task()
+
+    def wait(self, refs, num_returns=1, timeout=None):
+        if self.interrupt_after is not None and self.results >= self.interrupt_after:
+            raise KeyboardInterrupt
+        hanging = refs[0].args[0]["run_id"] in self.hang
+        if timeout is not None and hanging and not any(c is refs[0] for c in self.cancelled):
+            return [], refs
+        self.results += 1
+        return refs[:1], refs[1:]
+
+    def get(self, ref):
+        if any(c is ref for c in self.cancelled):
+            raise self.exceptions.TaskCancelledError("cancelled")
+        try:
+            return ref.fn(*ref.args)
+        except Crash:
+            raise self.exceptions.WorkerCrashedError("worker died") from None
+        except Exception as err:
+            raise self.exceptions.RayTaskError(err) from None
+
+    def cancel(self, ref, force=False):
+        self.cancelled.append(ref)
+
+
+@dataclasses.dataclass(eq=False)
+class Ref:
+    fn: object
+    args: tuple
+
+
+class Crash(Exception):
+    """Stands for a worker process killed mid-run."""
+
+
+class FakeAggregate:
+    """Stands in for the evaluator's GroupReport (tested above) to keep driver tests fast."""
+
+    def __init__(self, groups, reps=None):
+        self.groups = {g: [r.policy for r in rs] for g, rs in groups.items()}
+
+    def save(self, out_dir):
+        pass
+
+    def to_dict(self):
+        return {"runs": self.groups}
+
+    def table(self):
+        return "groups: " + ", ".join(self.groups)
+
+
+def fake_execute(toy_reports, plan):
+    """An ``execute_run`` stand-in: ``plan[run_id]`` lists what each attempt does."""
+    calls = []
+
+    def execute(spec, attempt_dir, evaluation, train_fn):
+        run_id = spec["run_id"]
+        calls.append((run_id, Path(attempt_dir).name))
+        outcomes = plan.get(run_id, [])
+        outcome = outcomes.pop(0) if outcomes else "ok"
+        if outcome == "crash":
+            raise Crash
+        if outcome == "error":
+            raise RuntimeError("agents.train exited with status 1; end of train.log:\nboom")
+        report = dataclasses.replace(toy_reports["random"], policy=run_id)
+        return {"run_dir": f"{attempt_dir}/point/ppo", "duration_s": 1.0, "host": "h",
+                "scores": sweep.split_scores(report), "transfer": report.to_dict()}  # fmt: skip
+
+    return execute, calls
+
+
+def test_driver_retries_records_failures_and_resume_redoes_only_unfinished(
+    tmp_path, monkeypatch, toy_reports, capsys
+):
+    cfg = config(retries=1, evaluation={"episodes": 3, "bootstrap_reps": 20})
+    ids = [s.run_id for s in expand(cfg)]
+    plan = {ids[0]: ["crash"], ids[1]: ["error", "crash"]}  # ids[0] recovers, ids[1] fails
+    execute, calls = fake_execute(toy_reports, plan)
+    monkeypatch.setattr(sweep, "execute_run", execute)
+    monkeypatch.setattr(sweep, "aggregate_groups", FakeAggregate)
+    fake = FakeRay()
+    monkeypatch.setattr(sweep, "_import_ray", lambda: fake)
+
+    first = sweep.run_sweep(cfg, tmp_path, max_concurrent=2, progress=True)
+    assert fake.options == {"num_cpus": 1.0, "num_gpus": 0.0, "max_retries": 0}
+    assert not first.ok and [r.spec.run_id for r in first.failed] == [ids[1]]
+    records = {r.spec.run_id: r for r in first.records}
+    assert records[ids[0]].status == DONE and records[ids[0]].attempts == 2
+    assert records[ids[0]].errors == ["attempt 1: WorkerCrashedError: the worker process died "
+                                      "(killed or crashed) during the run"]  # fmt: skip
+    assert [e.split(":")[1].strip() for e in records[ids[1]].errors] == [
+        "RuntimeError",
+        "WorkerCrashedError",
+    ]
+    assert "boom" in records[ids[1]].errors[0]  # the end of train.log is kept
+    out = capsys.readouterr().out
+    assert f"retry  {ids[0]} (attempt 1 failed: WorkerCrashedError" in out
+    assert f"FAILED {ids[1]} after 2 attempts: WorkerCrashedError" in out
+    assert out.count("] done   ") == 3
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == sorted(
+        f"{i}.json" for i in ids if i != ids[1]
+    )
+    assert (
+        "attempt 1: RuntimeError: agents.train exited with status 1"
+        in (tmp_path / "report.md").read_text()
+    )
+
+    calls.clear()
+    second = sweep.run_sweep(None, tmp_path, resume=True, progress=False)
+    assert second.ok
+    assert calls == [(ids[1], "attempt-3")]  # only the failed run, in a new attempt folder
+    assert json.loads((tmp_path / "report.json").read_text())["failures"] == []
+
+
+def test_interrupted_sweep_keeps_finished_runs_and_resumes(tmp_path, monkeypatch, toy_reports):
+    cfg = config(evaluation={"episodes": 3, "bootstrap_reps": 20})
+    execute, calls = fake_execute(toy_reports, {})
+    monkeypatch.setattr(sweep, "execute_run", execute)
+    monkeypatch.setattr(sweep, "aggregate_groups", FakeAggregate)
+    fake = FakeRay(interrupt_after=2)
+    monkeypatch.setattr(sweep, "_import_ray", lambda: fake)
+    first = sweep.run_sweep(cfg, tmp_path, max_concurrent=3, progress=False)
+    assert first.interrupted and not first.ok
+    assert len(fake.cancelled) == 2  # the two runs in flight at Ctrl-C
+    state = SweepState.load(tmp_path)
+    assert state.counts() == {PENDING: 2, RUNNING: 0, DONE: 2, FAILED: 0}
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["counts"][DONE] == 2  # partial results are reported
+    assert sum(len(r) for r in report["grouped"]["point"]["runs"].values()) == 2
+
+    calls.clear()
+    monkeypatch.setattr(sweep, "_import_ray", lambda: FakeRay())
+    assert sweep.run_sweep(None, tmp_path, resume=True, progress=False).ok
+    assert [c[0] for c in calls] == list(state.records)[2:]
+
+
+def test_an_attempt_past_timeout_s_is_cancelled_and_retried(tmp_path, monkeypatch, toy_reports):
+    cfg = config(seeds=[0], curricula=["linear"], retries=1, timeout_s=0.01)
+    (run_id,) = [s.run_id for s in expand(cfg)]
+    execute, calls = fake_execute(toy_reports, {})
+    monkeypatch.setattr(sweep, "execute_run", execute)
+    monkeypatch.setattr(sweep, "aggregate_groups", FakeAggregate)
+    fake = FakeRay(hang=[run_id])
+    monkeypatch.setattr(sweep, "_import_ray", lambda: fake)
+    result = sweep.run_sweep(cfg, tmp_path, progress=False)
+    (record,) = result.records
+    assert record.status == FAILED and record.attempts == 2 and len(fake.cancelled) == 2
+    assert record.errors == [
+        f"attempt {k}: TimeoutError: cancelled after timeout_s=0.01 s" for k in (1, 2)
+    ]
+    assert calls == []  # never ran to completion
