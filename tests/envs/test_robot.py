@@ -277,6 +277,7 @@ def test_perception_frame_labels_and_visual_params(push_env):
         {"camera_jitter": 0.08},
     ):
         push_env.reset(seed=0, options={"scenario": {"camera_jitter": 0.0, **change}})
+        frame = push_env.perception_frame()
         changed = np.abs(frame.astype(int) - base).max(axis=-1) > 30
         assert changed.sum() >= 4, change  # the cube alone covers only a few pixels at 64x64
 
