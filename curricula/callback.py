@@ -87,10 +87,11 @@ class CurriculumCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         n = self.training_env.num_envs
-        self._returns = np.zeros(n)
-        self._lengths = np.zeros(n, dtype=int)
-        self._started_version = [None] * n
-        self._active_version = [None] * n
+        if len(self._active_version) != n:  # first learn(); later calls continue episodes
+            self._returns = np.zeros(n)
+            self._lengths = np.zeros(n, dtype=int)
+            self._started_version = [None] * n
+            self._active_version = [None] * n
         if getattr(self.scheduler, "wants_value_l1", False) and not hasattr(
             self.model, "rollout_buffer"
         ):
