@@ -224,7 +224,7 @@ class TransferReport:
         """Held-out split -> generalisation gap and transfer ratio versus ``train``.
 
         ``gap`` is train minus held-out score (normalised score when available, else
-        return) with a Welch CI; ``success_gap`` the same for success rate;
+        return) with a Welch CI; ``success_gap`` the same for success rate (Newcombe CI);
         ``transfer_ratio`` is held-out / train score (NaN when train's is not positive).
         With two or more held-out splits, ``"heldout (all)"`` pools them. Empty when
         ``train`` was not evaluated.
@@ -249,7 +249,7 @@ class TransferReport:
             ratio = float(scores.mean()) / train_mean if train_mean > _MIN_SPAN else math.nan
             out[name] = {
                 "gap": stats.difference(train_scores, scores),
-                "success_gap": stats.difference(train_success, success),
+                "success_gap": stats.rate_difference(train_success, success),
                 "transfer_ratio": ratio,
             }
         return out
@@ -385,8 +385,8 @@ How to read this: each cell is the mean with a 95% confidence interval over epis
 (Wilson interval for rates, Student-t for means). Normalised score =
 (return - random) / (expert - random), with the random policy's and the scripted
 expert's mean returns measured on the same scenario seeds of the same split: 1 is
-expert level, 0 is chance. Gap = train - held-out (Welch interval); transfer ratio =
-held-out / train."""
+expert level, 0 is chance. Gap = train - held-out (Welch interval; Newcombe's for
+success rates); transfer ratio = held-out / train."""
 
 
 def _row(cells: Sequence[str]) -> str:

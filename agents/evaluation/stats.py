@@ -3,7 +3,8 @@
 Rates (success, crashes: every value a bool or a 0/1 integer) get Wilson score
 intervals, which stay inside [0, 1] and keep a width when every episode agrees; other
 means get Student-t intervals; differences of means (the generalisation gap) get Welch
-intervals. Across-run aggregates are not computed here: they come from rliable in
+intervals, differences of rates Newcombe's hybrid Wilson intervals. Across-run
+aggregates are not computed here: they come from rliable in
 :mod:`agents.evaluation.aggregate`.
 
 Example:
@@ -22,7 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CONFIDENCE", "Estimate", "difference", "is_rate", "mean", "rate", "summarise"]
+__all__ = [
+    "CONFIDENCE",
+    "Estimate",
+    "difference",
+    "is_rate",
+    "mean",
+    "rate",
+    "rate_difference",
+    "summarise",
+]
 
 CONFIDENCE = 0.95
 
@@ -135,6 +145,23 @@ def difference(
     df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
     half = _t(confidence, df) * se
     return Estimate(d, d - half, d + half)
+
+
+def rate_difference(
+    a: Sequence[bool] | np.ndarray, b: Sequence[bool] | np.ndarray, confidence: float = CONFIDENCE
+) -> Estimate:
+    """Difference of two independent rates with Newcombe's hybrid Wilson interval.
+
+    >>> str(rate_difference([True] * 9 + [False], [True] * 3 + [False] * 7))
+    '0.60 [0.17, 0.81]'
+    """
+    x, y = rate(a, confidence), rate(b, confidence)
+    if math.isnan(x.value) or math.isnan(y.value):
+        return NAN
+    d = x.value - y.value
+    low = d - math.sqrt((x.value - x.low) ** 2 + (y.high - y.value) ** 2)
+    high = d + math.sqrt((x.high - x.value) ** 2 + (y.value - y.low) ** 2)
+    return Estimate(d, max(-1.0, low), min(1.0, high))
 
 
 def is_rate(values: Sequence[object]) -> bool:
