@@ -1,0 +1,137 @@
+"""Scripted expert for the driving env: lane keeping + IDM speed control + cautious MOBIL.
+
+It reads privileged state from ``env.unwrapped`` (road, ego, traffic, scenario): it
+plans a speed that respects the speed limit and the friction limit of the curves ahead
+(braking for them in time), follows the lead vehicle with IDM, changes lanes only
+around a slow leader into a clearly free gap, and steers with the lane-tracking
+controller of :mod:`envs.driving.actions`.
+
+Example:
+    >>> from envs.driving.env import DrivingEnv
+    >>> env = DrivingEnv()
+    >>> expert = DrivingExpert(env)
+    >>> obs, _ = env.reset(seed=3)
+    >>> action, _ = expert.predict(obs)
+    >>> env.action_space.contains(action)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from envs.driving.actions import META_ACTIONS, ContinuousActions, DiscreteActions, track
+from envs.driving.vehicle import VEHICLE_LENGTH, G
+
+__all__ = ["DrivingExpert"]
+
+_LOOKAHEAD = np.arange(0.0, 150.0, 5.0)
+FRICTION_USE = 0.6  # fraction of the friction limit the expert plans to use in curves
+COMFORT_BRAKE = 2.5  # [m/s^2] used to slow down for curves ahead
+IDM_T, IDM_S0, IDM_A, IDM_B = 1.3, 4.0, 2.0, 3.0
+
+
+class DrivingExpert:
+    """Privileged rule-based driver usable as an SB3-style policy.
+
+    Args:
+        env: A driving env (possibly wrapped); the expert reads ``env.unwrapped``.
+    """
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self._target_lane = 0
+        self._cooldown = 0
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[Any, Any]:
+        """Returns the action for the env's current state (``observation`` is unused)."""
+        env = self.env.unwrapped
+        road, ego, traffic, sc = env.road, env.ego, env.traffic, env.scenario
+        if road is None:
+            raise RuntimeError("reset the env before asking the expert for an action")
+        lane = road.lane_of(ego.d)
+        if env._steps == 0 or (episode_start is not None and bool(np.any(episode_start))):
+            self._target_lane, self._cooldown = lane, 0
+        limit = sc["speed_limit"]
+
+        # Speed plan: the limit, and every curve ahead reachable by comfortable braking.
+        kappa = np.abs(road.curvature_at(ego.s + _LOOKAHEAD))
+        v_curve = np.sqrt(FRICTION_USE * sc["friction"] * G / np.maximum(kappa, 1e-6))
+        reachable = np.sqrt(v_curve**2 + 2.0 * COMFORT_BRAKE * _LOOKAHEAD)
+        v_des = min(limit, float(reachable.min()))
+
+        rel = traffic.s - ego.s
+        occ = road.lane_of(traffic.d)
+
+        def lead_in(k: int) -> tuple[float, float]:
+            mask = (rel > 0.0) & ((occ == k) | (traffic.lane == k))
+            if not mask.any():
+                return 1e4, v_des
+            i = int(np.argmin(np.where(mask, rel, np.inf)))
+            return float(rel[i]) - VEHICLE_LENGTH, float(traffic.v[i])
+
+        def follower_gap(k: int) -> tuple[float, float]:
+            mask = (rel <= 0.0) & ((occ == k) | (traffic.lane == k))
+            if not mask.any():
+                return 1e4, 0.0
+            i = int(np.argmax(np.where(mask, rel, -np.inf)))
+            return -float(rel[i]) - VEHICLE_LENGTH, float(traffic.v[i])
+
+        # Lane choice: leave a slow leader for a clearly free adjacent lane.
+        self._cooldown = max(self._cooldown - 1, 0)
+        settled = abs(ego.d - road.lane_center(self._target_lane)) < 0.3
+        gap, lead_v = lead_in(self._target_lane)
+        if settled and self._cooldown == 0 and gap < 60.0 and lead_v < v_des - 3.0:
+            best = gap
+            for k in (self._target_lane + 1, self._target_lane - 1):
+                if not 0 <= k < road.lanes:
+                    continue
+                g_ahead, v_ahead = lead_in(k)
+                g_behind, v_behind = follower_gap(k)
+                closing = max(v_behind - ego.v, 0.0)
+                if (
+                    g_ahead > best + 15.0
+                    and v_ahead > lead_v + 2.0
+                    and g_ahead > 20.0 + ego.v
+                    and g_behind > 15.0 + 3.0 * closing + 0.5 * ego.v
+                ):
+                    self._target_lane, best = k, g_ahead
+            if self._target_lane != lane:
+                self._cooldown = 25
+
+        # IDM toward v_des behind the nearest leader in the current or target lane.
+        g1, v1 = lead_in(lane)
+        g2, v2 = lead_in(self._target_lane)
+        gap, lead_v = (g1, v1) if g1 <= g2 else (g2, v2)
+        v = ego.v
+        s_star = IDM_S0 + max(v * IDM_T + v * (v - lead_v) / (2 * math.sqrt(IDM_A * IDM_B)), 0)
+        accel = IDM_A * (1 - (v / max(v_des, 0.1)) ** 4 - (s_star / max(gap, 0.1)) ** 2)
+
+        target_d = float(road.lane_center(self._target_lane))
+        steer, _ = track(road, ego, target_d, v_des)
+        actions = env._actions
+        if isinstance(actions, ContinuousActions):
+            return ContinuousActions.encode(steer, accel), state
+        assert isinstance(actions, DiscreteActions)
+        if self._target_lane > actions.target_lane:
+            name = "LANE_LEFT"
+        elif self._target_lane < actions.target_lane:
+            name = "LANE_RIGHT"
+        else:
+            want = max(0.0, v + accel * 1.0)
+            if want > actions.target_speed + 2.0:
+                name = "FASTER"
+            elif want < actions.target_speed - 2.0:
+                name = "SLOWER"
+            else:
+                name = "IDLE"
+        return META_ACTIONS.index(name), state

@@ -1,0 +1,352 @@
+"""Observations of the driving world: a normalised feature vector and a NumPy raster.
+
+* :func:`kinematics` — ego lane offset, heading error, speed, curvature preview, lead
+  vehicle and the K nearest vehicles' relative ``s``/``d``/speed with presence flags,
+  every entry scaled to ``[-1, 1]``.
+* :class:`BirdseyeRenderer` — an ego-centred, heading-up ``uint8`` image drawn with NumPy
+  only: each pixel row is mapped to the centreline through a first-order Frenet
+  approximation, then lanes, markings and vehicles are masks in ``(s, d)`` and a palette
+  built from the scenario's visual parameters colours them (brightness, marking
+  contrast), followed by optional blur and pixel noise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from envs.driving.road import Road
+from envs.driving.vehicle import (
+    MAX_BRAKE,
+    MAX_STEER,
+    VEHICLE_LENGTH,
+    VEHICLE_WIDTH,
+    EgoState,
+    Traffic,
+)
+
+__all__ = [
+    "LABEL_UNITS",
+    "PREVIEW_DISTANCES",
+    "BirdseyeRenderer",
+    "Palette",
+    "Surroundings",
+    "kinematics",
+    "kinematics_size",
+    "surroundings",
+]
+
+PREVIEW_DISTANCES = (5.0, 15.0, 30.0, 50.0, 75.0)
+CURVATURE_SCALE = 0.04  # [1/m] maps to 1.0
+NEIGHBOUR_RANGE = 80.0  # [m] of relative s mapped to 1.0
+NEIGHBOUR_FEATURES = 4  # present, rel s, rel d, rel speed
+EGO_FEATURES = 11
+LEAD_GAP_CAP = 100.0
+OCCUPIED_WINDOW = 12.0  # [m] either side along s for the adjacent-lane flags
+
+LABEL_UNITS = {
+    "lateral_offset": "m",
+    "heading_error": "rad",
+    "curvature_ahead": "1/m",
+    "lead_gap": "m",
+    "lead_rel_speed": "m/s",
+    "left_lane_occupied": "0/1",
+    "right_lane_occupied": "0/1",
+}
+
+
+def kinematics_size(vehicles: int) -> int:
+    """Length of the kinematics vector for ``vehicles`` observed neighbours."""
+    return EGO_FEATURES + len(PREVIEW_DISTANCES) + NEIGHBOUR_FEATURES * vehicles
+
+
+@dataclass(frozen=True)
+class Surroundings:
+    """What the ego's lane and its neighbours look like (privileged, exact).
+
+    Attributes:
+        lane: The ego's current lane index.
+        lane_offset: Ego ``d`` minus its lane centre [m].
+        lead_gap: Bumper gap to the nearest vehicle ahead in its lane [m], capped.
+        lead_rel_speed: Lead speed minus ego speed [m/s] (0 when there is no lead).
+        left_occupied: A vehicle overlaps the left lane within ``OCCUPIED_WINDOW``, or
+            there is no left lane.
+        right_occupied: Same for the right lane.
+        rel_s: Every vehicle's ``s`` minus the ego's [m].
+        rel_d: Every vehicle's ``d`` minus the ego's [m].
+    """
+
+    lane: int
+    lane_offset: float
+    lead_gap: float
+    lead_rel_speed: float
+    left_occupied: bool
+    right_occupied: bool
+    rel_s: np.ndarray
+    rel_d: np.ndarray
+
+    @property
+    def collided(self) -> bool:
+        """Whether the ego's footprint overlaps a vehicle's (road-aligned boxes)."""
+        if len(self.rel_s) == 0:
+            return False
+        hit = (np.abs(self.rel_s) < VEHICLE_LENGTH) & (np.abs(self.rel_d) < VEHICLE_WIDTH)
+        return bool(hit.any())
+
+
+def surroundings(road: Road, ego: EgoState, traffic: Traffic) -> Surroundings:
+    """Computes :class:`Surroundings` for the current state."""
+    lanes = road.lanes
+    lane = min(max(math.floor(ego.d / road.lane_width + 0.5 * lanes), 0), lanes - 1)
+    offset = ego.d - (lane - 0.5 * (lanes - 1)) * road.lane_width
+    rel_s = traffic.s - ego.s
+    rel_d = traffic.d - ego.d
+    lead_gap, lead_rel = LEAD_GAP_CAP, 0.0
+    left, right = lane + 1 >= lanes, lane == 0
+    if traffic.count:
+        bits = traffic.bits
+        ahead = np.where((bits & (1 << lane)) != 0, rel_s, np.inf)
+        ahead[rel_s <= 0.0] = np.inf
+        i = int(np.argmin(ahead))
+        if ahead[i] < np.inf:
+            lead_gap = min(float(rel_s[i]) - VEHICLE_LENGTH, LEAD_GAP_CAP)
+            lead_rel = float(traffic.v[i]) - ego.v
+        near_bits = int(np.bitwise_or.reduce(bits[np.abs(rel_s) < OCCUPIED_WINDOW], initial=0))
+        left = left or bool(near_bits & (1 << (lane + 1)))
+        right = right or bool(near_bits & (1 << max(lane - 1, 0)))
+    return Surroundings(lane, offset, lead_gap, lead_rel, left, right, rel_s, rel_d)
+
+
+def kinematics(
+    road: Road,
+    ego: EgoState,
+    traffic: Traffic,
+    speed_limit: float,
+    vehicles: int,
+    around: Surroundings,
+) -> np.ndarray:
+    """The kinematics observation (float32, every entry in ``[-1, 1]``).
+
+    Layout: ``[lane_offset, road_offset, heading_error, speed, speed_limit, steer,
+    accel, left_edge, right_edge, lead_gap, lead_rel_speed]``, then the curvature at
+    each of ``PREVIEW_DISTANCES``, then for each of the ``vehicles`` nearest vehicles
+    ``[present, rel_s, rel_d, rel_speed]`` (nearest first; zeros when absent).
+    """
+    half = road.half_width
+    idx = (_PREVIEW * (1.0 / road.ds) + (ego.s / road.ds + 0.5)).astype(np.intp)
+    preview = road.kappa.take(idx, mode="clip") * (1.0 / CURVATURE_SCALE)
+    ego_part = (
+        around.lane_offset / (0.5 * road.lane_width),
+        ego.d / half,
+        ego.psi / (math.pi / 4),
+        ego.v / speed_limit - 1.0,
+        speed_limit / 40.0,
+        ego.steer / MAX_STEER,
+        ego.accel / MAX_BRAKE,
+        (half - ego.d) / 10.0,
+        (half + ego.d) / 10.0,
+        around.lead_gap / (0.5 * LEAD_GAP_CAP) - 1.0,
+        around.lead_rel_speed / 20.0,
+        *preview.tolist(),
+    )
+    out = np.zeros(kinematics_size(vehicles), dtype=np.float32)
+    head = len(ego_part)
+    out[:head] = ego_part
+    count = traffic.count
+    if count and vehicles:
+        rel_s, rel_d = around.rel_s, around.rel_d
+        dist = np.abs(rel_s) + 2.0 * np.abs(rel_d)
+        k = min(vehicles, count)
+        order = np.argsort(dist)[:k] if count > 1 else np.zeros(1, dtype=np.intp)
+        order = order[dist[order] < NEIGHBOUR_RANGE]
+        m = len(order)
+        if m:
+            block = out[head : head + NEIGHBOUR_FEATURES * m].reshape(m, NEIGHBOUR_FEATURES)
+            block[:, 0] = 1.0
+            block[:, 1] = rel_s[order] * (1.0 / NEIGHBOUR_RANGE)
+            block[:, 2] = rel_d[order] * (0.5 / road.lane_width)
+            block[:, 3] = (traffic.v[order] - ego.v) * (1.0 / 20.0)
+    np.minimum(np.maximum(out, -1.0, out=out), 1.0, out=out)
+    return out
+
+
+_PREVIEW = np.asarray(PREVIEW_DISTANCES)
+
+
+# ------------------------------------------------------------------------ raster
+
+MARKING_COLOURS = {
+    "white": (240, 240, 240),
+    "yellow": (235, 200, 40),
+    "blue": (60, 100, 235),
+    "red": (225, 50, 50),
+}
+ROAD_COLOURS = {"asphalt": (70, 70, 76), "concrete": (135, 135, 128), "brick": (125, 62, 48)}
+VERGE_COLOURS = {"grass": (62, 128, 52), "sand": (190, 170, 112), "snow": (232, 236, 242)}
+TRAFFIC_COLOUR = (240, 150, 30)
+EGO_COLOUR = (220, 40, 220)
+
+VERGE, ROAD, MARKING, TRAFFIC, EGO = range(5)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Colours and image effects drawn from the scenario's visual parameters.
+
+    Attributes:
+        colours: ``(5, 3)`` float32 RGB for verge, road, marking, traffic, ego (with
+            brightness and marking contrast applied).
+        blur: Gaussian blur sigma [px] (0 disables it).
+        noise: Pixel noise standard deviation as a fraction of 255 (0 disables it).
+    """
+
+    colours: np.ndarray
+    blur: float = 0.0
+    noise: float = 0.0
+
+    @classmethod
+    def from_scenario(cls, scenario: Mapping[str, Any]) -> Palette:
+        """Builds the palette of a scenario (keys as in the driving scenario space)."""
+        road = np.asarray(ROAD_COLOURS[scenario["road_colour"]], dtype=np.float32)
+        mark = np.asarray(MARKING_COLOURS[scenario["marking_colour"]], dtype=np.float32)
+        contrast = float(scenario["marking_contrast"])
+        colours = np.stack(
+            [
+                np.asarray(VERGE_COLOURS[scenario["verge_colour"]], dtype=np.float32),
+                road,
+                road + contrast * (mark - road),
+                np.asarray(TRAFFIC_COLOUR, dtype=np.float32),
+                np.asarray(EGO_COLOUR, dtype=np.float32),
+            ]
+        )
+        colours = np.clip(colours * float(scenario["brightness"]), 0.0, 255.0)
+        return cls(colours, float(scenario["blur"]), float(scenario["pixel_noise"]))
+
+    @classmethod
+    def clean(cls) -> Palette:
+        """The default look: asphalt, white markings, grass, no effects."""
+        return cls.from_scenario(
+            {
+                "road_colour": "asphalt",
+                "marking_colour": "white",
+                "marking_contrast": 1.0,
+                "verge_colour": "grass",
+                "brightness": 1.0,
+                "blur": 0.0,
+                "pixel_noise": 0.0,
+            }
+        )
+
+
+class BirdseyeRenderer:
+    """Draws ego-centred, heading-up top views of a given size and scale.
+
+    Args:
+        size: Image height and width [px].
+        scale: Metres per pixel.
+        ego_row: Row of the ego's centre (default: three quarters down the image).
+    """
+
+    def __init__(self, size: int = 64, scale: float = 0.75, ego_row: int | None = None) -> None:
+        if size < 8:
+            raise ValueError(f"birdseye size must be at least 8 px, got {size}")
+        if not scale > 0:
+            raise ValueError(f"birdseye scale must be positive metres/pixel, got {scale}")
+        self.size = size
+        self.scale = scale
+        self.ego_row = int(size * 0.75) if ego_row is None else ego_row
+        self.ego_col = size / 2.0 - 0.5
+        rows = np.arange(size, dtype=np.float64)
+        self._forward = (self.ego_row - rows) * scale  # metres ahead of the ego per row
+        self._left = (self.ego_col - np.arange(size, dtype=np.float64)) * scale  # per column
+        extent = size * scale
+        self._samples = np.arange(-extent - 8.0, extent + 8.0, 2.0)
+        half_l = 0.5 * VEHICLE_LENGTH / scale
+        half_w = 0.5 * VEHICLE_WIDTH / scale
+        r0, r1 = round(self.ego_row - half_l), round(self.ego_row + half_l)
+        c0, c1 = round(self.ego_col - half_w + 0.5), round(self.ego_col + half_w + 0.5)
+        self._ego_box = (max(r0, 0), max(r1, 1), max(c0, 0), max(c1, 1))
+        self._mark_half = max(0.12, 0.45 * scale)
+
+    def frenet_grid(self, road: Road, ego: EgoState) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel ``(s, d)`` of the ego-centred view (first-order Frenet map)."""
+        s_k = ego.s + self._samples
+        x, y, theta = road.pose_at(s_k)
+        xc, yc, th = road.pose_at(np.asarray([ego.s]))
+        th0 = float(th[0])
+        ex = float(xc[0]) - ego.d * math.sin(th0)
+        ey = float(yc[0]) + ego.d * math.cos(th0)
+        yaw = th0 + ego.psi
+        c, sn = math.cos(yaw), math.sin(yaw)
+        dx, dy = x - ex, y - ey
+        f_k = dx * c + dy * sn
+        l_k = -dx * sn + dy * c
+        phi_k = theta - yaw
+        f_k = np.maximum.accumulate(f_k)  # keep the interpolation abscissa monotonic
+        fwd = self._forward
+        l_c = np.interp(fwd, f_k, l_k)
+        phi = np.interp(fwd, f_k, phi_k)
+        s_c = np.interp(fwd, f_k, s_k)
+        delta = self._left[None, :] - l_c[:, None]
+        d = delta * np.cos(phi)[:, None]
+        s = s_c[:, None] + delta * np.sin(phi)[:, None]
+        return s, d
+
+    def labels(self, road: Road, ego: EgoState, traffic: Traffic) -> np.ndarray:
+        """Per-pixel class map (``VERGE``, ``ROAD``, ``MARKING``, ``TRAFFIC``, ``EGO``)."""
+        s, d = self.frenet_grid(road, ego)
+        half = road.half_width
+        w = road.lane_width
+        label = np.full(s.shape, VERGE, dtype=np.uint8)
+        abs_d = np.abs(d)
+        label[abs_d <= half] = ROAD
+        mh = self._mark_half
+        edge = np.abs(abs_d - half) < mh
+        u = d / w + 0.5 * road.lanes  # lane boundaries at integers
+        k = np.rint(u)
+        inner = (
+            (np.abs(u - k) * w < mh) & (k >= 1) & (k <= road.lanes - 1) & (np.mod(s, 12.0) < 6.0)
+        )
+        label[edge | inner] = MARKING
+        rel = traffic.s - ego.s
+        view = np.abs(rel) < self.size * self.scale + VEHICLE_LENGTH
+        if view.any():
+            vs = traffic.s[view][:, None, None]
+            vd = traffic.d[view][:, None, None]
+            hit = (np.abs(s[None] - vs) < 0.5 * VEHICLE_LENGTH) & (
+                np.abs(d[None] - vd) < 0.5 * VEHICLE_WIDTH
+            )
+            label[hit.any(axis=0)] = TRAFFIC
+        r0, r1, c0, c1 = self._ego_box
+        label[r0:r1, c0:c1] = EGO
+        return label
+
+    def render(
+        self,
+        road: Road,
+        ego: EgoState,
+        traffic: Traffic,
+        palette: Palette,
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray:
+        """The ``(size, size, 3)`` uint8 image; ``rng`` draws the pixel noise."""
+        img = palette.colours[self.labels(road, ego, traffic)]
+        if palette.blur > 0.0:
+            img = _blur(img, palette.blur)
+        if palette.noise > 0.0 and rng is not None:
+            img = img + rng.normal(0.0, 255.0 * palette.noise, img.shape).astype(np.float32)
+        return np.clip(img, 0.0, 255.0).astype(np.uint8)
+
+
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable 5-tap Gaussian blur with edge padding."""
+    taps = np.exp(-0.5 * (np.arange(-2, 3) / sigma) ** 2)
+    taps = (taps / taps.sum()).astype(np.float32)
+    pad = np.pad(img, ((2, 2), (0, 0), (0, 0)), mode="edge")
+    img = sum(taps[i] * pad[i : i + img.shape[0]] for i in range(5))
+    pad = np.pad(img, ((0, 0), (2, 2), (0, 0)), mode="edge")
+    return sum(taps[i] * pad[:, i : i + img.shape[1]] for i in range(5))

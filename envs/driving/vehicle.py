@@ -1,0 +1,482 @@
+"""Vehicles: the ego's kinematic bicycle and vectorised IDM/MOBIL background traffic.
+
+Both live in the road's Frenet frame (see :mod:`envs.driving.road`). The ego integrates
+the kinematic bicycle model in Frenet form, with steering-rate and acceleration limits
+and a friction limit on lateral acceleration: when the tyres cannot deliver the yaw rate
+the steering asks for, the yaw rate saturates at ``mu * g / v`` and the car understeers
+out of the curve.
+
+Traffic advances every vehicle in one NumPy update per step: leaders and followers come
+from an all-pairs gap matrix, accelerations from the Intelligent Driver Model (Treiber
+et al., 2000), and lane changes from MOBIL (Kesting et al., 2007) with per-driver
+politeness, evaluated for every vehicle and both directions at once.
+
+Example:
+    >>> import numpy as np
+    >>> from envs.driving.road import Road
+    >>> road = Road.generate(np.random.default_rng(0), lanes=3, lane_width=3.5,
+    ...                      curvature_max=0.0, length=2000.0)
+    >>> traffic = Traffic.spawn(np.random.default_rng(0), road, count=20, center_s=500.0,
+    ...                         speed_limit=25.0, aggressiveness=0.2, friction=1.0)
+    >>> for _ in range(100):
+    ...     _ = traffic.step(0.1)
+    >>> bool(traffic.min_gap() > 0.0)
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.driving.road import Road
+
+__all__ = ["VEHICLE_LENGTH", "VEHICLE_WIDTH", "EgoState", "G", "Traffic", "bicycle_step"]
+
+G = 9.81
+VEHICLE_LENGTH = 4.5
+VEHICLE_WIDTH = 1.9
+WHEELBASE = 2.7
+MAX_STEER = 0.5  # rad
+MAX_STEER_RATE = 1.0  # rad/s
+MAX_ACCEL = 3.0  # m/s^2
+MAX_BRAKE = 7.0  # m/s^2
+MAX_JERK = 30.0  # m/s^3 (acceleration-rate limit)
+
+# Spawning window around the ego and IDM/MOBIL constants.
+BEHIND = 120.0
+AHEAD = 200.0
+IDM_S0 = 2.0  # jam distance [m]
+IDM_B = 2.0  # comfortable deceleration [m/s^2]
+IDM_DELTA = 4.0
+IDM_MAX_BRAKE = 9.0  # physical deceleration limit of traffic [m/s^2]
+MOBIL_B_SAFE = 3.0  # a new follower must not need to brake harder than this [m/s^2]
+MOBIL_THRESHOLD = 0.2  # [m/s^2]
+LANE_CHANGE_TIME = 3.0  # [s] to move one lane width
+NO_LEADER_GAP = 1e4
+RECYCLE_CLEARANCE = 30.0  # [m] a recycled vehicle keeps from others in its lane
+
+
+@dataclass
+class EgoState:
+    """The ego car in Frenet coordinates.
+
+    Attributes:
+        s: Arc length along the centreline [m].
+        d: Lateral offset from the centreline, positive left [m].
+        psi: Heading relative to the centreline tangent [rad].
+        v: Speed [m/s].
+        steer: Front-wheel steering angle [rad].
+        accel: Current longitudinal acceleration [m/s^2].
+        yaw_demand_ratio: Asked-for over available lateral acceleration last step.
+    """
+
+    s: float
+    d: float
+    psi: float
+    v: float
+    steer: float = 0.0
+    accel: float = 0.0
+    yaw_demand_ratio: float = 0.0
+
+
+def bicycle_step(
+    ego: EgoState,
+    steer_cmd: float,
+    accel_cmd: float,
+    dt: float,
+    road: Road,
+    friction: float,
+) -> float:
+    """Advances ``ego`` in place by ``dt``; returns the distance travelled along ``s``.
+
+    ``steer_cmd`` [rad] and ``accel_cmd`` [m/s^2] are targets; the steering angle moves
+    toward its target at most ``MAX_STEER_RATE`` and acceleration at most ``MAX_JERK``.
+    The yaw rate is capped by the friction circle: ``|v * r| <= friction * g``.
+    """
+    steer_cmd = min(max(steer_cmd, -MAX_STEER), MAX_STEER)
+    ds = MAX_STEER_RATE * dt
+    ego.steer += min(max(steer_cmd - ego.steer, -ds), ds)
+    accel_cmd = min(max(accel_cmd, -MAX_BRAKE), MAX_ACCEL)
+    da = MAX_JERK * dt
+    ego.accel += min(max(accel_cmd - ego.accel, -da), da)
+    v = ego.v
+    yaw_rate = v * math.tan(ego.steer) / WHEELBASE
+    limit = friction * G / max(v, 0.1)
+    ego.yaw_demand_ratio = abs(yaw_rate) / limit
+    if abs(yaw_rate) > limit:
+        yaw_rate = math.copysign(limit, yaw_rate)
+    kappa = road.curvature_at(ego.s)
+    denom = max(1.0 - kappa * ego.d, 0.1)
+    s_dot = v * math.cos(ego.psi) / denom
+    ego.d += v * math.sin(ego.psi) * dt
+    ego.psi += (yaw_rate - kappa * s_dot) * dt
+    ego.psi = (ego.psi + math.pi) % (2 * math.pi) - math.pi
+    ego.s += s_dot * dt
+    ego.v = max(v + ego.accel * dt, 0.0)
+    return s_dot * dt
+
+
+class Traffic:
+    """Background vehicles as arrays (one entry per vehicle), advanced all at once.
+
+    The arrays are views into buffers one longer than the vehicle count: the last slot
+    holds the ego during :meth:`step` (so traffic follows and yields to it) and a
+    far-away phantom otherwise. Use :meth:`spawn` to build one.
+
+    Attributes:
+        s: Arc lengths [m].
+        d: Lateral offsets [m].
+        v: Speeds [m/s].
+        lane: Target lane of each vehicle (its current lane unless changing).
+        occ: Physical lane of each vehicle (from ``d``).
+        bits: Lane bitmask of each vehicle: its physical and its target lane.
+        v0: Desired speeds [m/s].
+        headway: IDM time headways T [s].
+        a_max: IDM maximum accelerations [m/s^2].
+        politeness: MOBIL politeness factors p.
+    """
+
+    def __init__(
+        self,
+        road: Road,
+        *,
+        s: np.ndarray,
+        v: np.ndarray,
+        lane: np.ndarray,
+        v0: np.ndarray,
+        headway: np.ndarray,
+        a_max: np.ndarray,
+        politeness: np.ndarray,
+        friction: float,
+        rng: np.random.Generator,
+    ) -> None:
+        n = len(s)
+        self.count = n
+        self.rng = rng
+        self.road = road
+
+        def buf(values: np.ndarray, last: float, dtype: type = float) -> np.ndarray:
+            out = np.empty(n + 1, dtype=dtype)
+            out[:n] = values
+            out[n] = last
+            return out
+
+        # Slot n: the ego during a step, else a phantom far behind with no lane.
+        self._S = buf(s, -1e9)
+        self._V = buf(v, 0.0)
+        self._D = buf(road.lane_center(np.asarray(lane)), 0.0)
+        self._L = buf(lane, 0, np.intp)
+        self._B = np.zeros(n + 1, dtype=np.intp)
+        self._V0 = buf(v0, 20.0)
+        self._T = buf(headway, 1.5)
+        self._A = buf(a_max, 1.5)
+        self._ROOT = 2.0 * np.sqrt(self._A * IDM_B)
+        self.s, self.v, self.d, self.lane = self._S[:n], self._V[:n], self._D[:n], self._L[:n]
+        self.bits = self._B[:n]
+        self.v0, self.headway, self.a_max = self._V0[:n], self._T[:n], self._A[:n]
+        self.politeness = np.asarray(politeness, dtype=float)
+        self._lane_bit = 1 << np.arange(road.lanes + 2)
+        kappa = np.maximum(np.abs(road.kappa), 1e-6)
+        # Traffic slows in curves so it uses at most half the available friction.
+        self._v_curve = np.sqrt(0.5 * friction * G / kappa)
+        self._curvy = bool(np.any(road.kappa != 0.0))
+        self._inv_ds = 1.0 / road.ds
+        self._steps = 0
+        self._changing = False
+        self.occ = np.zeros(n, dtype=np.intp)
+        self.update_lanes()
+
+    @staticmethod
+    def driver_params(
+        rng: np.random.Generator, n: int, speed_limit: float, aggressiveness: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Draws per-driver ``(v0, headway, a_max, politeness)``; aggressive = faster, closer."""
+        agg = np.clip(aggressiveness + rng.uniform(-0.1, 0.1, n), 0.0, 1.0)
+        v0 = speed_limit * (rng.uniform(0.8, 1.0, n) + 0.2 * agg)
+        return v0, 1.6 - 0.8 * agg, 1.0 + 1.5 * agg, 0.5 * (1.0 - agg)
+
+    @classmethod
+    def spawn(
+        cls,
+        rng: np.random.Generator,
+        road: Road,
+        *,
+        count: int,
+        center_s: float,
+        speed_limit: float,
+        aggressiveness: float,
+        friction: float,
+        keep_clear: tuple[float, float] | None = None,
+    ) -> Traffic:
+        """Places ``count`` vehicles in the window around ``center_s`` with safe gaps.
+
+        Args:
+            rng: Generator for positions, driver parameters and later decisions.
+            road: The road.
+            count: Number of vehicles.
+            center_s: Where the window is centred (the ego's ``s``).
+            speed_limit: Posted limit; desired speeds scatter around it.
+            aggressiveness: 0 (calm) to 1 (aggressive) drivers.
+            friction: Tyre-road friction (traffic slows for curves accordingly).
+            keep_clear: ``(s, d)`` of a point (the ego) no vehicle may start near.
+        """
+        v0, headway, a_max, politeness = cls.driver_params(rng, count, speed_limit, aggressiveness)
+        lanes = rng.integers(0, road.lanes, count).astype(np.intp)
+        s = np.empty(count)
+        lo, hi = center_s - BEHIND * 0.8, center_s + AHEAD * 0.9
+        for lane in range(road.lanes):
+            idx = np.flatnonzero(lanes == lane)
+            if len(idx) == 0:
+                continue
+            slots = np.linspace(lo, hi, len(idx), endpoint=False)
+            spacing = (hi - lo) / len(idx)
+            s[idx] = slots + rng.uniform(0.0, 0.3, len(idx)) * spacing
+        v = np.minimum(v0, speed_limit) * rng.uniform(0.85, 1.0, count)
+        if keep_clear is not None:
+            ego_s, ego_d = keep_clear
+            near = (lanes == road.lane_of(ego_d)) & (np.abs(s - ego_s) < 25.0)
+            s[near] = ego_s + 40.0 + 25.0 * np.arange(int(near.sum()))
+        # Push vehicles forward in their lane until every gap lets IDM stop safely.
+        for lane in range(road.lanes):
+            idx = np.flatnonzero(lanes == lane)
+            idx = idx[np.argsort(s[idx])]
+            for a, b in itertools.pairwise(idx):
+                need = VEHICLE_LENGTH + IDM_S0 + v[a] * 1.0
+                if s[b] - s[a] < need:
+                    s[b] = s[a] + need
+        return cls(
+            road,
+            s=s,
+            v=v,
+            lane=lanes,
+            v0=v0,
+            headway=headway,
+            a_max=a_max,
+            politeness=politeness,
+            friction=friction,
+            rng=rng,
+        )
+
+    # ------------------------------------------------------------------ queries
+
+    def update_lanes(self) -> None:
+        """Recomputes the physical lanes ``occ`` and lane bitmasks ``bits`` from ``d``.
+
+        A vehicle occupies its physical lane and its target lane (both while changing).
+        """
+        road = self.road
+        occ = (self.d * (1.0 / road.lane_width) + (0.5 * road.lanes + 1.0)).astype(np.intp) - 1
+        np.minimum(np.maximum(occ, 0, out=occ), road.lanes - 1, out=occ)
+        self.occ = occ
+        np.bitwise_or(self._lane_bit[occ], self._lane_bit[self.lane], out=self.bits)
+
+    def min_gap(self) -> float:
+        """Smallest bumper-to-bumper gap between two vehicles sharing a lane [m]."""
+        if self.count < 2:
+            return math.inf
+        same = (self.bits[:, None] & self.bits[None, :]) != 0
+        gap = np.abs(self.s[:, None] - self.s[None, :]) - VEHICLE_LENGTH
+        np.fill_diagonal(gap, np.inf)
+        return float(np.min(np.where(same, gap, np.inf)))
+
+    # --------------------------------------------------------------- dynamics
+
+    def step(self, dt: float, *, ego: EgoState | None = None, mobil_every: int = 5) -> np.ndarray:
+        """Advances all vehicles by ``dt``; returns a bool mask of lane changes begun.
+
+        The ego (if given) takes part as a leader/follower but is not moved. MOBIL
+        decisions are taken every ``mobil_every`` calls (drivers do not reconsider
+        their lane at every control step).
+        """
+        n = self.count
+        self._steps += 1
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        road = self.road
+        S, V, B = self._S, self._V, self._B
+        if ego is not None:
+            lane = int(ego.d / road.lane_width + 0.5 * road.lanes + 1.0) - 1
+            S[n], V[n], B[n] = ego.s, ego.v, 1 << min(max(lane, 0), road.lanes - 1)
+        # ds[i, j] > 0 when j is ahead of i (the diagonal is 0: never a leader).
+        ds = S[None, :] - self.s[:, None]
+        masked = np.where((ds > 0.0) & ((B[None, :] & self.bits[:, None]) != 0), ds, np.inf)
+        idx = masked.argmin(axis=1)
+        lead_gap = np.minimum(masked.min(axis=1) - VEHICLE_LENGTH, NO_LEADER_GAP)
+        if self._curvy:
+            k = (self.s * self._inv_ds).astype(np.intp)
+            v0 = np.minimum(self.v0, self._v_curve.take(k, mode="clip"))
+        else:
+            v0 = self.v0
+        acc = _idm(self.v, v0, lead_gap, V[idx], self.headway, self.a_max, self._ROOT[:n])
+
+        started = None
+        if self._steps % mobil_every == 0:
+            started = self._mobil(ds, acc, v0, ego)
+
+        # --- integrate (semi-implicit Euler), in place so the views stay valid
+        self.v += acc * dt
+        np.maximum(self.v, 0.0, out=self.v)
+        self.s += self.v * dt
+        if self._changing:
+            target_d = (self.lane - 0.5 * (road.lanes - 1)) * road.lane_width
+            lat = road.lane_width / LANE_CHANGE_TIME * dt
+            self.d += np.minimum(np.maximum(target_d - self.d, -lat), lat)
+            self._changing = bool(np.any(self.d != target_d))
+            self.update_lanes()
+        if ego is not None:
+            S[n], B[n] = -1e9, 0
+        return np.zeros(n, dtype=bool) if started is None else started
+
+    def _mobil(
+        self, ds: np.ndarray, acc: np.ndarray, v0: np.ndarray, ego: EgoState | None
+    ) -> np.ndarray:
+        """MOBIL decisions for every settled vehicle, left and right stacked in one pass.
+
+        Gain = own acceleration gain + politeness x the new follower's gain, above
+        ``MOBIL_THRESHOLD``; safe when the new follower (and the changer) need not brake
+        harder than ``MOBIL_B_SAFE`` and both gaps exceed ``IDM_S0 + 1`` m. The old
+        follower's gain is left out (it is never negative under IDM).
+        """
+        road, n = self.road, self.count
+        V, B = self._V, self._B
+        target = np.concatenate((self.lane + 1, self.lane - 1))
+        center = (self.lane - 0.5 * (road.lanes - 1)) * road.lane_width
+        settled = np.abs(self.d - center) < 0.05
+        valid = np.tile(settled, 2) & (target >= 0) & (target < road.lanes)
+        if not valid.any():
+            return np.zeros(n, dtype=bool)
+        tbit = self._lane_bit[np.maximum(target, 0)]
+        ds2 = np.concatenate((ds, ds))
+        in_t = (B[None, :] & tbit[:, None]) != 0
+        ahead = np.where((ds2 > 0.0) & in_t, ds2, np.inf)
+        # A vehicle level with us (ds == 0) counts as behind: it blocks the gap too. We
+        # are never in our own target lane while settled, so the diagonal drops out.
+        behind = np.where((ds2 <= 0.0) & in_t, -ds2, np.inf)
+        li, fi = ahead.argmin(axis=1), behind.argmin(axis=1)
+        nl_gap = np.minimum(ahead.min(axis=1) - VEHICLE_LENGTH, NO_LEADER_GAP)
+        f_raw = behind.min(axis=1)
+        has_f = f_raw < np.inf
+        nf_gap = np.minimum(f_raw - VEHICLE_LENGTH, NO_LEADER_GAP)
+        nl_v = V[li]
+        v2 = np.concatenate((self.v, self.v))
+        me = np.concatenate((np.arange(n), np.arange(n)))
+        v0_all = self._V0.copy()
+        v0_all[:n] = v0
+        if ego is not None:
+            v0_all[n] = max(ego.v, 1.0)
+        # One IDM call for: follower now (behind our new leader), follower after, me after.
+        f_v = V[fi]
+        a3 = _idm(
+            np.concatenate((f_v, f_v, v2)),
+            np.concatenate((v0_all[fi], v0_all[fi], v0_all[me])),
+            np.concatenate((nf_gap + VEHICLE_LENGTH + nl_gap, nf_gap, nl_gap)),
+            np.concatenate((nl_v, v2, nl_v)),
+            np.concatenate((self._T[fi], self._T[fi], self._T[me])),
+            np.concatenate((self._A[fi], self._A[fi], self._A[me])),
+            np.concatenate((self._ROOT[fi], self._ROOT[fi], self._ROOT[me])),
+        )
+        m = 2 * n
+        nf_now, nf_after, my_after = a3[:m], a3[m : 2 * m], a3[2 * m :]
+        safe = (
+            (nf_after > -MOBIL_B_SAFE)
+            & (nf_gap > IDM_S0 + 1.0)
+            & (nl_gap > IDM_S0 + 1.0)
+            & (my_after > -MOBIL_B_SAFE)
+        )
+        if ego is not None:
+            # The ego is not assumed to yield: never cut in close in front of it.
+            safe &= (fi != n) | ~has_f | (nf_gap > 2.0 * ego.v + 10.0)
+        gain = my_after - np.tile(acc, 2) + np.tile(self.politeness, 2) * (nf_after - nf_now)
+        gain = np.where(valid & safe, gain, -np.inf).reshape(2, n)
+        go_left = gain[0] >= gain[1]
+        best = np.where(go_left, gain[0], gain[1])
+        # Only a random half acts on a decision, so neighbours do not all jump into the
+        # same gap at once; the rest reconsider at the next decision.
+        started = (best > MOBIL_THRESHOLD) & (self.rng.random(n) < 0.5)
+        if np.count_nonzero(started) > 1:
+            # Two drivers must not move into the same gap from both sides: of any two
+            # starters heading for the same lane within a safe distance, the one
+            # behind waits.
+            idx = np.flatnonzero(started)
+            lane_to = self.lane[idx] + np.where(go_left[idx], 1, -1)
+            rel = self.s[idx][None, :] - self.s[idx][:, None]  # > 0: column ahead of row
+            clash = (lane_to[:, None] == lane_to[None, :]) & (
+                np.abs(rel) < 2 * VEHICLE_LENGTH + 20.0
+            )
+            np.fill_diagonal(clash, False)
+            started[idx[np.any(clash & (rel > 0.0), axis=1)]] = False
+        if started.any():
+            self.lane += np.where(started, np.where(go_left, 1, -1), 0)
+            self._changing = True
+            self.update_lanes()
+        return started
+
+    # ------------------------------------------------------------- recycling
+
+    def recycle(self, ego_s: float, speed_limit: float) -> int:
+        """Moves vehicles that left the window around the ego to its far edges.
+
+        A vehicle far behind reappears ahead, one far ahead reappears behind, each in a
+        lane slot at least ``RECYCLE_CLEARANCE`` from any other vehicle (the clearest
+        slot when none is) and at the speed of the nearest vehicle in that lane.
+        Returns how many left the window.
+        """
+        if self.count == 0 or (self.s.min() >= ego_s - BEHIND and self.s.max() <= ego_s + AHEAD):
+            return 0
+        road = self.road
+        rel = self.s - ego_s
+        out = np.flatnonzero((rel < -BEHIND) | (rel > AHEAD))
+        offsets = np.arange(-80.0, 1.0, 8.0)
+        lane_bits = self._lane_bit[: road.lanes]
+        for i in out:
+            to_front = rel[i] < 0
+            # Candidate slots: every lane x positions inside the window's far edge.
+            cand = ego_s + (AHEAD + offsets if to_front else -BEHIND - offsets)
+            cand = cand + self.rng.uniform(-3.0, 3.0, len(cand))
+            others = (self.bits & lane_bits[:, None]) != 0  # (lanes, n)
+            others[:, i] = False
+            dist = np.where(others[:, None, :], np.abs(self.s - cand[:, None]), np.inf)
+            clearance = dist.min(axis=2)  # (lanes, candidates)
+            free = np.flatnonzero(clearance.ravel() > RECYCLE_CLEARANCE)
+            if len(free):
+                pick = int(free[self.rng.integers(len(free))])
+            else:
+                pick = int(np.argmax(clearance))
+            lane, slot = divmod(pick, len(cand))
+            s_new = float(cand[slot])
+            near = others[lane] & (np.abs(self.s - s_new) < 120.0)
+            speed = min(self.v0[i], speed_limit)
+            if near.any():
+                # Match the nearest vehicle in the lane so nobody has to brake hard.
+                speed = float(self.v[near][np.argmin(np.abs(self.s[near] - s_new))])
+            self.s[i], self.lane[i], self.v[i] = s_new, lane, speed
+            self.d[i] = road.lane_center(lane)
+            self.bits[i] = 1 << lane
+        self.update_lanes()
+        return len(out)
+
+
+def _idm(
+    v: np.ndarray,
+    v0: np.ndarray,
+    gap: np.ndarray,
+    lead_v: np.ndarray,
+    headway: np.ndarray,
+    a_max: np.ndarray,
+    root: np.ndarray,
+) -> np.ndarray:
+    """IDM acceleration (vectorised); ``root`` is ``2 * sqrt(a_max * b)``."""
+    s_star = v * headway + v * (v - lead_v) / root
+    np.maximum(s_star, 0.0, out=s_star)
+    s_star += IDM_S0
+    ratio = s_star / np.maximum(gap, 0.1)
+    r = v / v0
+    r *= r
+    r *= r
+    ratio *= ratio
+    r += ratio
+    return np.maximum(a_max * (1.0 - r), -IDM_MAX_BRAKE)
