@@ -121,6 +121,8 @@ class RunSettings:
         summary_seconds: Seconds between one-line progress summaries (0: off).
         save_replay_buffer: Also checkpoint the replay buffer (off-policy; can be large).
         record_video: Record one evaluation episode (GIF) or transcript at the end.
+        torch_threads: CPU threads torch may use (0: torch's default). Small policies
+            train fastest with 1: more threads only add synchronisation overhead.
     """
 
     n_envs: int = 1
@@ -136,6 +138,7 @@ class RunSettings:
     summary_seconds: float = 15.0
     save_replay_buffer: bool = False
     record_video: bool = True
+    torch_threads: int = 1
 
     def __post_init__(self) -> None:
         if self.n_envs < 1:
@@ -144,7 +147,7 @@ class RunSettings:
             raise ConfigError(f"run.vec_env must be 'dummy' or 'subproc', got {self.vec_env!r}")
         if self.keep_checkpoints < 1:
             raise ConfigError(f"run.keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
-        for name in ("checkpoint_freq", "eval_freq", "eval_episodes"):
+        for name in ("checkpoint_freq", "eval_freq", "eval_episodes", "torch_threads"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"run.{name} must be >= 0, got {getattr(self, name)}")
 

@@ -24,6 +24,7 @@ __all__ = [
     "check_compatible",
     "choose_policy",
     "default_algo",
+    "has_image",
     "import_env_module",
     "info_keywords",
     "make_env",
@@ -104,6 +105,13 @@ def check_compatible(algo: str, env_name: str, env: gym.Env, *, her: bool) -> No
 
 def _is_image(space: spaces.Space) -> bool:
     return isinstance(space, spaces.Box) and len(space.shape) == 3
+
+
+def has_image(space: spaces.Space) -> bool:
+    """An image Box, or a Dict holding one."""
+    if isinstance(space, spaces.Dict):
+        return any(_is_image(s) for s in space.spaces.values())
+    return _is_image(space)
 
 
 def choose_policy(space: spaces.Space) -> str:

@@ -306,9 +306,20 @@ def load_policy(run_dir: str | Path, device: str = "cpu", checkpoint: bool = Fal
             raise ValueError(f"{info.path} holds no model.zip and no checkpoint")
         model_path, norm_path = latest.model, latest.vecnormalize
     import_env_module(info.config)
-    model = algo_class(info.algo).load(model_path, device=device)
+    cls = algo_class(info.algo)
+    # Acting needs no replay buffer: skip building one (HER's also needs a live env).
+    no_buffer = {"replay_buffer_class": None, "replay_buffer_kwargs": {}, "buffer_size": 1}
+    model = cls.load(
+        model_path, device=device, custom_objects=no_buffer if _off_policy(cls) else None
+    )
     norm = load_vecnormalize(norm_path) if norm_path is not None and norm_path.exists() else None
     return RunPolicy(model, norm)
+
+
+def _off_policy(cls: type) -> bool:
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+    return issubclass(cls, OffPolicyAlgorithm)
 
 
 def import_env_module(config: Mapping[str, Any]) -> None:

@@ -279,9 +279,13 @@ def prepare(args: argparse.Namespace) -> Plan:
         device=args.device,
     )
     check_policy_kwargs(algo, policy, config.policy_kwargs)
-    _n_actions(probe)
     build_algo_kwargs(algo, config.algo_kwargs, _n_actions(probe))
     _policy_kwargs(config)  # perception model errors surface here
+    if config.perception and not factory.has_image(probe.observation_space):
+        raise ConfigError(
+            f"--perception needs image observations but {env_name!r} gives "
+            f"{probe.observation_space}; pick an image obs type (e.g. --obs-type birdseye)"
+        )
     if config.curriculum:
         _make_scheduler(config, probe)
     probe.close()
@@ -368,6 +372,10 @@ def train(plan: Plan, *, progress: bool = True, argv: list[str] | None = None) -
     run_dir = plan.run_dir or runs.new_run_dir(plan.out, config.env, config.algo, config.seed)
     _write_run_files(run_dir, config, argv, resumed=plan.resume is not None)
     print(f"run folder: {run_dir}")
+    if config.run.torch_threads > 0:
+        import torch
+
+        torch.set_num_threads(config.run.torch_threads)
 
     probe = envs.make(config.env, **config.env_kwargs)
     keywords = factory.info_keywords(probe)

@@ -1,0 +1,45 @@
+"""Each built-in env trains with its shipped default algorithm (tiny budgets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import envs
+from agents import runs, train
+from agents.factory import DEFAULT_ALGOS
+
+TINY = {
+    "ppo": ["algo.n_steps=32", "algo.batch_size=32", "algo.n_epochs=1"],
+    "maskable-ppo": ["algo.n_steps=32", "algo.batch_size=32", "algo.n_epochs=1"],
+    "sac": ["algo.learning_starts=60", "algo.batch_size=16", "algo.buffer_size=1000"],
+    "tqc": ["algo.learning_starts=60", "algo.batch_size=16", "algo.buffer_size=1000"],
+}
+BUILTINS = ["driving", "robot-reach", "robot-push", "dialogue"]
+
+
+@pytest.mark.parametrize("env_name", BUILTINS)
+def test_builtin_env_trains_with_its_default_algorithm(tmp_path, env_name):
+    algo = DEFAULT_ALGOS[env_name]
+    sets = [*TINY[algo], "policy.net_arch=[16]", "run.eval_episodes=1", "run.n_envs=1"]
+    if env_name.startswith("robot"):
+        sets.append("run.record_video=false")  # PyBullet's CPU renderer is slow
+    argv = ["--env", env_name, "--timesteps", "96", "--no-progress", "--device", "cpu"]
+    argv += ["--out", str(tmp_path)]
+    for item in sets:
+        argv += ["--set", item]
+    assert train.main(argv) == 0
+    (run_dir,) = (tmp_path / env_name).iterdir()
+    info = runs.load_run(run_dir)
+    assert info.algo == algo
+    if env_name == "dialogue":
+        assert (run_dir / "transcript.txt").stat().st_size > 0
+    if env_name == "driving":
+        assert (run_dir / "episode.gif").stat().st_size > 0
+    env = envs.make(env_name, **info.env_kwargs)
+    obs, _ = env.reset(seed=0)
+    masks = getattr(env.unwrapped, "action_masks", None)
+    action, _ = runs.load_policy(run_dir).predict(
+        obs, action_masks=None if masks is None else masks()
+    )
+    assert env.action_space.contains(np.asarray(action).astype(env.action_space.dtype))
