@@ -224,7 +224,7 @@ class RobotEnv(ScenarioEnv):
         std = self.scenario["obs_noise"]
         if std > 0:
             obs = obs + self.np_random.normal(0.0, std, size=obs.shape)
-        obs = np.clip(obs, -OBS_BOUND, OBS_BOUND).astype(np.float32)
+        obs = np.minimum(np.maximum(obs, -OBS_BOUND), OBS_BOUND).astype(np.float32)
         if self.obs_type == "flat":
             return np.concatenate([obs, desired])
         return {"observation": obs, "achieved_goal": achieved, "desired_goal": desired.copy()}

@@ -117,6 +117,7 @@ class Panda:
         self._queue: deque[np.ndarray] = deque()
         self._latency = 0
         self._idle = np.zeros(size, dtype=np.float32)
+        self._ee_cache: tuple[int, np.ndarray, np.ndarray] = (-1, np.zeros(3), np.zeros(3))
 
     # ----------------------------------------------------------------- reset
 
@@ -142,14 +143,14 @@ class Panda:
     def set_action(self, action: np.ndarray) -> None:
         """Queues ``action`` and applies the one due now (``latency`` steps old)."""
         self._queue.append(np.asarray(action, dtype=np.float32))
-        due = self._queue.popleft()
+        due = _clip(self._queue.popleft(), -1.0, 1.0)
         if self.control == "ee":
-            target = self.ee_position() + np.clip(due, -1.0, 1.0) * EE_STEP
+            target = self.ee_position() + due * EE_STEP
             target[2] = max(target[2], 0.0)  # as panda-gym: never aim below the table top
             angles = self.ik(target)
         else:
-            angles = self.arm_angles() + np.clip(due, -1.0, 1.0) * JOINT_STEP
-        self._command(np.clip(angles, ARM_LOWER, ARM_UPPER))
+            angles = self.arm_angles() + due * JOINT_STEP
+        self._command(_clip(angles, ARM_LOWER, ARM_UPPER))
 
     def _command(self, arm_angles: np.ndarray) -> None:
         self.sim.control_joints(
@@ -164,12 +165,21 @@ class Panda:
     # --------------------------------------------------------------- sensing
 
     def ee_position(self) -> np.ndarray:
-        """End-effector (grasp point) position in metres."""
-        return self.sim.point_on_link(self.name, HAND_LINK, EE_OFFSET)[0]
+        """End-effector (grasp point) position in metres (read-only array)."""
+        return self.ee_state()[0]
 
     def ee_state(self) -> tuple[np.ndarray, np.ndarray]:
-        """End-effector position (m) and linear velocity (m/s)."""
-        return self.sim.point_on_link(self.name, HAND_LINK, EE_OFFSET)
+        """End-effector position (m) and linear velocity (m/s), read-only arrays.
+
+        Read once per simulator change (``sim.version``) and cached.
+        """
+        version, pos, vel = self._ee_cache
+        if version != self.sim.version:
+            pos, vel = self.sim.point_on_link(self.name, HAND_LINK, EE_OFFSET)
+            pos.flags.writeable = False
+            vel.flags.writeable = False
+            self._ee_cache = (self.sim.version, pos, vel)
+        return pos, vel
 
     def arm_angles(self) -> np.ndarray:
         """The 7 arm joint angles in radians."""
@@ -179,3 +189,8 @@ class Panda:
         """End-effector position and velocity: 6 floats."""
         pos, vel = self.ee_state()
         return np.concatenate([pos, vel])
+
+
+def _clip(x: np.ndarray, low: float | np.ndarray, high: float | np.ndarray) -> np.ndarray:
+    """``np.clip`` without its Python-level dispatch (a few microseconds per call)."""
+    return np.minimum(np.maximum(x, low), high)

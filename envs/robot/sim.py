@@ -134,6 +134,9 @@ class Simulator:
             self.client = bullet_client.BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
         self._id: int = self.client._client
         self.bodies: dict[str, int] = {}
+        #: Bumped by every call that moves things (step, teleports), so callers can cache
+        #: state reads between changes.
+        self.version = 0
         self._egl_plugin = -1
         self.client.setAdditionalSearchPath(pybullet_data.getDataPath())
         cfg = self.physics
@@ -277,6 +280,7 @@ class Simulator:
     def step(self) -> None:
         """Advances one control step (``physics.substeps`` substeps)."""
         p.stepSimulation(physicsClientId=self._id)
+        self.version += 1
 
     def save_state(self) -> int:
         """Saves the world state in memory; returns its id."""
@@ -285,6 +289,7 @@ class Simulator:
     def restore_state(self, state_id: int) -> None:
         """Restores a state from :meth:`save_state` (same bodies required)."""
         p.restoreState(stateId=state_id, physicsClientId=self._id)
+        self.version += 1
 
     def remove_state(self, state_id: int) -> None:
         """Frees a saved state."""
@@ -320,6 +325,7 @@ class Simulator:
         p.resetBasePositionAndOrientation(
             self.bodies[name], list(position), list(orientation), physicsClientId=self._id
         )
+        self.version += 1
 
     def link_state(self, name: str, link: int) -> tuple[np.ndarray, np.ndarray]:
         """World position and linear velocity of ``link`` of body ``name``."""
@@ -354,6 +360,7 @@ class Simulator:
         uid = self.bodies[name]
         for joint, value in zip(joints, values, strict=True):
             p.resetJointState(uid, joint, float(value), 0.0, physicsClientId=self._id)
+        self.version += 1
 
     def control_joints(
         self,
