@@ -30,7 +30,7 @@ from benchmarks import report
 os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 
 # Policy frequency and vehicle count of our driving env, mirrored in highway-env's config.
-HIGHWAY_CONFIG = {"vehicles_count": 20, "policy_frequency": 10}
+HIGHWAY_CONFIG = {"vehicles_count": 20, "lanes_count": 3, "policy_frequency": 5}
 VECTOR_SIZES = (1, 2, 4)
 VECTOR_KINDS = ("gym-sync", "gym-async", "sb3-subproc")
 
