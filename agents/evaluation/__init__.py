@@ -31,7 +31,8 @@ Example:
     >>> random = evaluate_transfer("random", "point", episodes=5, progress=False)
     >>> [round(float(r.scores("train").mean()), 6) for r in (expert, random)]
     [1.0, 0.0]
-    >>> groups = aggregate_runs({"expert": [expert], "random": [random]}, reps=50)
+    >>> groups = aggregate_runs({"expert": [expert], "random": [random]}, reps=50,
+    ...                         improvement_reps=50)
     >>> groups.improvements[0].estimate.value
     1.0
 

@@ -443,7 +443,8 @@ def evaluate_transfer(
         deterministic: Passed to ``predict``.
         normalise: Evaluate the random and expert baselines for normalised scores
             (skipped for the expert when the env has none).
-        label: Name of the policy in reports (default: its type name).
+        label: Name of the policy in reports (default: its type name, or its
+            ``model``'s, e.g. ``"PPO"``).
 
     Raises:
         ValueError: Unknown env or split, bad arguments, or a policy whose spaces do
@@ -452,7 +453,9 @@ def evaluate_transfer(
     env_kwargs = dict(env_kwargs or {})
     spec, splits, info_keys = check_inputs(policy, env_name, splits, episodes, env_kwargs)
     episodes = int(episodes)
-    label = label or (policy if isinstance(policy, str) else type(policy).__name__)
+    label = label or (
+        policy if isinstance(policy, str) else type(getattr(policy, "model", policy)).__name__
+    )
 
     seeds = {s: episode_seeds(seed, s, episodes) for s in splits}
     # What each role is evaluated as: the agent may itself be a baseline.

@@ -343,6 +343,8 @@ def test_interrupted_save_leaves_no_half_written_report(
 
 
 def test_doctests() -> None:
-    for module in (stats, rollout):
+    import agents.evaluation
+
+    for module in (stats, rollout, agents.evaluation):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
