@@ -31,6 +31,7 @@ ObsType = TypeVar("ObsType")
 ActType = TypeVar("ActType")
 CONTEXT_MODES = ("hidden", "visible")
 CONTEXT_KEY = "context"
+_PLAIN_INTS = (int, np.int64, np.int32)
 
 
 class ScenarioEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType], abc.ABC):
@@ -202,6 +203,8 @@ def validate_action(space: spaces.Space, action: Any) -> Any:
             raise ValueError(f"action must be finite (no NaN/inf), got {arr}")
         return np.clip(arr, space.low, space.high)
     if isinstance(space, spaces.Discrete):
+        if type(action) in _PLAIN_INTS and space.start <= action < space.start + space.n:
+            return int(action)  # fast path: a plain in-range integer needs no conversion
         arr = np.asarray(action)
         if arr.size != 1 or not (
             np.issubdtype(arr.dtype, np.integer)
