@@ -912,7 +912,14 @@ def _connect(ray: Any, address: str | None, num_cpus: int | None) -> bool:
         kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False)
     else:
         kwargs["address"] = address
-    ray.init(**kwargs)
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        where = f"the Ray cluster at {address!r}" if address else "a local Ray"
+        raise SweepConfigError(
+            f"cannot start or join {where}: {err}. Start a cluster with `ray start --head` "
+            "and pass its address (or 'auto' on a node of it), or drop --address for a local Ray"
+        ) from None
     return True
 
 
@@ -971,35 +978,35 @@ def run_sweep(
     elif config is None:
         raise SweepConfigError("a sweep config is required unless resuming")
     ray = _import_ray()
-    if not resume:
-        state = SweepState.create(out_dir, config)
-    retries = config.retries if retries is None else retries
-    todo = state.todo()
-    state.save()
-    evaluation = {
-        "episodes": config.evaluation.episodes,
-        "splits": config.evaluation.splits,
-        "seed": config.evaluation.seed,
-    }
-    (out_dir / "results").mkdir(exist_ok=True)
-    bar = _Progress(len(state.records), len(state.records) - len(todo), progress)
-    if resume:
-        bar.line(f"resuming {out_dir}: {len(todo)} of {len(state.records)} runs left")
+    todo = state.todo() if resume else [s.run_id for s in expand(config)]
+    started = _connect(ray, address, num_cpus) if todo else False
     interrupted = False
-    started = False
     try:
-        if todo:
-            started = _connect(ray, address, num_cpus)
-            _drive(ray, state, todo, evaluation, config, retries, max_concurrent, train_fn, bar)
-    except KeyboardInterrupt:
-        interrupted = True
-        bar.line("interrupted: finished runs are kept; continue with --resume " + str(out_dir))
-    finally:
-        for record in state.records.values():
-            if record.status == RUNNING:
-                record.status = PENDING
+        if not resume:
+            state = SweepState.create(out_dir, config)
         state.save()
-        bar.close()
+        bar = _Progress(len(state.records), len(state.records) - len(todo), progress)
+        if resume:
+            bar.line(f"resuming {out_dir}: {len(todo)} of {len(state.records)} runs left")
+        evaluation = {
+            "episodes": config.evaluation.episodes,
+            "splits": config.evaluation.splits,
+            "seed": config.evaluation.seed,
+        }
+        retries = config.retries if retries is None else retries
+        try:
+            if todo:
+                _drive(ray, state, todo, evaluation, config, retries, max_concurrent, train_fn, bar)
+        except KeyboardInterrupt:
+            interrupted = True
+            bar.line(f"interrupted: finished runs are kept; continue with --resume {out_dir}")
+        finally:
+            for record in state.records.values():
+                if record.status == RUNNING:
+                    record.status = PENDING
+            state.save()
+            bar.close()
+    finally:
         if started:
             ray.shutdown()
     report = write_report(state, config)
