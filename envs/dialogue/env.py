@@ -125,18 +125,18 @@ MATCH_BINS = (0, 1, 3, 10)  # bins: 0 | 1 | 2-3 | 4-10 | >10
 N_SLOT_FEATURES = len(SLOT_FEATURES)
 _G = S * N_SLOT_FEATURES  # start of the global features
 _MATCH = _G
-_TURN = _MATCH + len(MATCH_BINS) + 1
-_USER_ACT = _TURN + 1
+_USER_ACT = _MATCH + len(MATCH_BINS) + 1
 _SYS_ACT = _USER_ACT + len(USER_ACT_NAMES)
-_OFFER = _SYS_ACT + len(SYS_ACT_NAMES)
+_TURN = _SYS_ACT + len(SYS_ACT_NAMES)
+_OFFER = _TURN + 1
 OBS_SIZE = _OFFER + 5
-_MATCH_ONE_HOT = tuple(tuple(float(i == j) for j in range(5)) for i in range(5))
+_MATCH_ONE_HOT = tuple([float(i == j) for j in range(5)] for i in range(5))
 _USER_ONE_HOT = tuple(
-    tuple(float(i == j) for j in range(len(USER_ACT_NAMES))) for i in range(len(USER_ACT_NAMES))
+    [float(i == j) for j in range(len(USER_ACT_NAMES))] for i in range(len(USER_ACT_NAMES))
 )
 _SYS_ONE_HOT = (
-    *(tuple(float(i == j) for j in range(len(SYS_ACT_NAMES))) for i in range(len(SYS_ACT_NAMES))),
-    (0.0,) * len(SYS_ACT_NAMES),  # before the first system act
+    *([float(i == j) for j in range(len(SYS_ACT_NAMES))] for i in range(len(SYS_ACT_NAMES))),
+    [0.0] * len(SYS_ACT_NAMES),  # before the first system act
 )
 _NO_SYS_ACT = len(SYS_ACT_NAMES)
 
@@ -219,9 +219,9 @@ class DialogueEnv(ScenarioEnv):
     | 8i+6    | user asked about this slot                                   |
     | 8i+7    | times the system asked for it (/3, capped)                   |
     | 48-52   | database matches of the top beliefs: 0, 1, 2-3, 4-10, >10    |
-    | 53      | turn / max_turns                                             |
-    | 54-60   | last user act: inform, request, affirm, negate, thanks, bye, null |
-    | 61-67   | last system act: request, confirm, offer, inform, reqmore, bye, invalid |
+    | 53-59   | last user act: inform, request, affirm, negate, thanks, bye, null |
+    | 60-66   | last system act: request, confirm, offer, inform, reqmore, bye, invalid |
+    | 67      | turn / max_turns                                             |
     | 68      | a venue was offered                                          |
     | 69      | the offered venue still matches the top beliefs              |
     | 70      | the user rejected the last offer                             |
@@ -297,7 +297,7 @@ class DialogueEnv(ScenarioEnv):
         self.tracker = BeliefTracker(self.domain)
         self.turns = 0
         self.transcript: list[tuple[Any, ...]] = []
-        self._padding = [(0.0,) * (N_SLOT_FEATURES * (S - n)) for n in range(S + 1)]
+        self._slot_part = [0.0] * (S * N_SLOT_FEATURES)  # per-slot features, padded
         self._sys_act = _NO_SYS_ACT
         self._ser = 0.0
         self._nbest = 1
@@ -319,6 +319,7 @@ class DialogueEnv(ScenarioEnv):
         self.domain = dom
         self.channel.domain = dom
         self.tracker.reset(dom)
+        self._slot_part = [0.0] * (S * N_SLOT_FEATURES)
         self._ser = float(scenario["ser"])
         self._nbest = int(scenario["nbest"])
         rnd = self.stream
@@ -406,46 +407,42 @@ class DialogueEnv(ScenarioEnv):
 
     def _observe(self) -> np.ndarray:
         t = self.tracker
-        dom = self.domain
-        feats: list[float] = []
-        extend = feats.extend
-        requested = t.requested
-        dontcare = dom.dontcare
-        top, top_p, margin, entropy = t.top, t.top_p, t.margin, t.entropy
-        confirmed, asked = t.confirmed, t.asked
-        for s in range(dom.n_slots):
-            extend(
-                (
+        part = self._slot_part
+        if t.dirty:
+            dontcare = self.domain.dontcare
+            requested = t.requested
+            for s in t.dirty:
+                asked = t.asked[s]
+                i = s * N_SLOT_FEATURES
+                part[i : i + N_SLOT_FEATURES] = (
                     1.0,
-                    top_p[s],
-                    margin[s],
-                    entropy[s],
-                    top[s] == dontcare[s],
-                    confirmed[s],
+                    t.top_p[s],
+                    t.margin[s],
+                    t.entropy[s],
+                    t.top[s] == dontcare[s],
+                    t.confirmed[s],
                     s in requested,
-                    asked[s] / 3.0 if asked[s] < 3 else 1.0,
+                    asked / 3.0 if asked < 3 else 1.0,
                 )
-            )
-        extend(self._padding[dom.n_slots])
+            t.dirty.clear()
         m = t.matches
-        extend(
-            _MATCH_ONE_HOT[0 if m == 0 else 1 if m == 1 else 2 if m <= 3 else 3 if m <= 10 else 4]
-        )
-        feats.append(self.turns / self.max_turns)
-        extend(_USER_ONE_HOT[t.last_act])
-        extend(_SYS_ONE_HOT[self._sys_act])
-        n_req = len(requested)
+        n_req = len(t.requested)
         offered = t.offered
-        extend(
-            (
+        return np.array(
+            part
+            + _MATCH_ONE_HOT[0 if m == 0 else 1 if m == 1 else 2 if m <= 3 else 3 if m <= 10 else 4]
+            + _USER_ONE_HOT[t.last_act]
+            + _SYS_ONE_HOT[self._sys_act]
+            + [
+                self.turns / self.max_turns,
                 offered >= 0,
                 offered >= 0 and t.match_mask >> offered & 1,
                 t.offer_rejected,
                 n_req / MAX_INFO_SLOTS if n_req < MAX_INFO_SLOTS else 1.0,
-                n_req > 0 and max(requested) >= dom.n_slots,
-            )
+                n_req > 0 and max(t.requested) >= self.domain.n_slots,
+            ],
+            dtype=np.float32,
         )
-        return np.array(feats, dtype=np.float32)
 
     # -------------------------------------------------------------- render
 

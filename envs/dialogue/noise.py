@@ -41,9 +41,10 @@ class Hypotheses:
         top: The top hypothesis of each item as ``(slot, value)`` (for transcripts).
         items: Number of semantic items in the true act.
         errors: How many of them have a wrong or missing top hypothesis.
+        spurious: Number of invented items (appended last to ``slots`` and ``top``).
     """
 
-    __slots__ = ("act", "errors", "items", "requests", "slots", "top")
+    __slots__ = ("act", "errors", "items", "requests", "slots", "spurious", "top")
 
     def __init__(self, act: int) -> None:
         self.act = act
@@ -52,6 +53,7 @@ class Hypotheses:
         self.top: list[tuple[int, int, float]] = []  # may alias ``slots`` (read only)
         self.items = 0
         self.errors = 0
+        self.spurious = 0
 
 
 class NoiseChannel:
@@ -124,9 +126,10 @@ class NoiseChannel:
                 out.requests.append((r, conf if conf > 0.2 else 0.2))
         if random() < SPURIOUS_SHARE * ser:
             s = int(random() * self.domain.n_slots)
-            conf = 0.2 + 0.6 * random()
+            conf = 0.05 + 0.4 * random()
             item = (s, int(random() * n_values[s]), conf)
             slots.append(item)
             top.append(item)
+            out.spurious = 1
         out.errors = errors
         return out

@@ -56,6 +56,7 @@ class BeliefTracker:
         asked: Per slot, how often the system requested it.
         requested: Requestable slots the user asked about and the system has not
             answered yet.
+        dirty: Slots whose per-slot summary changed since an observer last cleared it.
         offered: Entity the system last offered (-1: none yet).
         offer_rejected: Whether the user negated the last offer.
         match_mask, matches: Database entities matching the top beliefs, and their count.
@@ -78,6 +79,7 @@ class BeliefTracker:
         self.confirmed = [False] * n
         self.asked = [0] * n
         self.requested: set[int] = set()
+        self.dirty: set[int] = set(range(n))  # slots whose summary changed (for observers)
         self.offered = -1
         self.offer_rejected = False
         self.match_mask = domain.all_entities
@@ -132,13 +134,18 @@ class BeliefTracker:
                 self.confirmed[s] = self.top[s] == sys_value
             elif self.top[s] != old_top:
                 self.confirmed[s] = False
+        n = self.domain.n_slots
         for r, c in hyp.requests:
             if c >= REQUEST_THRESHOLD:
                 self.requested.add(r)
+                if r < n:
+                    self.dirty.add(r)
         if sys_kind == SYS_INFORM:
             # answered before hearing the reply; new requests in the reply stay pending
             self.requested.difference_update(self._answered)
+            self.dirty.update(r for r in self._answered if r < n)
         if touched:
+            self.dirty.update(touched)
             self._query()
 
     def note_system_act(self, sys_kind: int, sys_slot: int, entity: int) -> None:
@@ -149,6 +156,7 @@ class BeliefTracker:
             self._answered = set(self.requested)
         elif sys_kind == SYS_REQUEST and sys_slot >= 0:
             self.asked[sys_slot] += 1
+            self.dirty.add(sys_slot)
 
     def _stats(self, s: int) -> None:
         b = self.belief[s]
@@ -168,10 +176,13 @@ class BeliefTracker:
         rest = 1.0 - mass
         if rest > 1e-12:
             ent -= rest * math.log(rest)
+        if best > 1.0:
+            best = 1.0
         self.top[s] = top
-        self.top_p[s] = best if best < 1.0 else 1.0
-        self.margin[s] = best - second
-        self.entropy[s] = min(1.0, ent / self._log_norm[s])
+        self.top_p[s] = best
+        self.margin[s] = best - second if best > second else 0.0
+        ent /= self._log_norm[s]
+        self.entropy[s] = 1.0 if ent > 1.0 else ent if ent > 0.0 else 0.0
 
     def _query(self) -> None:
         dom = self.domain
