@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -12,7 +13,7 @@ from envs.core import ScenarioEnv
 from envs.robot.robot import Panda
 from envs.robot.scenarios import SPACES, TASK_NAMES
 from envs.robot.sim import Camera, PhysicsConfig, Simulator
-from envs.robot.tasks import SUCCESS_DISTANCE, Push, make_task
+from envs.robot.tasks import SUCCESS_DISTANCE, make_task
 
 __all__ = ["OBS_TYPES", "REWARD_TYPES", "RobotEnv"]
 
@@ -141,6 +142,7 @@ class RobotEnv(ScenarioEnv):
             raise ValueError(f"max_episode_steps must be a positive int, got {max_episode_steps}")
         super().__init__(SPACES[task], split=split, context=context, render_mode=render_mode)
         self.task_name = task
+        self._push = task == "push"
         self.obs_type = obs_type
         self.reward_type = reward_type
         self.max_episode_steps = int(max_episode_steps)
@@ -182,7 +184,7 @@ class RobotEnv(ScenarioEnv):
         self._path = 0.0
         self._last_ee = self.robot.ee_position()
         obs, achieved, desired = self._observe()
-        distance = float(np.linalg.norm(achieved - desired))
+        distance = float(_goal_distance(achieved, desired))
         return self._pack(obs, achieved, desired), {
             "is_success": distance < SUCCESS_DISTANCE,
             "distance": distance,
@@ -194,15 +196,15 @@ class RobotEnv(ScenarioEnv):
         self._steps += 1
         obs, achieved, desired = self._observe()
         ee = obs[:3]  # clean: noise is added in _pack
-        self._path += float(np.linalg.norm(ee - self._last_ee))
+        self._path += math.dist(ee, self._last_ee)
         self._last_ee = ee
-        distance = float(np.linalg.norm(achieved - desired))
-        info: dict[str, Any] = {"distance": distance}
-        if isinstance(self.task, Push):
-            info["ee_object_distance"] = float(
-                np.linalg.norm(np.asarray(ee, np.float32) - achieved)
-            )
-        reward = float(self.goal_reward(achieved, desired, info))
+        info: dict[str, Any] = {}
+        if self._push:
+            info["ee_object_distance"] = math.dist(ee.astype(np.float32), achieved)
+        d = _goal_distance(achieved, desired)
+        distance = float(d)
+        info["distance"] = distance
+        reward = float(self._reward(d, info))
         info["reward_terms"] = self._reward_terms(distance, info)
         success = distance < SUCCESS_DISTANCE
         info["is_success"] = success
@@ -248,12 +250,16 @@ class RobotEnv(ScenarioEnv):
         Returns:
             float32 reward(s), shape ``()`` or ``(n,)``.
         """
-        d = np.linalg.norm(np.asarray(achieved_goal) - np.asarray(desired_goal), axis=-1)
+        d = _goal_distance(np.asarray(achieved_goal), np.asarray(desired_goal))
+        return self._reward(d, info)
+
+    def _reward(self, d: np.ndarray, info: Any) -> np.ndarray:
         if self.reward_type == "sparse":
             return -(d >= SUCCESS_DISTANCE).astype(np.float32)
-        reward = -d
-        if self.task_name == "push":
-            reward = reward - APPROACH_WEIGHT * _info_values(info, "ee_object_distance", d.shape)
+        reward = -np.asarray(d, dtype=np.float64)  # same precision for steps and batches
+        if self._push:
+            approach = np.asarray(_info_values(info, "ee_object_distance", d.shape), np.float64)
+            reward = reward - APPROACH_WEIGHT * approach
         return np.asarray(reward, dtype=np.float32)
 
     def _reward_terms(self, distance: float, info: Mapping[str, Any]) -> dict[str, float]:
@@ -322,9 +328,15 @@ class RobotEnv(ScenarioEnv):
         super().close()
 
 
-def _info_values(info: Any, key: str, shape: tuple[int, ...]) -> np.ndarray:
+def _goal_distance(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+    """Euclidean distance over the last axis (one code path for steps and HER batches)."""
+    diff = achieved - desired
+    return np.sqrt(np.sum(diff * diff, axis=-1))
+
+
+def _info_values(info: Any, key: str, shape: tuple[int, ...]) -> Any:
     """``info[key]`` from one info dict or an array/list of them, shaped like ``shape``."""
     if isinstance(info, Mapping):
-        return np.full(shape, info[key], dtype=np.float64)
+        return info[key]
     values = np.array([item[key] for item in np.asarray(info, dtype=object).reshape(-1)])
     return values.reshape(shape)

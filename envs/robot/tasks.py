@@ -138,6 +138,7 @@ class Push(Task):
     def __init__(self, sim: Simulator, ee_position: Callable[[], np.ndarray]) -> None:
         super().__init__(sim, ee_position)
         self.size = 0.04
+        self._cache: tuple[int, np.ndarray] = (-1, np.zeros(12))
         self._make_cube(self.size)
         self._make_target(self.size)
 
@@ -172,6 +173,7 @@ class Push(Task):
             spinningFriction=scenario["spinning_friction"],
         )
         self.sim.set_colour("object", COLOURS[scenario["object_colour"]])
+        self._cache = (-1, self._cache[1])
         angle = rng.uniform(0.0, 2.0 * np.pi)
         radius = PUSH_START_RADIUS * np.sqrt(rng.uniform())
         start = CENTRE + np.array([radius * np.cos(angle), radius * np.sin(angle), 0.0])
@@ -182,15 +184,23 @@ class Push(Task):
         goal[2] = self.size / 2
         return goal
 
+    def _cube_state(self) -> np.ndarray:
+        """Position, Euler angles, linear and angular velocity (12), cached per change."""
+        if self._cache[0] != self.sim.version:
+            pos, orn = self.sim.base_pose("object")
+            lin, ang = self.sim.base_velocity("object")
+            state = np.concatenate([pos, self.sim.euler(orn), lin, ang])
+            state.flags.writeable = False
+            self._cache = (self.sim.version, state)
+        return self._cache[1]
+
     def achieved_goal(self) -> np.ndarray:
         """Cube centre."""
-        return self.sim.base_position("object")
+        return self._cube_state()[:3]
 
     def observation(self) -> np.ndarray:
         """Cube position, Euler angles, linear and angular velocity: 12 floats."""
-        pos, orn = self.sim.base_pose("object")
-        lin, ang = self.sim.base_velocity("object")
-        return np.concatenate([pos, self.sim.euler(orn), lin, ang])
+        return self._cube_state()
 
 
 TASKS: dict[str, type[Task]] = {"reach": Reach, "push": Push}
