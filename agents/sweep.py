@@ -908,17 +908,21 @@ def _connect(ray: Any, address: str | None, num_cpus: int | None) -> bool:
     import logging
 
     kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
-    if address is None:
-        kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False)
+    if address is None:  # "local": always a new Ray here, never a stray `ray start` cluster
+        kwargs.update(
+            address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False
+        )
     else:
         kwargs["address"] = address
     try:
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as err:
-        where = f"the Ray cluster at {address!r}" if address else "a local Ray"
+        if address is None:
+            raise SweepConfigError(f"cannot start a local Ray: {err}") from None
         raise SweepConfigError(
-            f"cannot start or join {where}: {err}. Start a cluster with `ray start --head` "
-            "and pass its address (or 'auto' on a node of it), or drop --address for a local Ray"
+            f"cannot join the Ray cluster at {address!r}: {err}. Start one with "
+            "`ray start --head` and pass its address ('auto' on one of its nodes), or drop "
+            "--address for a local Ray"
         ) from None
     return True
 
