@@ -257,11 +257,21 @@ class RunPolicy:
     """A trained policy for one unbatched observation, with the run's normalisation.
 
     ``predict`` has SB3's signature plus ``action_masks`` (passed on to MaskablePPO).
+    ``observation_space``/``action_space`` are the env's (SB3 stores image spaces
+    channels-first; ``predict`` takes the env's layout).
     """
 
-    def __init__(self, model: Any, obs_normalizer: Any = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        obs_normalizer: Any = None,
+        observation_space: Any = None,
+        action_space: Any = None,
+    ) -> None:
         self.model = model
         self.obs_normalizer = obs_normalizer
+        self.observation_space = observation_space or model.observation_space
+        self.action_space = action_space or model.action_space
         self._masked = "action_masks" in _parameters(model.predict)
 
     def predict(
@@ -313,7 +323,11 @@ def load_policy(run_dir: str | Path, device: str = "cpu", checkpoint: bool = Fal
         model_path, device=device, custom_objects=no_buffer if _off_policy(cls) else None
     )
     norm = load_vecnormalize(norm_path) if norm_path is not None and norm_path.exists() else None
-    return RunPolicy(model, norm)
+    import envs
+
+    env = envs.make(info.env, **info.env_kwargs)
+    env.close()
+    return RunPolicy(model, norm, env.observation_space, env.action_space)
 
 
 def _off_policy(cls: type) -> bool:

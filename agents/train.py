@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from gymnasium import spaces
 
 import envs
 from agents import artifacts, factory, runs
@@ -87,7 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--algo",
-        choices=None,
         metavar="ALGO",
         help=f"algorithm, one of {list(ALGOS)}; default: the env's shipped default "
         "(driving: ppo, robot-reach: sac, robot-push: tqc, dialogue: maskable-ppo, others: ppo)",
@@ -248,9 +248,9 @@ def prepare(args: argparse.Namespace) -> Plan:
     if args.context is not None:
         env_kwargs["context"] = args.context
     cli_run = {"n_envs": args.n_envs, "vec_env": args.vec_env, "eval_freq": args.eval_freq}
-    run = RunSettings.from_dict(merge(run_data, {k: v for k, v in cli_run.items() if v}))
-    if args.eval_freq == 0:
-        run = replace(run, eval_freq=0)
+    run = RunSettings.from_dict(
+        merge(run_data, {k: v for k, v in cli_run.items() if v is not None})
+    )
     if args.timesteps is not None:
         timesteps = args.timesteps
     if timesteps < 1:
@@ -293,7 +293,7 @@ def prepare(args: argparse.Namespace) -> Plan:
 
 
 def _prepare_resume(args: argparse.Namespace) -> Plan:
-    given = [f"--{k.replace('_', '-')}" for k in _CONFIG_FLAGS if getattr(args, k)]
+    given = [f"--{k.replace('_', '-')}" for k in _CONFIG_FLAGS if getattr(args, k) is not None]
     if args.overrides:
         given.append("--set")
     if given:
@@ -379,6 +379,7 @@ def train(plan: Plan, *, progress: bool = True, argv: list[str] | None = None) -
 
     probe = envs.make(config.env, **config.env_kwargs)
     keywords = factory.info_keywords(probe)
+    spaces_of = (probe.observation_space, probe.action_space)
     session = len(list((run_dir / "monitor").glob("*-0.monitor.csv")))
     venv = factory.make_vec_env(
         config.env,
@@ -435,7 +436,8 @@ def train(plan: Plan, *, progress: bool = True, argv: list[str] | None = None) -
     _save_final(run_dir, model)
     normalizer = _frozen_normalizer(model.get_vec_normalize_env())
     venv.close()
-    artifacts.finish(run_dir, config, runs.RunPolicy(model, normalizer), progress=progress)
+    policy = runs.RunPolicy(model, normalizer, *spaces_of)
+    artifacts.finish(run_dir, config, policy, progress=progress)
     return 0
 
 
@@ -462,9 +464,13 @@ def _normalize(venv: Any, config: TrainConfig, probe: Any, resume: runs.Checkpoi
         return venv
     if resume is not None and resume.vecnormalize is not None:
         return VecNormalize.load(str(resume.vecnormalize), venv)
+    space = probe.observation_space
+    image = factory.has_image(space) and not isinstance(space, spaces.Dict)
+    if image and config.run.normalize_obs:
+        print("note: run.normalize_obs is ignored for image observations")
     return VecNormalize(
         venv,
-        norm_obs=config.run.normalize_obs,
+        norm_obs=config.run.normalize_obs and not image,
         norm_reward=config.run.normalize_reward,
         gamma=float(config.algo_kwargs.get("gamma", 0.99)),
         norm_obs_keys=factory.normalize_keys(probe.observation_space),

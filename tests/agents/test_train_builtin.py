@@ -43,3 +43,35 @@ def test_builtin_env_trains_with_its_default_algorithm(tmp_path, env_name):
         obs, action_masks=None if masks is None else masks()
     )
     assert env.action_space.contains(np.asarray(action).astype(env.action_space.dtype))
+
+
+def test_perception_trunk_is_the_policy_feature_extractor(tmp_path):
+    from agents.perception.model import ModelConfig, PerceptionNet, save_model
+
+    env = envs.make("driving", obs_type="birdseye")
+    height, width, channels = env.observation_space.shape
+    labels = list(env.unwrapped.perception_label_units)
+    net = PerceptionNet(
+        ModelConfig(in_shape=(channels, height, width), n_labels=len(labels), channels=(4, 8))
+    )
+    model_dir = tmp_path / "perception"
+    units = env.unwrapped.perception_label_units
+    save_model(net, model_dir, {"env": "driving", "label_names": labels, "label_units": units})
+    argv = ["--env", "driving", "--obs-type", "birdseye", "--perception", str(model_dir)]
+    argv += ["--timesteps", "64", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
+    for item in [*TINY["ppo"], "run.eval_episodes=1", "run.n_envs=1", "run.record_video=false"]:
+        argv += ["--set", item]
+    assert train.main(argv) == 0
+    (run_dir,) = (tmp_path / "driving").iterdir()
+    policy = runs.load_policy(run_dir).model.policy
+    assert type(policy.features_extractor).__name__ == "PerceptionExtractor"
+    assert runs.load_run(run_dir).config["perception"] == {
+        "path": str(model_dir),
+        "finetune": False,
+    }
+
+
+def test_perception_needs_image_observations(tmp_path, capsys):
+    argv = ["--env", "point", "--perception", str(tmp_path / "missing")]
+    assert train.main([*argv, "--out", str(tmp_path)]) == 2
+    assert "missing" in capsys.readouterr().err
