@@ -343,14 +343,21 @@ class Traffic:
         """
         road, n = self.road, self.count
         V, B = self._V, self._B
-        target = np.concatenate((self.lane + 1, self.lane - 1))
         center = (self.lane - 0.5 * (road.lanes - 1)) * road.lane_width
-        settled = np.abs(self.d - center) < 0.05
-        valid = np.tile(settled, 2) & (target >= 0) & (target < road.lanes)
-        if not valid.any():
-            return np.zeros(n, dtype=bool)
+        # Only a driver held below its free-road acceleration can gain by changing.
+        r = self.v / v0
+        r *= r
+        free = self.a_max * (1.0 - r * r)
+        cand = np.flatnonzero((np.abs(self.d - center) < 0.05) & (free - acc > MOBIL_THRESHOLD))
+        started = np.zeros(n, dtype=bool)
+        if len(cand) == 0:
+            return started
+        me = np.concatenate((cand, cand))
+        lane = self.lane[cand]
+        target = np.concatenate((lane + 1, lane - 1))
+        valid = (target >= 0) & (target < road.lanes)
         tbit = self._lane_bit[np.maximum(target, 0)]
-        ds2 = np.concatenate((ds, ds))
+        ds2 = ds[me]
         in_t = (B[None, :] & tbit[:, None]) != 0
         ahead = np.where((ds2 > 0.0) & in_t, ds2, np.inf)
         # A vehicle level with us (ds == 0) counts as behind: it blocks the gap too. We
@@ -362,8 +369,7 @@ class Traffic:
         has_f = f_raw < np.inf
         nf_gap = np.minimum(f_raw - VEHICLE_LENGTH, NO_LEADER_GAP)
         nl_v = V[li]
-        v2 = np.concatenate((self.v, self.v))
-        me = np.concatenate((np.arange(n), np.arange(n)))
+        v2 = self.v[me]
         v0_all = self._V0.copy()
         v0_all[:n] = v0
         if ego is not None:
@@ -379,7 +385,7 @@ class Traffic:
             np.concatenate((self._A[fi], self._A[fi], self._A[me])),
             np.concatenate((self._ROOT[fi], self._ROOT[fi], self._ROOT[me])),
         )
-        m = 2 * n
+        m = len(me)
         nf_now, nf_after, my_after = a3[:m], a3[m : 2 * m], a3[2 * m :]
         safe = (
             (nf_after > -MOBIL_B_SAFE)
@@ -390,27 +396,31 @@ class Traffic:
         if ego is not None:
             # The ego is not assumed to yield: never cut in close in front of it.
             safe &= (fi != n) | ~has_f | (nf_gap > 2.0 * ego.v + 10.0)
-        gain = my_after - np.tile(acc, 2) + np.tile(self.politeness, 2) * (nf_after - nf_now)
-        gain = np.where(valid & safe, gain, -np.inf).reshape(2, n)
+        gain = my_after - acc[me] + self.politeness[me] * (nf_after - nf_now)
+        gain = np.where(valid & safe, gain, -np.inf).reshape(2, len(cand))
         go_left = gain[0] >= gain[1]
         best = np.where(go_left, gain[0], gain[1])
         # Only a random half acts on a decision, so neighbours do not all jump into the
         # same gap at once; the rest reconsider at the next decision.
-        started = (best > MOBIL_THRESHOLD) & (self.rng.random(n) < 0.5)
-        if np.count_nonzero(started) > 1:
+        go = (best > MOBIL_THRESHOLD) & (self.rng.random(len(cand)) < 0.5)
+        if np.count_nonzero(go) > 1:
             # Two drivers must not move into the same gap from both sides: of any two
             # starters heading for the same lane within a safe distance, the one
             # behind waits.
-            idx = np.flatnonzero(started)
-            lane_to = self.lane[idx] + np.where(go_left[idx], 1, -1)
-            rel = self.s[idx][None, :] - self.s[idx][:, None]  # > 0: column ahead of row
-            clash = (lane_to[:, None] == lane_to[None, :]) & (
-                np.abs(rel) < 2 * VEHICLE_LENGTH + 20.0
+            lane_to = np.where(go_left, lane + 1, lane - 1)
+            s_c = self.s[cand]
+            rel = s_c[None, :] - s_c[:, None]  # > 0: column ahead of row
+            clash = (
+                go[:, None]
+                & go[None, :]
+                & (lane_to[:, None] == lane_to[None, :])
+                & (np.abs(rel) < 2 * VEHICLE_LENGTH + 20.0)
+                & (rel > 0.0)
             )
-            np.fill_diagonal(clash, False)
-            started[idx[np.any(clash & (rel > 0.0), axis=1)]] = False
-        if started.any():
-            self.lane += np.where(started, np.where(go_left, 1, -1), 0)
+            go &= ~clash.any(axis=1)
+        if go.any():
+            started[cand] = go
+            self.lane[cand] += np.where(go, np.where(go_left, 1, -1), 0)
             self._changing = True
             self.update_lanes()
         return started

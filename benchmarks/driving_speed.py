@@ -1,0 +1,184 @@
+"""Steps/s of practicegym ``driving`` vs highway-env ``highway-fast-v0``, in one run.
+
+Both envs: 20 background vehicles, 3 lanes, 5 Hz policy frequency (highway-fast-v0 gets
+``policy_frequency=5``; its ``simulation_frequency`` is already 5), kinematics
+observations, random discrete meta-actions (the same five), resets included. Ours is
+also timed with continuous actions, unwrapped, and with the 64x64 bird's-eye raster.
+
+Both wall-clock and process CPU time are recorded: on a shared machine CPU time is the
+fairer measure of what the env costs; the load average is saved alongside.
+
+Usage::
+
+    python benchmarks/driving_speed.py            # writes benchmarks/results/driving_speed.*
+    python benchmarks/driving_speed.py --steps 500 --highway-steps 100 --out /tmp/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import envs
+
+SCENARIO_20 = {"lanes": 3, "traffic_density": 20.0 / (3 * 0.32)}  # 20 vehicles in the window
+
+
+def _time_steps(env: Any, steps: int, seed: int, options: dict | None = None) -> dict[str, float]:
+    env.action_space.seed(seed)
+    env.reset(seed=seed, options=options)
+    actions = [env.action_space.sample() for _ in range(steps)]
+    resets = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for action in actions:
+        _, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            env.reset(options=options)
+            resets += 1
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {
+        "steps": steps,
+        "resets": resets,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "steps_per_s_wall": steps / wall,
+        "steps_per_s_cpu": steps / cpu,
+    }
+
+
+def _time_calls(fn: Callable[[], Any], calls: int) -> dict[str, float]:
+    fn()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(calls):
+        fn()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"calls": calls, "per_s_wall": calls / wall, "per_s_cpu": calls / cpu}
+
+
+def bench_ours(steps: int) -> dict[str, Any]:
+    """Times our env in its benchmark configurations."""
+    out: dict[str, Any] = {}
+    opts = {"scenario": SCENARIO_20}
+    env = envs.make("driving", action_type="discrete")
+    env.reset(seed=0, options=opts)
+    out["vehicles"] = env.unwrapped.traffic.count
+    out["kinematics_discrete"] = _time_steps(env, steps, 0, opts)
+    env = envs.make("driving")
+    out["kinematics_continuous"] = _time_steps(env, steps, 0, opts)
+    out["kinematics_discrete_unwrapped"] = _time_steps(
+        envs.make("driving", action_type="discrete").unwrapped, steps, 0, opts
+    )
+    env = envs.make("driving", obs_type="birdseye", action_type="discrete")
+    out["birdseye_discrete"] = _time_steps(env, max(steps // 2, 1), 0, opts)
+    raw = env.unwrapped
+    raw.reset(seed=0, options=opts)
+    out["birdseye_frame_64"] = _time_calls(raw.perception_frame, max(steps // 2, 1))
+    return out
+
+
+def bench_highway(steps: int) -> dict[str, Any]:
+    """Times highway-fast-v0 (or says why it could not)."""
+    try:
+        import gymnasium as gym
+        import highway_env
+    except ImportError as err:
+        return {"error": f"highway-env is not installed: {err}"}
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    config = {"vehicles_count": 20, "lanes_count": 3, "policy_frequency": 5}
+    env = gym.make("highway-fast-v0", config=config)
+    result: dict[str, Any] = {
+        "version": getattr(highway_env, "__version__", "unknown"),
+        "config": {
+            k: env.unwrapped.config[k]
+            for k in ("vehicles_count", "lanes_count", "policy_frequency", "simulation_frequency")
+        },
+        "kinematics_discrete": _time_steps(env, steps, 0),
+    }
+    env.close()
+    return result
+
+
+def write(results: dict[str, Any], out_dir: Path) -> None:
+    """Writes ``driving_speed.json`` and ``driving_speed.md``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "driving_speed.json").write_text(json.dumps(results, indent=2) + "\n")
+    ours, hw = results["ours"], results["highway_fast_v0"]
+    lines = [
+        "# Driving env speed: practicegym `driving` vs highway-env `highway-fast-v0`",
+        "",
+        f"Measured {results['date']} on {results['machine']} "
+        f"(load average at start {results['loadavg_start']}, end {results['loadavg_end']}; "
+        "other jobs shared the cores, so CPU-time rates are the fairer figure).",
+        f"Both: {ours['vehicles']} background vehicles, 3 lanes, 5 Hz policy, random actions,",
+        "resets included.",
+        "",
+        "| env / configuration | steps/s (CPU time) | steps/s (wall) |",
+        "|---|---|---|",
+    ]
+    rows = [
+        ("ours, kinematics, discrete (gym.make)", ours["kinematics_discrete"]),
+        ("ours, kinematics, continuous (gym.make)", ours["kinematics_continuous"]),
+        ("ours, kinematics, discrete (unwrapped)", ours["kinematics_discrete_unwrapped"]),
+        ("ours, birdseye 64x64, discrete (gym.make)", ours["birdseye_discrete"]),
+    ]
+    if "error" not in hw:
+        rows.append(("highway-fast-v0, kinematics, discrete", hw["kinematics_discrete"]))
+    for name, r in rows:
+        lines.append(f"| {name} | {r['steps_per_s_cpu']:,.0f} | {r['steps_per_s_wall']:,.0f} |")
+    frame = ours["birdseye_frame_64"]
+    lines += [
+        "",
+        f"Bird's-eye 64x64 raster alone: {frame['per_s_cpu']:,.0f} frames/s (CPU time), "
+        f"{frame['per_s_wall']:,.0f} frames/s (wall).",
+        "",
+    ]
+    if "error" in hw:
+        lines.append(f"highway-fast-v0 was not measured: {hw['error']}")
+    else:
+        lines.append(
+            f"Speed-up vs highway-fast-v0 {hw['version']} (kinematics, discrete, gym.make): "
+            f"{results['speedup_cpu']:.0f}x (CPU time), {results['speedup_wall']:.0f}x (wall)."
+        )
+    (out_dir / "driving_speed.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the benchmark; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=5000, help="steps per configuration (ours)")
+    parser.add_argument("--highway-steps", type=int, default=300, help="steps for highway-fast-v0")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results", help="output folder"
+    )
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}, NumPy {np.__version__}",
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    results["ours"] = bench_ours(args.steps)
+    results["highway_fast_v0"] = bench_highway(args.highway_steps)
+    results["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    hw = results["highway_fast_v0"]
+    if "error" not in hw:
+        ours = results["ours"]["kinematics_discrete"]
+        theirs = hw["kinematics_discrete"]
+        results["speedup_cpu"] = ours["steps_per_s_cpu"] / theirs["steps_per_s_cpu"]
+        results["speedup_wall"] = ours["steps_per_s_wall"] / theirs["steps_per_s_wall"]
+    write(results, args.out)
+    print((args.out / "driving_speed.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
