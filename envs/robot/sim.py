@@ -240,8 +240,13 @@ class Simulator:
         position: Sequence[float],
         rgba: Sequence[float] = (0.8, 0.8, 0.8, 1.0),
         ghost: bool = False,
+        maximal: bool = False,
     ) -> int:
-        """Creates a box; ``ghost`` boxes are visual only (no collision)."""
+        """Creates a box; ``ghost`` boxes are visual only (no collision).
+
+        ``maximal`` simulates it as a plain rigid body (maximal coordinates), which is
+        cheaper for a free object than a one-link multibody.
+        """
         visual = self.client.createVisualShape(
             p.GEOM_BOX, halfExtents=list(half_extents), rgbaColor=list(rgba)
         )
@@ -255,6 +260,7 @@ class Simulator:
             baseCollisionShapeIndex=collision,
             baseVisualShapeIndex=visual,
             basePosition=list(position),
+            useMaximalCoordinates=maximal,
         )
         self._add(name, uid)
         return uid

@@ -145,7 +145,12 @@ class Push(Task):
     def _make_cube(self, size: float) -> None:
         half = (size / 2,) * 3
         self.sim.create_box(
-            "object", half_extents=half, mass=1.0, position=(0, 0, size / 2), rgba=COLOURS["red"]
+            "object",
+            half_extents=half,
+            mass=1.0,
+            position=(0, 0, size / 2),
+            rgba=COLOURS["red"],
+            maximal=True,
         )
 
     def _make_target(self, size: float) -> None:
