@@ -64,6 +64,8 @@ __all__ = [
     "load_config",
     "main",
     "run_sweep",
+    "transfer_reports",
+    "write_report",
 ]
 
 STATE = "state.json"
@@ -840,6 +842,10 @@ class SweepResult:
         """Every run finished."""
         return not self.interrupted and len(self.done) == len(self.records)
 
+    def transfer_reports(self) -> dict[str, dict[str, list[Any]]]:
+        """The finished runs' transfer reports by env and group (:func:`transfer_reports`)."""
+        return transfer_reports(SweepState.load(self.out_dir), load_config(self.out_dir / CONFIG))
+
 
 def _import_ray() -> Any:
     try:
@@ -1114,26 +1120,44 @@ def _record_result(state: SweepState, record: RunRecord, result: dict[str, Any])
 # --------------------------------------------------------------------------- the report
 
 
+def transfer_reports(state: SweepState, config: SweepConfig) -> dict[str, dict[str, list[Any]]]:
+    """The finished runs' transfer reports: env -> group label -> reports (seed order).
+
+    This is what the grouped report aggregates; callers such as benchmarks can pass one
+    env's mapping to :func:`agents.evaluation.aggregate_runs` themselves.
+    """
+    from agents.evaluation import TransferReport
+
+    group_by = config.grouping()
+    per_env: dict[str, dict[str, list[Any]]] = {}
+    for run_id, record in state.records.items():
+        result = state.result(run_id)
+        if result is not None:
+            report = TransferReport.from_dict(result["transfer"])
+            group = per_env.setdefault(record.spec.env, {}).setdefault(
+                record.spec.group(group_by), []
+            )
+            group.append(report)
+    return per_env
+
+
 def write_report(state: SweepState, config: SweepConfig) -> dict[str, Any]:
     """Writes ``report.md``/``report.json``: runs, failures and the grouped rliable report.
 
     Groups are the values of :meth:`SweepConfig.grouping`; per env, every group's
     finished runs (seeds) go to :func:`agents.evaluation.aggregate_runs` (IQM, mean,
     median, optimality gap with bootstrap CIs; probability of improvement between
-    groups), saved under ``grouped/<env>/``.
+    groups), saved under ``grouped/<env>/``. Failed runs and the failed attempts of
+    runs that recovered are listed with their reasons.
     """
-    from agents.evaluation import TransferReport
-
     group_by = config.grouping()
-    rows, failures = [], []
-    per_env: dict[str, dict[str, list[Any]]] = {}
+    rows, failures, recovered = [], [], []
     for run_id, record in state.records.items():
         result = state.result(run_id)
-        group = record.spec.group(group_by)
         rows.append(
             {
                 "run_id": run_id,
-                "group": group,
+                "group": record.spec.group(group_by),
                 "status": record.status,
                 "attempts": record.attempts,
                 "duration_s": record.duration_s,
@@ -1141,16 +1165,14 @@ def write_report(state: SweepState, config: SweepConfig) -> dict[str, Any]:
                 "scores": result["scores"] if result else {},
             }
         )
+        entry = {"run_id": run_id, "status": record.status, "errors": list(record.errors)}
         if record.status != DONE:
-            failures.append(
-                {"run_id": run_id, "status": record.status, "errors": list(record.errors)}
-            )
-        elif result is not None:
-            report = TransferReport.from_dict(result["transfer"])
-            per_env.setdefault(record.spec.env, {}).setdefault(group, []).append(report)
+            failures.append(entry)
+        elif record.errors:
+            recovered.append(entry)
     grouped: dict[str, Any] = {}
     tables = []
-    for env, groups in per_env.items():
+    for env, groups in transfer_reports(state, config).items():
         try:
             aggregate = aggregate_groups(groups, config.evaluation.bootstrap_reps)
         except ValueError as err:  # e.g. runs evaluated on different splits
@@ -1167,6 +1189,7 @@ def write_report(state: SweepState, config: SweepConfig) -> dict[str, Any]:
         "counts": state.counts(),
         "runs": rows,
         "failures": failures,
+        "recovered": recovered,
         "grouped": grouped,
     }
     atomic_write_text(state.out_dir / "report.json", json.dumps(report, indent=1, default=str))
@@ -1214,6 +1237,12 @@ def _report_markdown(report: dict[str, Any], grouped_md: str) -> str:
         lines.append(f"- **{failure['run_id']}** ({failure['status']}):")
         for error in failure["errors"] or ["not run yet"]:
             lines.append(f"  - {error.splitlines()[0]}")
+    if report["recovered"]:
+        lines += ["", "## Failed attempts of runs that then finished", ""]
+    for entry in report["recovered"]:
+        lines.append(f"- **{entry['run_id']}**:")
+        lines += [f"  - {error.splitlines()[0]}" for error in entry["errors"]]
+    lines += ["", f"Full reasons (with the end of each train.log) are in {STATE}."]
     return "\n".join(lines) + "\n"
 
 

@@ -210,6 +210,7 @@ def test_report_groups_finished_runs_and_lists_failures(tmp_path, toy_reports):
             "errors": [f"attempt {k}: RuntimeError: agents.train exited 1" for k in (1, 2, 3)],
         }
     ]
+    assert report["recovered"] == []
     text = (tmp_path / "report.md").read_text()
     assert "point-ppo-linear-s2" in text and "RuntimeError: agents.train exited 1" in text
     grouped = report["grouped"]["point"]
@@ -421,15 +422,21 @@ def test_driver_retries_records_failures_and_resume_redoes_only_unfinished(
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == sorted(
         f"{i}.json" for i in ids if i != ids[1]
     )
-    assert (
-        "attempt 1: RuntimeError: agents.train exited with status 1"
-        in (tmp_path / "report.md").read_text()
-    )
+    report_md = (tmp_path / "report.md").read_text()
+    assert "attempt 1: RuntimeError: agents.train exited with status 1" in report_md
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [f["run_id"] for f in report["failures"]] == [ids[1]]
+    assert report["recovered"] == [
+        {"run_id": ids[0], "status": DONE, "errors": records[ids[0]].errors}
+    ]
+    assert "## Failed attempts of runs that then finished" in report_md
 
     calls.clear()
     second = sweep.run_sweep(None, tmp_path, resume=True, progress=False)
     assert second.ok
     assert calls == [(ids[1], "attempt-3")]  # only the failed run, in a new attempt folder
+    per_env = second.transfer_reports()
+    assert sum(len(v) for v in per_env["point"].values()) == 4
     assert json.loads((tmp_path / "report.json").read_text())["failures"] == []
 
 
