@@ -221,7 +221,7 @@ class SweepConfig:
         algos: Algorithm names (``agents.config.ALGOS``).
         seeds: Training seeds; the runs within a group.
         timesteps: Training budgets to cross.
-        curricula: Curriculum names or config paths; ``None`` means none given.
+        curricula: Curriculum scheduler names (``curricula.SCHEDULERS``); ``None``: none.
         overrides: ``(key, values)`` pairs; each value list is crossed.
         group_by: Axes whose values name an rliable group; ``None`` picks the varying ones.
             Envs are never pooled: each env gets its own grouped report.
@@ -300,6 +300,14 @@ class SweepConfig:
         curricula = tuple(
             _as_list(curricula_raw, "curricula", (str, type(None)), allow_scalar=False)
         )
+        from curricula import SCHEDULERS
+
+        for name in curricula:
+            if name is not None and name not in SCHEDULERS:
+                raise SweepConfigError(
+                    f"sweep key 'curricula': unknown curriculum {name!r}."
+                    f"{did_you_mean(name, SCHEDULERS)} Valid: {sorted(SCHEDULERS)} or null (none)"
+                )
         overrides = []
         set_block = data.get("set") or {}
         if not isinstance(set_block, Mapping):
@@ -431,7 +439,7 @@ class RunSpec:
         algo: Algorithm name.
         seed: Training seed.
         timesteps: Training budget.
-        curriculum: Curriculum name or config path (``None``: not given).
+        curriculum: Curriculum scheduler name (``None``: none).
         overrides: ``(key, value)`` ``--set`` overrides.
     """
 
@@ -443,14 +451,19 @@ class RunSpec:
     curriculum: str | None = None
     overrides: tuple[tuple[str, Any], ...] = ()
 
-    def train_argv(self, out_dir: str | Path) -> list[str]:
-        """The ``agents.train`` arguments of this run, writing under ``out_dir``."""
+    def train_argv(self, out_dir: str | Path, device: str | None = None) -> list[str]:
+        """The ``agents.train`` arguments of this run, writing under ``out_dir``.
+
+        ``device`` (``cpu``/``cuda``) is passed as ``--device`` when given.
+        """
         argv = ["--env", self.env, "--algo", self.algo, "--timesteps", str(self.timesteps)]
         argv += ["--seed", str(self.seed)]
         if self.curriculum is not None:
             argv += ["--curriculum", self.curriculum]
         for key, value in self.overrides:
             argv += ["--set", f"{key}={format_override(value)}"]
+        if device is not None:
+            argv += ["--device", device]
         return [*argv, "--out", str(out_dir), "--no-progress"]
 
     def axes(self) -> dict[str, Any]:
@@ -711,7 +724,7 @@ def _earlier_run(attempt_dir: Path) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def _train(run: RunSpec, out: Path, train_fn: TrainFn, log: Any) -> Path:
+def _train(run: RunSpec, out: Path, train_fn: TrainFn, log: Any, device: str | None) -> Path:
     """Trains the run, continuing what an earlier, killed attempt left; returns the run folder.
 
     An earlier attempt's finished model is kept (only the evaluation is redone); its
@@ -730,8 +743,10 @@ def _train(run: RunSpec, out: Path, train_fn: TrainFn, log: Any) -> Path:
             "(left by an earlier attempt)"
         )
         argv, run_dir = ["--resume", str(earlier), "--no-progress"], earlier
+        if device is not None:
+            argv += ["--device", device]
     else:
-        argv, run_dir = run.train_argv(out), None
+        argv, run_dir = run.train_argv(out, device), None
     print(f"[sweep] python -m agents.train {' '.join(argv)}")
     rc = train_fn(argv)
     if rc != 0:
@@ -751,6 +766,7 @@ def execute_run(
     attempt_dir: str,
     evaluation: dict[str, Any],
     train_fn: TrainFn | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Trains one run with ``agents.train.main`` and evaluates it; the body of a Ray task.
 
@@ -763,6 +779,8 @@ def execute_run(
         attempt_dir: ``--out`` folder of this attempt (``<sweep>/runs/<run_id>/attempt-<k>``).
         evaluation: :class:`EvaluationSettings` fields.
         train_fn: The training entry point; ``None`` is ``agents.train.main`` (tests wrap it).
+        device: ``--device`` for training: ``cpu`` when the task holds no GPU, ``cuda``
+            when it does (``None``: the CLI's ``auto``).
 
     Raises:
         RuntimeError: Training exited with a non-zero status or left no run folder.
@@ -781,7 +799,7 @@ def execute_run(
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
     ):
-        run_dir = _train(run, out, train_fn, log)
+        run_dir = _train(run, out, train_fn, log, device)
     train_s = time.perf_counter() - start
     info = load_run(run_dir)
     report = evaluate_transfer(
@@ -1040,9 +1058,16 @@ def _drive(
     failed, is recorded here. An attempt running longer than ``config.timeout_s`` is
     cancelled (its worker killed) and counts as a failure.
     """
+    # max_calls=1: every run gets a fresh worker process, like a command line would
+    # (no state, threads or GPU memory carried over from the previous run).
     task = ray.remote(execute_run).options(
-        num_cpus=config.resources.num_cpus, num_gpus=config.resources.num_gpus, max_retries=0
+        num_cpus=config.resources.num_cpus,
+        num_gpus=config.resources.num_gpus,
+        max_retries=0,
+        max_calls=1,
     )
+    # Train on what the task declared: the GPU Ray assigned it, or the CPU only.
+    device = "cuda" if config.resources.num_gpus > 0 else "cpu"
     queue = deque(todo)
     tries = dict.fromkeys(todo, 0)
     inflight: dict[Any, str] = {}
@@ -1058,7 +1083,9 @@ def _drive(
                 record.status = RUNNING
                 tries[run_id] += 1
                 attempt_dir = state.out_dir / "runs" / run_id / f"attempt-{record.attempts}"
-                ref = task.remote(record.spec.to_dict(), str(attempt_dir), evaluation, train_fn)
+                ref = task.remote(
+                    record.spec.to_dict(), str(attempt_dir), evaluation, train_fn, device
+                )
                 inflight[ref] = run_id
                 if config.timeout_s is not None:
                     deadlines[ref] = time.monotonic() + config.timeout_s

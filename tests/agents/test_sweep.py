@@ -68,6 +68,8 @@ def test_no_curricula_means_no_flag_and_config_round_trips():
     cfg = SweepConfig.from_dict({k: v for k, v in BASE.items() if k != "curricula"})
     (spec,) = expand(cfg)[:1]
     assert "--curriculum" not in spec.train_argv("o")
+    assert spec.train_argv("o", device="cuda")[-5:] == ["--device", "cuda", "--out", "o",
+                                                        "--no-progress"]  # fmt: skip
     assert spec.run_id == "point-ppo-default-s0"
     assert cfg.grouping() == ("algo",)
     again = SweepConfig.from_dict(yaml.safe_load(yaml.safe_dump(cfg.to_dict())))
@@ -92,6 +94,8 @@ def test_no_curricula_means_no_flag_and_config_round_trips():
         ({"evaluation": {"episodes": 0}}, "evaluation.episodes must be >= 1"),
         ({"retries": -1}, "retries must be an int >= 0"),
         ({"name": "a b"}, "sweep name must match"),
+        ({"curricula": ["linar"]}, "unknown curriculum 'linar'. Did you mean 'linear'"),
+        ({"timeout_s": 0}, "timeout_s must be a number > 0"),
     ],
 )
 def test_bad_configs_are_rejected_with_what_is_valid(change, message):
@@ -375,7 +379,8 @@ def fake_execute(toy_reports, plan):
     """An ``execute_run`` stand-in: ``plan[run_id]`` lists what each attempt does."""
     calls = []
 
-    def execute(spec, attempt_dir, evaluation, train_fn):
+    def execute(spec, attempt_dir, evaluation, train_fn, device):
+        assert device == "cpu"  # no GPU declared: train on the CPU
         run_id = spec["run_id"]
         calls.append((run_id, Path(attempt_dir).name))
         outcomes = plan.get(run_id, [])
@@ -404,7 +409,7 @@ def test_driver_retries_records_failures_and_resume_redoes_only_unfinished(
     monkeypatch.setattr(sweep, "_import_ray", lambda: fake)
 
     first = sweep.run_sweep(cfg, tmp_path, max_concurrent=2, progress=True)
-    assert fake.options == {"num_cpus": 1.0, "num_gpus": 0.0, "max_retries": 0}
+    assert fake.options == {"num_cpus": 1.0, "num_gpus": 0.0, "max_retries": 0, "max_calls": 1}
     assert not first.ok and [r.spec.run_id for r in first.failed] == [ids[1]]
     records = {r.spec.run_id: r for r in first.records}
     assert records[ids[0]].status == DONE and records[ids[0]].attempts == 2
