@@ -142,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--patience", type=_positive_int, default=5, help="early-stopping patience (epochs)"
     )
     t.add_argument(
+        "--channels",
+        type=_positive_int,
+        nargs="+",
+        default=[16, 32, 64, 64],
+        help="conv channels of the trunk, one per stride-2 layer (default: 16 32 64 64)",
+    )
+    t.add_argument(
+        "--embed-dim",
+        type=_positive_int,
+        default=256,
+        help="trunk embedding size = the policy's features (default 256)",
+    )
+    t.add_argument(
         "--augment",
         action="store_true",
         help="photometric augmentation (brightness, tint, contrast, noise) of training batches",
@@ -215,6 +228,8 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         augment=args.augment,
+        channels=tuple(args.channels),
+        embed_dim=args.embed_dim,
     )
     info = train(args.data, args.out, cfg, overwrite=args.overwrite, progress=not args.no_progress)
     print(

@@ -61,7 +61,7 @@ class ModelConfig:
 
     in_shape: tuple[int, int, int]
     n_labels: int
-    channels: tuple[int, ...] = (32, 64, 64, 64)
+    channels: tuple[int, ...] = (16, 32, 64, 64)
     embed_dim: int = 256
     head_hidden: int = 128
 

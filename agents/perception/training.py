@@ -60,7 +60,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     embed_dim: int = 256
-    channels: tuple[int, ...] = (32, 64, 64, 64)
+    channels: tuple[int, ...] = (16, 32, 64, 64)
     augment: bool = False
 
     def __post_init__(self) -> None:
@@ -68,6 +68,8 @@ class TrainConfig:
             raise ValueError("epochs, batch_size and patience must be >= 1")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.weight_decay < float("inf"):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.device not in ("auto", "cpu", "cuda"):
