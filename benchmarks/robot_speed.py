@@ -95,7 +95,7 @@ def measure_speed(task: str, steps: int, rounds: int, seed: int = 0) -> dict[str
         result: dict[str, Any] = {"physics": physics["ours"], "envs": {}}
         walls: dict[str, list[float]] = {n: [] for n in made}
         cpus: dict[str, list[float]] = {n: [] for n in made}
-        for name, env in made.items():  # warm-up
+        for env in made.values():  # warm-up
             env.reset(seed=seed)
             _run(env, rng.uniform(-1, 1, (20, *env.action_space.shape)).astype(np.float32))
         for _ in range(rounds):
@@ -277,8 +277,9 @@ WHY = (
     "arm is 7 links with 7 motors instead of 12 links with 9 motors. (2) The 20 substeps "
     "run inside one `stepSimulation` call (`numSubSteps`), not 20 Python calls. (3) The "
     "solver stops at residual 1e-4 instead of 1e-7 (`ours-equal-solver` shows the cost of "
-    "matching it). (4) No collision ground plane under the table (a visual-only floor), "
-    "and hot-path calls skip `BulletClient`'s per-call wrapper."
+    "matching it). (4) The cube is a maximal-coordinates rigid body, there is no collision "
+    "ground plane (the floor is visual only), and hot-path calls skip `BulletClient`'s "
+    "per-call wrapper and cache state reads between simulator changes."
 )
 
 

@@ -30,7 +30,8 @@ class RobotEnv(ScenarioEnv):
 
     ## Description
     A 7-DoF Franka Panda (``pybullet_data/franka_panda/panda.urdf``) stands at the end of
-    a table, gripper closed and pointing down. In ``task="reach"`` it must bring its end
+    a table, gripper closed (finger joints fixed in the model, as panda-gym blocks them)
+    and pointing down. In ``task="reach"`` it must bring its end
     effector within 5 cm of a target in the air; in ``task="push"`` it must push a cube
     on the table until the cube's centre is within 5 cm of a target. The env composes a
     :class:`~envs.robot.robot.Panda` and a :class:`~envs.robot.tasks.Task` over one
@@ -39,9 +40,10 @@ class RobotEnv(ScenarioEnv):
 
     Physics (see :class:`~envs.robot.sim.PhysicsConfig`): timestep 0.002 s, 20 substeps
     per action, so 25 Hz control (panda-gym's settings); constraint solver capped at 50
-    iterations and stopped at residual 1e-4. Every reset puts the arm back with zero
-    velocity and (push) builds a fresh cube, so a rollout depends only on the seed and
-    the actions, not on earlier episodes.
+    iterations and stopped at residual 1e-4; the cube is a maximal-coordinates rigid
+    body; no collision ground plane (the floor is visual). Every reset puts the arm back
+    with zero velocity and (push) builds a fresh cube, so a rollout depends only on the
+    seed and the actions, not on earlier episodes.
 
     ## Action Space
     ``control="ee"`` (default): ``Box(-1, 1, (3,), float32)``, end-effector displacement
