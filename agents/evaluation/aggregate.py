@@ -199,6 +199,31 @@ def _seeded_numpy(seed: int) -> Iterator[None]:
         np.random.set_state(saved)
 
 
+def _interval_estimates(
+    score_dict: Mapping[str, np.ndarray | list[np.ndarray]], func: Any, reps: int
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``rliable.library.get_interval_estimates``, skipping bootstraps that cannot vary.
+
+    When every array has a single run, each stratified-bootstrap replicate is the data
+    itself, so the interval is the point estimate; rliable would compute it ``reps``
+    times.
+    """
+    from rliable import library
+
+    varying = {
+        k: v
+        for k, v in score_dict.items()
+        if any(a.shape[0] > 1 for a in (v if isinstance(v, list) else [v]))
+    }
+    points, intervals = library.get_interval_estimates(varying, func, reps=reps)
+    for k, v in score_dict.items():
+        if k not in varying:
+            point = np.asarray(func(*v) if isinstance(v, list) else func(v), dtype=float)
+            points[k] = point
+            intervals[k] = np.stack([point, point])
+    return points, intervals
+
+
 def _aggregates(scores: np.ndarray) -> np.ndarray:
     from rliable import metrics
 
@@ -269,7 +294,7 @@ def aggregate_runs(
     Raises:
         ValueError: Empty groups, or reports that do not share env, splits and seeds.
     """
-    from rliable import library, metrics
+    from rliable import metrics
 
     first = _check_consistent(reports_by_group)
     for name, value in (("reps", reps), ("improvement_reps", improvement_reps)):
@@ -285,7 +310,7 @@ def aggregate_runs(
     estimates: dict[str, dict[str, dict[str, Estimate]]] = {}
     with _seeded_numpy(seed):
         for col in columns:
-            points, intervals = library.get_interval_estimates(scores[col], _aggregates, reps=reps)
+            points, intervals = _interval_estimates(scores[col], _aggregates, reps)
             estimates[col] = {
                 g: {
                     m: _estimate(points[g][i], intervals[g][:, i], first.score_kind, m)
@@ -303,14 +328,11 @@ def aggregate_runs(
                 for tasks, cols in task_sets:
                     sx = np.stack([scores[c][x].mean(axis=1) for c in cols], axis=1)
                     sy = np.stack([scores[c][y].mean(axis=1) for c in cols], axis=1)
-                    key = f"{x},{y}"
-                    points, intervals = library.get_interval_estimates(
-                        {key: [sx, sy]},
-                        metrics.probability_of_improvement,
-                        reps=improvement_reps,
+                    points, intervals = _interval_estimates(
+                        {"xy": [sx, sy]}, metrics.probability_of_improvement, improvement_reps
                     )
-                    low, high = np.ravel(intervals[key])
-                    est = Estimate(float(points[key]), float(low), float(high))
+                    low, high = np.ravel(intervals["xy"])
+                    est = Estimate(float(points["xy"]), float(low), float(high))
                     improvements.append(Improvement(x, y, tasks, est))
     return GroupReport(
         env=first.env,

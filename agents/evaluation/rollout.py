@@ -127,27 +127,38 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
-def _space_summary(space: spaces.Space) -> tuple[Any, ...]:
-    if isinstance(space, spaces.Dict):
-        return ("Dict", tuple((k, _space_summary(v)) for k, v in space.spaces.items()))
-    if isinstance(space, spaces.Discrete):
-        return ("Discrete", int(space.n))
-    return (type(space).__name__, tuple(space.shape or ()))
+def _fits(theirs: spaces.Space, ours: spaces.Space) -> bool:
+    """Whether a policy built for ``theirs`` can act on observations/actions of ``ours``.
+
+    Image boxes may be channels-first on the policy's side (SB3 transposes them).
+    """
+    if isinstance(theirs, spaces.Dict) or isinstance(ours, spaces.Dict):
+        return (
+            isinstance(theirs, spaces.Dict)
+            and isinstance(ours, spaces.Dict)
+            and list(theirs.spaces) == list(ours.spaces)
+            and all(_fits(theirs[k], ours[k]) for k in ours.spaces)
+        )
+    if isinstance(theirs, spaces.Discrete) or isinstance(ours, spaces.Discrete):
+        return type(theirs) is type(ours) and int(theirs.n) == int(ours.n)  # type: ignore[attr-defined]
+    if type(theirs) is not type(ours):
+        return False
+    a, b = tuple(theirs.shape or ()), tuple(ours.shape or ())
+    return a == b or (len(b) == 3 and a == (b[2], b[0], b[1]))
 
 
-def _policy_space(policy: Any, name: str) -> spaces.Space | None:
-    for owner in (policy, getattr(policy, "model", None)):
-        space = getattr(owner, name, None)
-        if isinstance(space, spaces.Space):
-            return space
-    return None
+def _declared_spaces(policy: Any, name: str) -> list[spaces.Space]:
+    owners = (policy, getattr(policy, "model", None))
+    found = [getattr(owner, name, None) for owner in owners]
+    return [s for s in found if isinstance(s, spaces.Space)]
 
 
 def check_policy_matches(policy: Any, env: gym.Env, env_label: str) -> None:
     """Raises ValueError when a policy's declared spaces do not fit ``env``'s.
 
-    Policies that declare no ``observation_space``/``action_space`` (directly or on a
-    ``model`` attribute, as SB3 models and run-folder policies do) are not checked.
+    The spaces a policy declares (``observation_space``/``action_space``, on itself
+    and on its ``model`` as SB3 models and run-folder policies have) are all checked;
+    a policy that declares none is not.
     """
     if not callable(getattr(policy, "predict", None)):
         raise ValueError(
@@ -155,13 +166,13 @@ def check_policy_matches(policy: Any, env: gym.Env, env_label: str) -> None:
             f"got {type(policy).__name__}"
         )
     for name in ("observation_space", "action_space"):
-        theirs = _policy_space(policy, name)
         ours = getattr(env, name)
-        if theirs is not None and _space_summary(theirs) != _space_summary(ours):
-            raise ValueError(
-                f"the policy does not match env {env_label}: it expects {name} {theirs}, "
-                f"the env has {ours}"
-            )
+        for theirs in _declared_spaces(policy, name):
+            if not _fits(theirs, ours):
+                raise ValueError(
+                    f"the policy does not match env {env_label}: it expects {name} "
+                    f"{theirs}, the env has {ours}"
+                )
 
 
 # --------------------------------------------------------------------------- workers

@@ -223,6 +223,16 @@ def test_policy_that_does_not_match_the_env_is_rejected() -> None:
         evaluate_transfer("random", "pointt", progress=False)
 
 
+def test_space_check_accepts_sb3_channels_first_images_only() -> None:
+    hwc, chw = spaces.Box(0, 255, (64, 64, 3), np.uint8), spaces.Box(0, 255, (3, 64, 64), np.uint8)
+    assert rollout._fits(chw, hwc) and rollout._fits(hwc, hwc)
+    assert not rollout._fits(spaces.Box(-1, 1, (4,)), spaces.Box(-1, 1, (8,)))
+    assert not rollout._fits(spaces.Discrete(3), spaces.Discrete(4))
+    obs = spaces.Dict({"image": hwc, "context": spaces.Box(0, 1, (2,))})
+    assert rollout._fits(spaces.Dict({"image": chw, "context": spaces.Box(0, 1, (2,))}), obs)
+    assert not rollout._fits(spaces.Dict({"image": chw}), obs)
+
+
 # ----------------------------------------------------------------------------- across runs
 
 
