@@ -209,6 +209,11 @@ class RandomStream:
         self._buffer: list[float] = []
         self._i = 0
 
+    @property
+    def rng(self) -> np.random.Generator:
+        """The generator draws come from."""
+        return self._rng
+
     def reset(self, rng: np.random.Generator) -> None:
         """Drops buffered draws and draws from ``rng`` from now on."""
         self._rng = rng

@@ -304,16 +304,8 @@ class DialogueEnv(ScenarioEnv):
 
     # -------------------------------------------------------------- episode
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Starts a dialogue (see :meth:`ScenarioEnv.reset`)."""
-        if seed is not None:
-            self.stream.reset(self.np_random)  # reseeding replaces np_random below
-        return super().reset(seed=seed, options=options)
-
     def _reset_world(self, scenario: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
-        if self.stream._rng is not self.np_random:
+        if self.stream.rng is not self.np_random:  # new or reseeded generator
             self.stream.reset(self.np_random)
         dom = load_domain(scenario["domain"])
         self.domain = dom

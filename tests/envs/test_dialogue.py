@@ -19,6 +19,7 @@ from envs.dialogue.user import (
     BYE,
     INFORM,
     NEGATE,
+    NULL,
     REQUEST,
     SYS_CONFIRM,
     SYS_INFORM,
@@ -139,12 +140,21 @@ def test_goal_change_happens_only_when_told_nothing_matches():
     assert changed > 50
 
 
+def test_reqmore_draws_out_constraints_not_yet_told():
+    _, user = _user("hotel", seed=6)
+    for _ in range(50):
+        opening = user.reset(n_constraints=4, n_requests=0, patience=10)
+        reply = user.respond(SYS_REQMORE)
+        told = {s for s, _ in opening.items}
+        assert reply.act == INFORM and reply.items
+        assert all(user.goal[s] == v and s not in told for s, v in reply.items)
+
+
 def test_impatient_user_hangs_up_after_unhelpful_turns():
     _, user = _user("hotel", seed=4)
     user.reset(n_constraints=1, n_requests=0, patience=2)
-    assert user.respond(SYS_REQMORE).act != BYE or user.hung_up
-    replies = [user.respond(-1).act for _ in range(3)]  # nonsense acts
-    assert BYE in replies and user.hung_up
+    assert user.respond(-1).act == NULL and not user.hung_up  # one nonsense act: puzzled
+    assert user.respond(-1).act == BYE and user.hung_up  # the second one: hangs up
 
 
 def test_unfriendly_user_sometimes_ignores_questions():
@@ -244,19 +254,18 @@ def test_belief_tracker_recovers_goal_under_moderate_noise():
 
 
 def test_tracker_clears_answered_requests_and_tracks_offers():
-    dom = load_domain("restaurant")
     env = DialogueEnv()
-    env.reset(seed=0, options={"scenario": {"ser": 0.0, "requests": 2, "constraints": 1}})
-    for _ in range(6):  # offer until accepted
-        _, _, terminated, _, _ = env.step(2 * MAX_SLOTS)
-        if env.tracker.requested or terminated:
-            break
-    assert env.tracker.offered >= 0
-    if env.tracker.requested:
-        assert env.action_masks()[2 * MAX_SLOTS + 1]
-        env.step(2 * MAX_SLOTS + 1)
-        assert not env.tracker.requested
-    assert dom.name == "restaurant"
+    scenario = {"ser": 0.0, "requests": 2, "constraints": 1, "goal_change": 0.0}
+    env.reset(seed=0, options={"scenario": scenario})
+    offer, inform = 2 * MAX_SLOTS, 2 * MAX_SLOTS + 1
+    assert not env.action_masks()[inform]  # nothing offered yet
+    env.step(offer)  # the single constraint was heard exactly, so the offer matches
+    assert env.tracker.offered == env.user.accepted >= 0
+    assert env.tracker.requested == set(env.user.requests) and len(env.user.requests) == 2
+    assert env.action_masks()[inform]
+    *_, terminated, _, info = env.step(inform)
+    assert not env.tracker.requested
+    assert terminated and info["is_success"]
 
 
 # ------------------------------------------------------------------------ env
@@ -345,9 +354,10 @@ def test_bye_ends_the_dialogue_and_turn_limit_truncates():
     *_, terminated, truncated, info = env.step(N_ACTIONS - 1)
     assert terminated and not truncated and not info["is_success"]
     env.reset(seed=1, options={"scenario": {"patience": 10, "ser": 0.0}})
-    results = [env.step(0)[2:4] for _ in range(3)]  # ask the same slot: no progress
-    terminated, truncated = results[-1]
-    assert truncated or terminated
+    results = [env.step(0) for _ in range(3)]  # ask the same slot: no progress
+    assert [r[3] for r in results] == [False, False, True]  # truncated at max_turns
+    assert not any(r[2] for r in results)
+    assert results[-1][4]["turns"] == 3 and not results[-1][4]["is_success"]
 
 
 def test_render_ansi_transcript_and_none_without_mode():
