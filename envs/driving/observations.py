@@ -88,13 +88,14 @@ class Surroundings:
     right_occupied: bool
     rel_s: np.ndarray
     rel_d: np.ndarray
+    abs_s: np.ndarray
 
     @property
     def collided(self) -> bool:
         """Whether the ego's footprint overlaps a vehicle's (road-aligned boxes)."""
-        if len(self.rel_s) == 0:
+        if len(self.abs_s) == 0 or self.abs_s.min() >= VEHICLE_LENGTH:
             return False
-        hit = (np.abs(self.rel_s) < VEHICLE_LENGTH) & (np.abs(self.rel_d) < VEHICLE_WIDTH)
+        hit = (self.abs_s < VEHICLE_LENGTH) & (np.abs(self.rel_d) < VEHICLE_WIDTH)
         return bool(hit.any())
 
 
@@ -105,20 +106,20 @@ def surroundings(road: Road, ego: EgoState, traffic: Traffic) -> Surroundings:
     offset = ego.d - (lane - 0.5 * (lanes - 1)) * road.lane_width
     rel_s = traffic.s - ego.s
     rel_d = traffic.d - ego.d
+    abs_s = np.abs(rel_s)
     lead_gap, lead_rel = LEAD_GAP_CAP, 0.0
     left, right = lane + 1 >= lanes, lane == 0
     if traffic.count:
         bits = traffic.bits
-        ahead = np.where((bits & (1 << lane)) != 0, rel_s, np.inf)
-        ahead[rel_s <= 0.0] = np.inf
-        i = int(np.argmin(ahead))
-        if ahead[i] < np.inf:
-            lead_gap = min(float(rel_s[i]) - VEHICLE_LENGTH, LEAD_GAP_CAP)
+        ahead = np.where(((bits & (1 << lane)) != 0) & (rel_s > 0.0), rel_s, np.inf)
+        i = int(ahead.argmin())
+        if ahead[i] < LEAD_GAP_CAP + VEHICLE_LENGTH:
+            lead_gap = float(rel_s[i]) - VEHICLE_LENGTH
             lead_rel = float(traffic.v[i]) - ego.v
-        near_bits = int(np.bitwise_or.reduce(bits[np.abs(rel_s) < OCCUPIED_WINDOW], initial=0))
+        near_bits = int(np.bitwise_or.reduce(bits[abs_s < OCCUPIED_WINDOW], initial=0))
         left = left or bool(near_bits & (1 << (lane + 1)))
         right = right or bool(near_bits & (1 << max(lane - 1, 0)))
-    return Surroundings(lane, offset, lead_gap, lead_rel, left, right, rel_s, rel_d)
+    return Surroundings(lane, offset, lead_gap, lead_rel, left, right, rel_s, rel_d, abs_s)
 
 
 def kinematics(
@@ -158,18 +159,21 @@ def kinematics(
     out[:head] = ego_part
     count = traffic.count
     if count and vehicles:
-        rel_s, rel_d = around.rel_s, around.rel_d
-        dist = np.abs(rel_s) + 2.0 * np.abs(rel_d)
-        k = min(vehicles, count)
-        order = np.argsort(dist)[:k] if count > 1 else np.zeros(1, dtype=np.intp)
+        dist = np.abs(around.rel_d)
+        dist *= 2.0
+        dist += around.abs_s
+        order = np.argsort(dist)[:vehicles]
         order = order[dist[order] < NEIGHBOUR_RANGE]
         m = len(order)
         if m:
-            block = out[head : head + NEIGHBOUR_FEATURES * m].reshape(m, NEIGHBOUR_FEATURES)
-            block[:, 0] = 1.0
-            block[:, 1] = rel_s[order] * (1.0 / NEIGHBOUR_RANGE)
-            block[:, 2] = rel_d[order] * (0.5 / road.lane_width)
-            block[:, 3] = (traffic.v[order] - ego.v) * (1.0 / 20.0)
+            feats = np.empty((m, NEIGHBOUR_FEATURES))
+            feats[:, 0] = 1.0
+            feats[:, 1] = around.rel_s[order]
+            feats[:, 2] = around.rel_d[order]
+            feats[:, 3] = traffic.v[order]
+            feats[:, 3] -= ego.v
+            feats *= (1.0, 1.0 / NEIGHBOUR_RANGE, 0.5 / road.lane_width, 1.0 / 20.0)
+            out[head : head + NEIGHBOUR_FEATURES * m] = feats.ravel()
     np.minimum(np.maximum(out, -1.0, out=out), 1.0, out=out)
     return out
 
@@ -289,10 +293,9 @@ class BirdseyeRenderer:
         """Per image row: centreline column offset [m], its heading and its ``s``."""
         s_k = ego.s + self._samples
         x, y, theta = road.pose_at(s_k)
-        xc, yc, th = road.pose_at(np.asarray([ego.s]))
-        th0 = float(th[0])
-        ex = float(xc[0]) - ego.d * math.sin(th0)
-        ey = float(yc[0]) + ego.d * math.cos(th0)
+        xc, yc, th0 = road.pose(ego.s)
+        ex = xc - ego.d * math.sin(th0)
+        ey = yc + ego.d * math.cos(th0)
         yaw = th0 + ego.psi
         c, sn = math.cos(yaw), math.sin(yaw)
         dx, dy = x - ex, y - ey

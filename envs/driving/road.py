@@ -154,6 +154,18 @@ class Road:
         y = y + over * np.sin(theta)
         return x, y, theta
 
+    def pose(self, s: float) -> tuple[float, float, float]:
+        """Centreline ``(x, y, theta)`` at one arc length (scalar fast path of ``pose_at``)."""
+        last = len(self.kappa) - 1
+        u = min(max(s / self.ds, 0.0), last - 1e-6)
+        i = int(u)
+        f = u - i
+        x = float(self.x[i]) + f * (float(self.x[i + 1]) - float(self.x[i]))
+        y = float(self.y[i]) + f * (float(self.y[i + 1]) - float(self.y[i]))
+        theta = float(self.theta[i]) + f * (float(self.theta[i + 1]) - float(self.theta[i]))
+        over = s - min(max(s, 0.0), self.length)
+        return x + over * math.cos(theta), y + over * math.sin(theta), theta
+
     def to_cartesian(self, s: float, d: float) -> tuple[float, float]:
         """Cartesian ``(x, y)`` of the Frenet point ``(s, d)``."""
         x, y, theta = self.pose_at(np.asarray([s]))
