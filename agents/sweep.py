@@ -1060,11 +1060,8 @@ def _drive(
     """
     # max_calls=1: every run gets a fresh worker process, like a command line would
     # (no state, threads or GPU memory carried over from the previous run).
-    task = ray.remote(execute_run).options(
-        num_cpus=config.resources.num_cpus,
-        num_gpus=config.resources.num_gpus,
-        max_retries=0,
-        max_calls=1,
+    task = ray.remote(max_calls=1, max_retries=0)(execute_run).options(
+        num_cpus=config.resources.num_cpus, num_gpus=config.resources.num_gpus
     )
     # Train on what the task declared: the GPU Ray assigned it, or the CPU only.
     device = "cuda" if config.resources.num_gpus > 0 else "cpu"

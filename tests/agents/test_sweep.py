@@ -313,7 +313,10 @@ class FakeRay:
     def is_initialized(self):
         return True
 
-    def remote(self, fn):
+    def remote(self, fn=None, **decorator_options):
+        if fn is None:  # ray.remote(max_calls=1, ...)(fn)
+            self.decorator_options = decorator_options
+            return self.remote
         fake = self
 
         class Task:
@@ -409,7 +412,8 @@ def test_driver_retries_records_failures_and_resume_redoes_only_unfinished(
     monkeypatch.setattr(sweep, "_import_ray", lambda: fake)
 
     first = sweep.run_sweep(cfg, tmp_path, max_concurrent=2, progress=True)
-    assert fake.options == {"num_cpus": 1.0, "num_gpus": 0.0, "max_retries": 0, "max_calls": 1}
+    assert fake.decorator_options == {"max_calls": 1, "max_retries": 0}
+    assert fake.options == {"num_cpus": 1.0, "num_gpus": 0.0}
     assert not first.ok and [r.spec.run_id for r in first.failed] == [ids[1]]
     records = {r.spec.run_id: r for r in first.records}
     assert records[ids[0]].status == DONE and records[ids[0]].attempts == 2
