@@ -74,12 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m agents.train",
         description=(
-            "Train a Stable-Baselines3 agent on a practicegym env, save everything in a run "
-            "folder, and print success/return on train and every held-out split. "
-            "Hyperparameters come from agents/hyperparams/<algo>.yaml "
-            "(merge order: default < env entry < --hyperparams FILE < --set)."
+            "Train a Stable-Baselines3 agent on a practicegym env, save everything in a run\n"
+            "folder, and print success/return on train and every held-out split.\n"
+            "Hyperparameters come from agents/hyperparams/<algo>.yaml; merge order:\n"
+            "default < env entry < --hyperparams FILE < --set."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  python -m agents.train --env driving\n"
+            "  python -m agents.train --env robot-reach --algo tqc --timesteps 30000\n"
+            "  python -m agents.train --env driving --curriculum linear --set algo.n_steps=256\n"
+            "  python -m agents.train --resume runs/driving/ppo-0-20250101-120000\n"
+            "exit codes: 0 done, 2 bad input, 128+N stopped by signal N (checkpoint saved)"
+        ),
     )
     p.add_argument(
         "--env",
@@ -161,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=Path("runs"),
-        help="root folder; the run goes to OUT/<env>/<algo>-<seed>-<timestamp>/",
+        help="root folder; the run goes to OUT/<env>/<algo>-<seed>-<timestamp>/ (default: runs)",
     )
     p.add_argument(
         "--resume",
@@ -179,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         choices=("auto", "cpu", "cuda"),
         default="auto",
-        help="torch device; auto uses a GPU when one is present",
+        help="torch device; auto (default) uses a GPU when one is present",
     )
     p.add_argument(
         "--env-module",
