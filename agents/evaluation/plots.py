@@ -77,7 +77,7 @@ def plot_group_comparison(group: GroupReport) -> bytes:
     splits = group.splits
     groups = list(group.runs)
     metrics = ["IQM"] + (["optimality gap"] if group.score_kind == "normalised" else ["mean"])
-    fig = _figure(5 + 1.2 * len(splits), 3.8)
+    fig = _figure(5 + 1.2 * len(splits), 4.2)
     axes = fig.subplots(1, len(metrics))
     width = 0.8 / max(1, len(groups))
     x = np.arange(len(splits))
@@ -95,7 +95,12 @@ def plot_group_comparison(group: GroupReport) -> bytes:
         ax.set_xticks(x, splits, rotation=20, ha="right")
         ax.set_title(f"{metric} ({group.score_kind} score)")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8)
+    fig.legend(
+        *axes[0].get_legend_handles_labels(),
+        loc="outside lower center",
+        ncols=min(len(groups), 5),
+        fontsize=8,
+    )
     fig.suptitle(f"{group.env}: groups compared (95% stratified-bootstrap CIs)")
     return _png(fig)
 
