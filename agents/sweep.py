@@ -1005,6 +1005,11 @@ def run_sweep(
         config = saved
     elif config is None:
         raise SweepConfigError("a sweep config is required unless resuming")
+    elif (out_dir / STATE).exists():  # checked again on creation; this one is before Ray starts
+        raise SweepConfigError(
+            f"{out_dir} already holds a sweep ({STATE}); continue it with --resume {out_dir} "
+            "or choose another --out"
+        )
     ray = _import_ray()
     todo = state.todo() if resume else [s.run_id for s in expand(config)]
     started = _connect(ray, address, num_cpus) if todo else False
@@ -1283,7 +1288,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=(
             "Local: python -m agents.sweep examples/sweeps/point-curricula.yaml --num-cpus 2. "
             "Cluster: start it with `ray start --head` (and `ray start --address HEAD:6379` on "
-            "workers), then add --address auto on the head or --address ray://HEAD:10001."
+            "workers), then add --address auto on the head or --address ray://HEAD:10001. "
+            "Exit status: 0 every run finished, 1 some failed (see report.md), 2 bad input, "
+            "130 interrupted (continue with --resume)."
         ),
     )
     parser.add_argument("config", nargs="?", help="sweep YAML file (optional with --resume)")
@@ -1293,13 +1300,22 @@ def _parser() -> argparse.ArgumentParser:
         "starting a local Ray",
     )
     parser.add_argument(
-        "--num-cpus", type=int, help="CPUs of the local Ray (default: all); not with --address"
+        "--num-cpus",
+        type=int,
+        metavar="N",
+        help="CPUs of the local Ray (default: all); not with --address",
     )
     parser.add_argument(
-        "--max-concurrent", type=int, help="at most N runs at once (default: as resources allow)"
+        "--max-concurrent",
+        type=int,
+        metavar="N",
+        help="at most N runs at once (default: as resources allow)",
     )
     parser.add_argument(
-        "--out", type=Path, help="sweep folder (default: runs/sweeps/<name>-<YYYYmmdd-HHMMSS>)"
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="sweep folder (default: runs/sweeps/<name>-<YYYYmmdd-HHMMSS>)",
     )
     parser.add_argument(
         "--resume",
@@ -1310,6 +1326,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--retries",
         type=int,
+        metavar="K",
         help="extra attempts per failed or killed run (default: the "
         "config's 'retries', 2 if unset)",
     )

@@ -256,6 +256,9 @@ def test_cli_bad_input_exits_2_with_one_clear_message(tmp_path, capsys):
     assert "max_concurrent must be >= 1" in capsys.readouterr().err
     assert sweep.main([str(good), "--address", "auto", "--num-cpus", "2"]) == 2
     assert "a cluster (address) keeps its own" in capsys.readouterr().err
+    SweepState.create(tmp_path / "taken", config())
+    assert sweep.main([str(good), "--out", str(tmp_path / "taken")]) == 2
+    assert "already holds a sweep" in capsys.readouterr().err
     assert sweep.main(["--help"]) == 0
     assert "--max-concurrent" in capsys.readouterr().out
 
