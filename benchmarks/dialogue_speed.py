@@ -4,8 +4,10 @@ Timed cases: the env as ``envs.make`` returns it (Gymnasium's checker and order
 wrappers) and unwrapped, with uniformly random actions (masked ones included: they are
 legal and waste a turn) on ``train`` and on ``heldout-noise`` (more noise-channel work);
 and ``action_masks()`` calls/s (MaskablePPO calls it every step). Actions are drawn
-before timing. Both wall-clock and process CPU time are recorded: on a shared machine CPU
-time is the fairer measure of what the env costs. A pure-Python reference loop and the
+before timing. Gymnasium's ``CartPole-v1`` (unwrapped, random actions) is timed in the same
+run as a peer yardstick for how fast Python runs on the machine at that moment. Both
+wall-clock and process CPU time are recorded: on a shared machine CPU time is the fairer
+measure of what the env costs. A pure-Python reference loop and the
 load average are saved alongside, so numbers from loaded machines can be compared.
 
 Usage::
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 import envs
@@ -33,8 +36,8 @@ from envs.dialogue.env import N_ACTIONS
 TARGET = 20_000
 
 
-def _time_steps(env: Any, steps: int, seed: int) -> dict[str, float]:
-    actions = np.random.default_rng(seed).integers(N_ACTIONS, size=steps).tolist()
+def _time_steps(env: Any, steps: int, seed: int, n_actions: int = N_ACTIONS) -> dict[str, float]:
+    actions = np.random.default_rng(seed).integers(n_actions, size=steps).tolist()
     env.reset(seed=seed)
     resets = 0
     wall, cpu = time.perf_counter(), time.process_time()
@@ -77,6 +80,9 @@ def run(steps: int, repeats: int) -> dict[str, Any]:
             envs.make("dialogue", split="heldout-noise").unwrapped, steps, s
         ),
         "action_masks() calls": lambda s: _time_masks(envs.make("dialogue"), steps, s),
+        "peer: gymnasium CartPole-v1 unwrapped, random acts": lambda s: _time_steps(
+            gym.make("CartPole-v1").unwrapped, steps, s, n_actions=2
+        ),
     }
     results: dict[str, Any] = {}
     for name, case in cases.items():

@@ -139,6 +139,11 @@ _SYS_ONE_HOT = (
     [0.0] * len(SYS_ACT_NAMES),  # before the first system act
 )
 _NO_SYS_ACT = len(SYS_ACT_NAMES)
+# per-slot features of n empty slots (nothing heard: entropy 1), padded to S slots
+_EMPTY_SLOTS = tuple(
+    [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0] * n + [0.0] * (N_SLOT_FEATURES * (S - n))
+    for n in range(S + 1)
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,7 +316,7 @@ class DialogueEnv(ScenarioEnv):
         self.domain = dom
         self.channel.domain = dom
         self.tracker.reset(dom)
-        self._slot_part = [0.0] * (S * N_SLOT_FEATURES)
+        self._slot_part = _EMPTY_SLOTS[dom.n_slots].copy()
         self._ser = float(scenario["ser"])
         self._nbest = int(scenario["nbest"])
         rnd = self.stream

@@ -56,7 +56,8 @@ class BeliefTracker:
         asked: Per slot, how often the system requested it.
         requested: Requestable slots the user asked about and the system has not
             answered yet.
-        dirty: Slots whose per-slot summary changed since an observer last cleared it.
+        dirty: Slots whose per-slot summary changed since the reset (when every slot is
+            empty) or since an observer last cleared it.
         offered: Entity the system last offered (-1: none yet).
         offer_rejected: Whether the user negated the last offer.
         match_mask, matches: Database entities matching the top beliefs, and their count.
@@ -79,7 +80,7 @@ class BeliefTracker:
         self.confirmed = [False] * n
         self.asked = [0] * n
         self.requested: set[int] = set()
-        self.dirty: set[int] = set(range(n))  # slots whose summary changed (for observers)
+        self.dirty: set[int] = set()  # slots whose summary changed since reset (for observers)
         self.offered = -1
         self.offer_rejected = False
         self.match_mask = domain.all_entities

@@ -313,6 +313,19 @@ def test_masks_never_allow_an_act_the_env_rejects(split):
     assert seen_valid > 100 and seen_invalid > 100
 
 
+@pytest.mark.parametrize("split", ["train", "heldout-domain"])
+def test_cached_observation_equals_a_full_recompute(split):
+    env = DialogueEnv(split=split)
+    obs, _ = env.reset(seed=3)
+    rng = np.random.default_rng(3)
+    for _ in range(400):
+        env.tracker.dirty.update(range(env.domain.n_slots))  # force every slot's features
+        np.testing.assert_array_equal(obs, env._observe())
+        obs, _, terminated, truncated, _ = env.step(int(rng.integers(N_ACTIONS)))
+        if terminated or truncated:
+            obs, _ = env.reset()
+
+
 def test_masked_act_wastes_a_turn_and_costs_invalid_penalty():
     env = DialogueEnv(reward={"invalid": 2.0})
     env.reset(seed=0, options={"scenario": {"domain": "attraction", "patience": 10}})
