@@ -31,6 +31,7 @@ def finish(run_dir: Path, config: TrainConfig, policy: Any, *, progress: bool = 
         episodes=config.run.eval_episodes,
         seed=config.seed + 12345,
         env_kwargs=config.env_kwargs or None,
+        n_workers=config.run.eval_workers,
         progress=progress,
     )
     report.save(run_dir / "eval")

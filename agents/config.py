@@ -118,6 +118,7 @@ class RunSettings:
         keep_checkpoints: How many of the newest checkpoints to keep (older ones are deleted).
         eval_freq: Timesteps between periodic evaluations on ``train`` (0: off).
         eval_episodes: Episodes per split in the final transfer evaluation.
+        eval_workers: Worker processes of the final evaluation (1: this process).
         summary_seconds: Seconds between one-line progress summaries (0: off).
         save_replay_buffer: Also checkpoint the replay buffer (off-policy; can be large).
         record_video: Record one evaluation episode (GIF) or transcript at the end.
@@ -135,6 +136,7 @@ class RunSettings:
     keep_checkpoints: int = 3
     eval_freq: int = 0
     eval_episodes: int = 50
+    eval_workers: int = 1
     summary_seconds: float = 15.0
     save_replay_buffer: bool = False
     record_video: bool = True
@@ -145,6 +147,8 @@ class RunSettings:
             raise ConfigError(f"run.n_envs must be >= 1, got {self.n_envs}")
         if self.vec_env not in ("dummy", "subproc"):
             raise ConfigError(f"run.vec_env must be 'dummy' or 'subproc', got {self.vec_env!r}")
+        if self.eval_workers < 1:
+            raise ConfigError(f"run.eval_workers must be >= 1, got {self.eval_workers}")
         if self.keep_checkpoints < 1:
             raise ConfigError(f"run.keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
         for name in ("checkpoint_freq", "eval_freq", "eval_episodes", "torch_threads"):

@@ -274,6 +274,35 @@ class RunPolicy:
         self.action_space = action_space or model.action_space
         self._masked = "action_masks" in _parameters(model.predict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Picklable (for evaluation worker processes): the model travels as its zip bytes.
+        import io
+
+        buffer = io.BytesIO()
+        self.model.save(buffer)
+        cls = type(self.model)
+        return {
+            "model_class": (cls.__module__, cls.__qualname__),
+            "model_zip": buffer.getvalue(),
+            "obs_normalizer": self.obs_normalizer,
+            "observation_space": self.observation_space,
+            "action_space": self.action_space,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import importlib
+        import io
+
+        module, name = state["model_class"]
+        cls = getattr(importlib.import_module(module), name)
+        model = _load_model(cls, io.BytesIO(state["model_zip"]), device="cpu")
+        self.__init__(  # type: ignore[misc]
+            model,
+            state["obs_normalizer"],
+            state["observation_space"],
+            state["action_space"],
+        )
+
     def predict(
         self,
         observation: Any,
@@ -316,18 +345,19 @@ def load_policy(run_dir: str | Path, device: str = "cpu", checkpoint: bool = Fal
             raise ValueError(f"{info.path} holds no model.zip and no checkpoint")
         model_path, norm_path = latest.model, latest.vecnormalize
     import_env_module(info.config)
-    cls = algo_class(info.algo)
-    # Acting needs no replay buffer: skip building one (HER's also needs a live env).
-    no_buffer = {"replay_buffer_class": None, "replay_buffer_kwargs": {}, "buffer_size": 1}
-    model = cls.load(
-        model_path, device=device, custom_objects=no_buffer if _off_policy(cls) else None
-    )
+    model = _load_model(algo_class(info.algo), model_path, device=device)
     norm = load_vecnormalize(norm_path) if norm_path is not None and norm_path.exists() else None
     import envs
 
     env = envs.make(info.env, **info.env_kwargs)
     env.close()
     return RunPolicy(model, norm, env.observation_space, env.action_space)
+
+
+def _load_model(cls: Any, source: Any, device: str) -> Any:
+    # Acting needs no replay buffer: skip building one (HER's also needs a live env).
+    no_buffer = {"replay_buffer_class": None, "replay_buffer_kwargs": {}, "buffer_size": 1}
+    return cls.load(source, device=device, custom_objects=no_buffer if _off_policy(cls) else None)
 
 
 def _off_policy(cls: type) -> bool:

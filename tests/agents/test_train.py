@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -96,6 +97,8 @@ def test_other_algorithms_train_and_load(tmp_path, algo):
     obs, _ = env.reset(seed=0)
     action, _ = policy.predict(obs)
     assert env.action_space.contains(np.asarray(action, dtype=np.float32))
+    clone = pickle.loads(pickle.dumps(policy))  # evaluation workers receive it pickled
+    np.testing.assert_allclose(clone.predict(obs)[0], action)
 
 
 def test_normalised_observations_are_saved_and_applied(tmp_path):
