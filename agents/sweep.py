@@ -17,10 +17,14 @@ The sweep folder::
     <out>/runs/<run_id>/attempt-<k>/<env>/<algo>-<seed>-<stamp>/   run folders + train.log
     <out>/results/<run_id>.json   one per finished run, written as it finishes
     <out>/report.md, report.json  runs table, failures and the grouped report
-    <out>/grouped/         the evaluator's grouped report (tables, PNGs)
+    <out>/grouped/<env>/   the evaluator's grouped report (tables, PNGs)
 
-A failed or killed run is retried up to ``retries`` times; ``--resume`` skips finished
-runs. Ray is an optional extra: ``pip install -e ".[sweep]"``.
+A failed or killed run is retried up to ``retries`` times (a retry continues the killed
+attempt's latest checkpoint); ``--resume`` skips finished runs. Each run gets a fresh
+Ray worker process and trains on the device its task declared. Without ``--address`` a
+local Ray starts here (``--num-cpus`` caps it); with it, the sweep joins that cluster
+unchanged (nodes need practicegym installed and ``--out`` on a shared filesystem). Ray
+is an optional extra: ``pip install -e ".[sweep]"``.
 
 >>> cfg = SweepConfig.from_dict(
 ...     {"envs": ["point"], "algos": ["ppo"], "curricula": ["uniform", "linear"],
@@ -81,6 +85,10 @@ class SweepConfigError(ValueError):
 
 class RayMissingError(RuntimeError):
     """Ray, the optional ``sweep`` extra, is not installed."""
+
+
+class RunRejectedError(RuntimeError):
+    """``agents.train`` rejected the run's arguments (exit status 2): retrying cannot help."""
 
 
 # --------------------------------------------------------------------------- typed config
@@ -751,9 +759,11 @@ def _train(run: RunSpec, out: Path, train_fn: TrainFn, log: Any, device: str | N
     rc = train_fn(argv)
     if rc != 0:
         log.flush()
-        raise RuntimeError(
-            f"agents.train exited with status {rc}; end of {out / 'train.log'}:\n"
-            f"{_tail(out / 'train.log')}"
+        tail = _tail(out / "train.log")
+        last = next((line for line in reversed(tail.splitlines()) if line.strip()), "")
+        error = RunRejectedError if rc == 2 else RuntimeError
+        raise error(
+            f"agents.train exited with status {rc}: {last}\nend of {out / 'train.log'}:\n{tail}"
         )
     run_dir = run_dir or find_run_dir(out)
     if run_dir is None:
@@ -1061,7 +1071,8 @@ def _drive(
 
     Ray's own task retries are off (``max_retries=0``) so that every attempt, and why it
     failed, is recorded here. An attempt running longer than ``config.timeout_s`` is
-    cancelled (its worker killed) and counts as a failure.
+    cancelled (its worker killed) and counts as a failure. A run whose arguments
+    ``agents.train`` rejects (:class:`RunRejectedError`) is not retried.
     """
     # max_calls=1: every run gets a fresh worker process, like a command line would
     # (no state, threads or GPU memory carried over from the previous run).
@@ -1116,7 +1127,8 @@ def _drive(
                         reason = f"TimeoutError: cancelled after timeout_s={config.timeout_s} s"
                     record.errors.append(f"attempt {record.attempts}: {reason}")
                     first = reason.splitlines()[0]
-                    if tries[run_id] <= retries:
+                    rejected = isinstance(getattr(err, "cause", None), RunRejectedError)
+                    if tries[run_id] <= retries and not rejected:
                         record.status = PENDING
                         queue.append(run_id)
                         bar.line(f"retry  {run_id} (attempt {record.attempts} failed: {first})")

@@ -394,7 +394,9 @@ def fake_execute(toy_reports, plan):
         if outcome == "crash":
             raise Crash
         if outcome == "error":
-            raise RuntimeError("agents.train exited with status 1; end of train.log:\nboom")
+            raise RuntimeError("agents.train exited with status 1: boom\nend of train.log:\nboom")
+        if outcome == "rejected":
+            raise sweep.RunRejectedError("agents.train exited with status 2: error: bad --set")
         report = dataclasses.replace(toy_reports["random"], policy=run_id)
         return {"run_dir": f"{attempt_dir}/point/ppo", "duration_s": 1.0, "host": "h",
                 "scores": sweep.split_scores(report), "transfer": report.to_dict()}  # fmt: skip
@@ -407,7 +409,8 @@ def test_driver_retries_records_failures_and_resume_redoes_only_unfinished(
 ):
     cfg = config(retries=1, evaluation={"episodes": 3, "bootstrap_reps": 20})
     ids = [s.run_id for s in expand(cfg)]
-    plan = {ids[0]: ["crash"], ids[1]: ["error", "crash"]}  # ids[0] recovers, ids[1] fails
+    # ids[0] recovers; ids[1] fails twice; ids[2]'s arguments are rejected: no retry
+    plan = {ids[0]: ["crash"], ids[1]: ["error", "crash"], ids[2]: ["rejected", "ok"]}
     execute, calls = fake_execute(toy_reports, plan)
     monkeypatch.setattr(sweep, "execute_run", execute)
     monkeypatch.setattr(sweep, "aggregate_groups", FakeAggregate)
@@ -417,8 +420,12 @@ def test_driver_retries_records_failures_and_resume_redoes_only_unfinished(
     first = sweep.run_sweep(cfg, tmp_path, max_concurrent=2, progress=True)
     assert fake.decorator_options == {"max_calls": 1, "max_retries": 0}
     assert fake.options == {"num_cpus": 1.0, "num_gpus": 0.0}
-    assert not first.ok and [r.spec.run_id for r in first.failed] == [ids[1]]
+    assert not first.ok and [r.spec.run_id for r in first.failed] == [ids[1], ids[2]]
     records = {r.spec.run_id: r for r in first.records}
+    assert records[ids[2]].attempts == 1  # rejected arguments: not retried
+    assert records[ids[2]].errors == [
+        "attempt 1: RunRejectedError: agents.train exited with status 2: error: bad --set"
+    ]
     assert records[ids[0]].status == DONE and records[ids[0]].attempts == 2
     assert records[ids[0]].errors == ["attempt 1: WorkerCrashedError: the worker process died "
                                       "(killed or crashed) during the run"]  # fmt: skip
@@ -430,14 +437,14 @@ def test_driver_retries_records_failures_and_resume_redoes_only_unfinished(
     out = capsys.readouterr().out
     assert f"retry  {ids[0]} (attempt 1 failed: WorkerCrashedError" in out
     assert f"FAILED {ids[1]} after 2 attempts: WorkerCrashedError" in out
-    assert out.count("] done   ") == 3
+    assert out.count("] done   ") == 2
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == sorted(
-        f"{i}.json" for i in ids if i != ids[1]
+        f"{i}.json" for i in (ids[0], ids[3])
     )
     report_md = (tmp_path / "report.md").read_text()
     assert "attempt 1: RuntimeError: agents.train exited with status 1" in report_md
     report = json.loads((tmp_path / "report.json").read_text())
-    assert [f["run_id"] for f in report["failures"]] == [ids[1]]
+    assert [f["run_id"] for f in report["failures"]] == [ids[1], ids[2]]
     assert report["recovered"] == [
         {"run_id": ids[0], "status": DONE, "errors": records[ids[0]].errors}
     ]
@@ -446,7 +453,8 @@ def test_driver_retries_records_failures_and_resume_redoes_only_unfinished(
     calls.clear()
     second = sweep.run_sweep(None, tmp_path, resume=True, progress=False)
     assert second.ok
-    assert calls == [(ids[1], "attempt-3")]  # only the failed run, in a new attempt folder
+    # only the failed runs, each in a new attempt folder
+    assert calls == [(ids[1], "attempt-3"), (ids[2], "attempt-2")]
     per_env = second.transfer_reports()
     assert sum(len(v) for v in per_env["point"].values()) == 4
     assert json.loads((tmp_path / "report.json").read_text())["failures"] == []
