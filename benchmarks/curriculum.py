@@ -26,6 +26,7 @@ seeds, and each method's difference to ``uniform``.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import time
 from pathlib import Path
@@ -161,6 +162,11 @@ def run_one(job: tuple[str, int, int, int]) -> dict[str, Any]:
     }
 
 
+def _run_file(job: tuple[str, int, int, int]) -> str:
+    method, seed, timesteps, checkpoints = job
+    return f"{method}-seed{seed}-t{timesteps}-c{checkpoints}.json"
+
+
 def summarise(runs: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
     """Mean, standard deviation, min and max over seeds per method and metric."""
     keys = ["train", "hard", "heldout-far"]
@@ -234,13 +240,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.timesteps < 1024 * args.checkpoints:
         parser.error("--timesteps must be at least 1024 per checkpoint")
     jobs = [(m, s, args.timesteps, args.checkpoints) for s in args.seeds for m in args.methods]
+    cache = (args.out or report.RESULTS) / "curriculum-runs"
+    cache.mkdir(parents=True, exist_ok=True)
+    done = {}
+    for job in jobs:
+        path = cache / _run_file(job)
+        if path.exists():
+            done[job] = json.loads(path.read_text())
+    todo = [j for j in jobs if j not in done]
+    print(f"{len(done)} runs cached in {cache}, {len(todo)} to go", flush=True)
     start = time.perf_counter()
-    if args.workers > 1:
-        with mp.get_context("forkserver").Pool(args.workers) as pool:
-            runs = pool.map(run_one, jobs, chunksize=1)
-    else:
-        runs = [run_one(j) for j in jobs]
-    wall = time.perf_counter() - start
+    if todo:
+        with mp.get_context("forkserver").Pool(min(args.workers, len(todo))) as pool:
+            for result in pool.imap_unordered(run_one, todo, chunksize=1):
+                job = (result["method"], result["seed"], args.timesteps, args.checkpoints)
+                (cache / _run_file(job)).write_text(json.dumps(result))
+                done[job] = result
+                print(
+                    f"[{time.perf_counter() - start:6.0f} s] {result['method']} seed "
+                    f"{result['seed']}: {result['final']} auc {result['train_auc']:.2f}",
+                    flush=True,
+                )
+    runs = [done[j] for j in jobs]
+    wall = (
+        time.perf_counter()
+        - start
+        + sum(r["wall_s"] for j, r in done.items() if j not in todo) / max(1, args.workers)
+    )
     summary = summarise(runs, args.methods)
 
     def cell(s: dict[str, float], diff: bool = True) -> str:
@@ -278,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\n\nPPO on `{ENV}` with sparse success reward, {args.timesteps} timesteps per run, "
         f"seeds {args.seeds}, {args.checkpoints} evaluation checkpoints; cells are mean ± "
         "sample std [min, max] over seeds; Δ is the difference of means with its standard "
-        f"error. Total wall time {wall:.0f} s with {args.workers} parallel runs.\n"
+        f"error. Wall time about {wall:.0f} s with {args.workers} parallel runs on a shared "
+        "machine.\n"
     )
     path = report.write(
         "curriculum",
