@@ -90,6 +90,7 @@ SCENARIO_SPACE = ScenarioSpace(
 S = MAX_SLOTS
 OFFER, INFORM_ACT, REQMORE, BYE_ACT = 2 * S, 2 * S + 1, 2 * S + 2, 2 * S + 3
 N_ACTIONS = 2 * S + 4
+_SLOTLESS_KINDS = (SYS_OFFER, SYS_INFORM, SYS_REQMORE, SYS_BYE)
 ACTION_NAMES = (
     *(f"request(slot{i})" for i in range(S)),
     *(f"confirm(slot{i})" for i in range(S)),
@@ -106,7 +107,7 @@ def decode_action(action: int) -> tuple[int, int]:
         return SYS_REQUEST, action
     if action < 2 * S:
         return SYS_CONFIRM, action - S
-    return (SYS_OFFER, SYS_INFORM, SYS_REQMORE, SYS_BYE)[action - 2 * S], -1
+    return _SLOTLESS_KINDS[action - 2 * S], -1
 
 
 # ------------------------------------------------------------------- observation
@@ -337,7 +338,10 @@ class DialogueEnv(ScenarioEnv):
 
     def _step_world(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         tracker = self.tracker
-        kind, slot = decode_action(action)
+        if action < 2 * S:
+            kind, slot = (SYS_REQUEST, action) if action < S else (SYS_CONFIRM, action - S)
+        else:
+            kind, slot = _SLOTLESS_KINDS[action - 2 * S], -1
         valid = self._is_valid(action)
         value = entity = -1
         informed: Any = ()

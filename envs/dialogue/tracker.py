@@ -71,8 +71,8 @@ class BeliefTracker:
         """Forgets everything; tracks a dialogue in ``domain``."""
         self.domain = domain
         n = domain.n_slots
-        self.belief = [[0.0] * (len(s.values) + 1) for s in domain.slots]
-        self._log_norm = [math.log(len(s.values) + 2) for s in domain.slots]
+        self.belief = [[0.0] * (k + 1) for k in domain.n_values]
+        self._log_norm = [math.log(k + 2) for k in domain.n_values]
         self.top = [-1] * n
         self.top_p = [0.0] * n
         self.margin = [0.0] * n
@@ -95,6 +95,7 @@ class BeliefTracker:
         act = self.last_act = hyp.act
         items = hyp.slots
         touched: dict[int, list[tuple[int, float]]] = {}
+        requery = False
         if sys_kind == SYS_CONFIRM:
             if act == NEGATE:
                 self.belief[sys_slot][sys_value] *= NEGATE_KEEP
@@ -130,11 +131,15 @@ class BeliefTracker:
                 for v, c in hyps:
                     b[v] += c
             old_top = self.top[s]
+            old_key = old_top if self.top_p[s] >= CONSTRAINT_THRESHOLD else -1
             self._stats(s)
+            new_top = self.top[s]
             if sys_kind == SYS_CONFIRM and s == sys_slot and act == AFFIRM:
-                self.confirmed[s] = self.top[s] == sys_value
-            elif self.top[s] != old_top:
+                self.confirmed[s] = new_top == sys_value
+            elif new_top != old_top:
                 self.confirmed[s] = False
+            if (new_top if self.top_p[s] >= CONSTRAINT_THRESHOLD else -1) != old_key:
+                requery = True
         n = self.domain.n_slots
         for r, c in hyp.requests:
             if c >= REQUEST_THRESHOLD:
@@ -147,7 +152,8 @@ class BeliefTracker:
             self.dirty.update(r for r in self._answered if r < n)
         if touched:
             self.dirty.update(touched)
-            self._query()
+            if requery:  # a slot's database constraint changed
+                self._query()
 
     def note_system_act(self, sys_kind: int, sys_slot: int, entity: int) -> None:
         """Records the system act about to be performed (before the user replies)."""

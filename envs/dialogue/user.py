@@ -137,12 +137,14 @@ class UserSimulator:
             self.domain = domain
         dom, rnd = self.domain, self.stream
         n_constraints = max(1, min(n_constraints, dom.n_slots))
-        entity = rnd.integers(dom.n_entities)
-        row = dom.values[entity]
-        slots = sorted(rnd.sample(range(dom.n_slots), n_constraints))
-        self.goal = {s: row[s] for s in slots}
-        candidates = [r for r in range(dom.n_requestable) if r not in self.goal]
-        self.requests = rnd.sample(candidates, min(n_requests, len(candidates)))
+        row = dom.values[rnd.integers(dom.n_entities)]
+        slots = rnd.sample(range(dom.n_slots), n_constraints)  # random order: the agenda
+        self.goal = {s: row[s] for s in sorted(slots)}
+        if n_requests > 0:
+            candidates = [r for r in range(dom.n_requestable) if r not in self.goal]
+            self.requests = rnd.sample(candidates, min(n_requests, len(candidates)))
+        else:
+            self.requests = []
         self.pending = set()
         self.accepted = -1
         self.patience = patience
@@ -160,8 +162,8 @@ class UserSimulator:
                 s, bad = self._alternative
                 self._alternative = (s, self.goal[s])
                 self.goal[s] = bad
-        self._untold = rnd.sample(list(self.goal), len(self.goal))
-        n_open = 1 + rnd.integers(min(2, len(self._untold)))
+        self._untold = slots
+        n_open = 1 + rnd.integers(2 if n_constraints > 1 else 1)
         return UserAct(INFORM, self._tell(n_open))
 
     def _unsatisfiable_variant(self) -> tuple[int, int] | None:
