@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -135,10 +136,17 @@ def make_env(
     monitor_file: str | None = None,
     keywords: Sequence[str] = ("is_success",),
     render_mode: str | None = None,
+    ignore_sigint: bool = False,
 ) -> gym.Env:
-    """One env wrapped in a Monitor (picklable through functools.partial for subprocs)."""
+    """One env wrapped in a Monitor (picklable through functools.partial for subprocs).
+
+    ``ignore_sigint`` is for worker processes: Ctrl-C reaches the whole process group,
+    and the main process, not the workers, decides how to stop (checkpoint first).
+    """
     from stable_baselines3.common.monitor import Monitor
 
+    if ignore_sigint:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     import_env_module(env_module)
     kwargs = dict(env_kwargs)
     if render_mode is not None:
@@ -174,6 +182,7 @@ def make_vec_env(
                 str(Path(monitor_dir) / f"{monitor_prefix}{rank}") if monitor_dir else None
             ),
             keywords=tuple(keywords),
+            ignore_sigint=vec_env == "subproc",
         )
         for rank in range(n_envs)
     ]
