@@ -264,7 +264,9 @@ def prepare(args: argparse.Namespace) -> Plan:
     if timesteps < 1:
         raise ConfigError(f"--timesteps must be >= 1, got {timesteps}")
 
-    probe = _probe(env_name, env_kwargs) if env_kwargs else probe
+    if env_kwargs:
+        probe.close()
+        probe = _probe(env_name, env_kwargs)
     factory.check_compatible(algo, env_name, probe, her=run.her)
     policy = factory.choose_policy(probe.observation_space) if run.policy == "auto" else run.policy
     config = TrainConfig(
@@ -454,15 +456,12 @@ def _write_run_files(
 ) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     line = shlex.join([sys.executable, "-m", "agents.train", *args]) + "\n"
-    if resumed:
-        previous = (
-            (run_dir / "command.txt").read_text() if (run_dir / "command.txt").exists() else ""
-        )
-        runs.atomic_write(run_dir / "command.txt", previous + line)
-        return
     runs.atomic_write(run_dir / runs.CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
-    runs.atomic_write(run_dir / "command.txt", line)
-    runs.atomic_write(run_dir / "versions.json", json.dumps(runs.versions(), indent=2) + "\n")
+    command = run_dir / "command.txt"
+    previous = command.read_text() if resumed and command.exists() else ""
+    runs.atomic_write(command, previous + line)
+    if not resumed:
+        runs.atomic_write(run_dir / "versions.json", json.dumps(runs.versions(), indent=2) + "\n")
 
 
 def _normalize(venv: Any, config: TrainConfig, probe: Any, resume: runs.Checkpoint | None) -> Any:
