@@ -261,7 +261,7 @@ def load_hyperparams(
         data = _read_yaml(user_file) or {}
         if not isinstance(data, Mapping):
             raise ConfigError(f"{user_file} must be a mapping")
-        if set(data) <= set(SECTIONS):
+        if set(data) & set(SECTIONS):  # an entry (unknown keys raise), else keyed by env
             entries = [(str(user_file), data)]
         else:
             entries = [(f"{user_file}:{k}", data[k]) for k in ("default", env) if k in data]
