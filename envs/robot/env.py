@@ -338,7 +338,13 @@ def _goal_distance(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
 
 def _info_values(info: Any, key: str, shape: tuple[int, ...]) -> Any:
     """``info[key]`` from one info dict or an array/list of them, shaped like ``shape``."""
+    items = [info] if isinstance(info, Mapping) else np.asarray(info, dtype=object).reshape(-1)
+    if any(key not in item for item in items):
+        raise ValueError(
+            f"the dense push reward needs info[{key!r}], which these infos lack; with SB3's "
+            "HerReplayBuffer pass replay_buffer_kwargs={'copy_info_dict': True}, or use "
+            "reward_type='sparse' (HER's usual setting)"
+        )
     if isinstance(info, Mapping):
         return info[key]
-    values = np.array([item[key] for item in np.asarray(info, dtype=object).reshape(-1)])
-    return values.reshape(shape)
+    return np.array([item[key] for item in items]).reshape(shape)
