@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.scenarios import Distribution, Scenario, ScenarioSpace
+from envs.scenarios import Distribution, Levels, ParamDistribution, Scenario, ScenarioSpace
 
 __all__ = ["CONTEXT_KEY", "ScenarioEnv", "validate_action"]
 
@@ -133,9 +133,11 @@ class ScenarioEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType], abc.ABC)
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; valid: ['scenario']")
         scenario = self._distribution.sample(self.np_random)
+        if not isinstance(self._distribution, (ParamDistribution, Levels)):
+            scenario = self.scenario_space.validate(scenario)  # a user-defined distribution
         if forced is not None:
             scenario.update(self.scenario_space.validate(forced, partial=True))
-        self.scenario = self.scenario_space.validate(scenario)
+        self.scenario = scenario
         obs, info = self._reset_world(self.scenario)
         self._episode_over = False
         info["scenario"] = dict(self.scenario)
