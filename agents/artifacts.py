@@ -18,7 +18,14 @@ import envs
 from agents import runs
 from agents.config import TrainConfig
 
-__all__ = ["finish", "learning_curve", "record_episode", "short_table", "write_video"]
+__all__ = [
+    "finish",
+    "learning_curve",
+    "record_episode",
+    "short_table",
+    "text_deltas",
+    "write_video",
+]
 
 
 def finish(run_dir: Path, config: TrainConfig, policy: Any, *, progress: bool = True) -> None:
@@ -125,18 +132,29 @@ def record_episode(
         total += float(reward)
         done = terminated or truncated
         frames.append(env.render())
-        lines.append(f"action {action!r} -> reward {float(reward):+.3f}")
+        lines.append(f"action {np.asarray(action).tolist()} -> reward {float(reward):+.3f}")
     env.close()
     summary = f"return {total:.3f}, success {bool(info.get('is_success', False))}"
     if mode == "ansi":
         target = path or out_dir / "transcript.txt"
-        text = "\n".join(f"{line}\n{frame}" for line, frame in zip(lines, frames, strict=False))
+        text = "\n".join(
+            f"{line}\n{frame}" for line, frame in zip(lines, text_deltas(frames), strict=True)
+        )
         runs.atomic_write(target, f"{text}\n{summary}\n")
         return target
     target = path or out_dir / "episode.gif"
     fps = int(env.metadata.get("render_fps", 10) or 10)
     write_video(target, [np.asarray(f, dtype=np.uint8) for f in frames], fps)
     return target
+
+
+def text_deltas(frames: list[Any]) -> list[str]:
+    """Each text frame, minus the previous one when it only appends to it (chat logs)."""
+    out, previous = [], ""
+    for frame in map(str, frames):
+        out.append(frame[len(previous) :].lstrip("\n") if frame.startswith(previous) else frame)
+        previous = frame
+    return out
 
 
 def _render_modes(config: TrainConfig) -> list[str]:

@@ -106,10 +106,10 @@ def _play(env: Any, policy: Any, seed: int, deterministic: bool) -> tuple[list, 
 
 
 def _save(path: Path, frames: list, env: Any) -> None:
-    from agents.artifacts import write_video
+    from agents.artifacts import text_deltas, write_video
 
     if env.render_mode == "ansi":
-        runs.atomic_write(path, "\n".join(str(f) for f in frames) + "\n")
+        runs.atomic_write(path, "\n".join(text_deltas(frames)) + "\n")
     else:
         fps = int(env.metadata.get("render_fps", 10) or 10)
         write_video(path, [np.asarray(f, dtype=np.uint8) for f in frames], fps)
