@@ -233,9 +233,14 @@ class Range:
 
     def sample(self, param: Param, rng: np.random.Generator) -> Any:
         """Draws one value for ``param``."""
+        return self.from_unit(param, rng.random())
+
+    def from_unit(self, param: Param, u: float) -> Any:
+        """Maps a uniform draw ``u`` in [0, 1) to a value for ``param``."""
         if isinstance(param, Integer):
-            return int(rng.integers(int(self.low), int(self.high) + 1))
-        return float(rng.uniform(self.low, self.high))
+            span = int(self.high) - int(self.low)
+            return int(self.low) + min(int(u * (span + 1)), span)
+        return self.low + u * (self.high - self.low)
 
     def contains(self, value: Any) -> bool:
         """Whether ``value`` lies inside the range."""
@@ -268,7 +273,11 @@ class Choice:
 
     def sample(self, param: Param, rng: np.random.Generator) -> Any:
         """Draws one value."""
-        return self.values[int(rng.integers(len(self.values)))]
+        return self.from_unit(param, rng.random())
+
+    def from_unit(self, param: Param, u: float) -> Any:
+        """Maps a uniform draw ``u`` in [0, 1) to one of the values."""
+        return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
 
     def contains(self, value: Any) -> bool:
         """Whether ``value`` is one of the values."""
@@ -295,6 +304,10 @@ class Fixed:
 
     def sample(self, param: Param, rng: np.random.Generator) -> Any:
         """Returns the value."""
+        return self.value
+
+    def from_unit(self, param: Param, u: float) -> Any:
+        """Returns the value, whatever ``u``."""
         return self.value
 
     def contains(self, value: Any) -> bool:
@@ -354,10 +367,12 @@ class ParamDistribution(Distribution):
             raise ValueError(f"distribution lacks parameters {missing}")
         self.space = space
         self.dists = {p.name: dists[p.name] for p in space.params}
+        self._pairs = [(p, self.dists[p.name]) for p in space.params]
 
     def sample(self, rng: np.random.Generator) -> Scenario:
-        """Draws one complete scenario."""
-        return {p.name: self.dists[p.name].sample(p, rng) for p in self.space.params}
+        """Draws one complete scenario (one uniform draw per parameter, in one call)."""
+        units = rng.random(len(self._pairs)).tolist()
+        return {p.name: d.from_unit(p, u) for (p, d), u in zip(self._pairs, units, strict=True)}
 
     def contains(self, scenario: Mapping[str, Any]) -> bool:
         """Whether ``scenario`` is a possible draw of this distribution."""
