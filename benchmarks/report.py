@@ -38,8 +38,20 @@ def machine() -> dict[str, Any]:
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or ''}",
         "python": platform.python_version(),
+        "load_average": load_average(),
         "versions": versions,
     }
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, or ``None`` where the OS has none.
+
+    Stored beside every number: other work on the machine while a benchmark ran.
+    """
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def median_rate(run: Callable[[], int], repeats: int) -> tuple[float, list[float]]:
@@ -72,8 +84,11 @@ def write(name: str, data: dict[str, Any], table: str, out: Path | None = None) 
     meta = machine()
     payload = {"benchmark": name, **meta, **data}
     (out / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
+    load = meta["load_average"]
+    load_text = f" Load average (1/5/15 min) when written: {load}." if load else ""
     header = (
-        f"# {name}\n\nMeasured {meta['date']} on {meta['machine']}, Python {meta['python']}.\n"
+        f"# {name}\n\nMeasured {meta['date']} on {meta['machine']}, Python {meta['python']}."
+        f"{load_text}\n"
         f"Versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items() if v)}.\n\n"
     )
     (out / f"{name}.md").write_text(header + table + "\n")

@@ -155,6 +155,7 @@ def run(
     repeats: int, seconds: float, vector: bool, only: list[str] | None, out: Path | None
 ) -> dict[str, Any]:
     """Times every case ``repeats`` times, alternating ours and peers; writes the results."""
+    load_start = report.load_average()
     selected = [c for c in cases() if not only or c.label in only]
     missing = {c.label: why for c in selected if (why := available(c))}
     live = [c for c in selected if c.label not in missing]
@@ -197,6 +198,7 @@ def run(
     data = {
         "repeats": repeats,
         "seconds_per_case": seconds,
+        "load_average_start": load_start,
         "single": single,
         "single_median": medians,
         "vector": vectors,
