@@ -8,7 +8,7 @@ evaluates every split and writes ``benchmarks/results/driving_ppo.json``.
 
 Usage::
 
-    python benchmarks/driving_ppo.py --timesteps 150000 --n-envs 4
+    python benchmarks/driving_ppo.py --timesteps 200000 --n-envs 4
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--timesteps", type=int, default=150_000, help="PPO timesteps")
+    parser.add_argument("--timesteps", type=int, default=200_000, help="PPO timesteps")
     parser.add_argument("--n-envs", type=int, default=4, help="parallel envs")
     parser.add_argument("--dummy", action="store_true", help="DummyVecEnv, not SubprocVecEnv")
     parser.add_argument("--eval-every", type=int, default=50_000, help="steps between evals")
