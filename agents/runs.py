@@ -35,6 +35,7 @@ import yaml
 
 __all__ = [
     "Checkpoint",
+    "ObsNormalizer",
     "RunInfo",
     "RunPolicy",
     "atomic_write",
@@ -244,13 +245,49 @@ def latest_checkpoint(run_dir: str | Path) -> Checkpoint | None:
     return found[-1] if found else None
 
 
-def load_vecnormalize(path: Path) -> Any:
-    """Unpickles saved VecNormalize statistics (no venv attached; training off)."""
+@dataclass(frozen=True)
+class ObsNormalizer:
+    """Frozen observation statistics of a VecNormalize, applied to one observation.
+
+    Attributes:
+        obs_rms: A RunningMeanStd, or a dict of them per normalised key (dict obs).
+        clip_obs: Normalised values are clipped to ``[-clip_obs, clip_obs]``.
+        epsilon: Added to the variance.
+        enabled: False when the run normalised rewards only.
+    """
+
+    obs_rms: Any
+    clip_obs: float
+    epsilon: float
+    enabled: bool
+
+    @classmethod
+    def from_vecnormalize(cls, norm: Any) -> ObsNormalizer:
+        """Copies the statistics of a (training) VecNormalize."""
+        import copy
+
+        return cls(copy.deepcopy(norm.obs_rms), norm.clip_obs, norm.epsilon, bool(norm.norm_obs))
+
+    def normalize_obs(self, observation: Any) -> Any:
+        """The observation as the policy saw it in training."""
+        if not self.enabled:
+            return observation
+        if isinstance(self.obs_rms, dict):
+            out = dict(observation)
+            for key, rms in self.obs_rms.items():
+                out[key] = self._apply(observation[key], rms)
+            return out
+        return self._apply(observation, self.obs_rms)
+
+    def _apply(self, x: Any, rms: Any) -> np.ndarray:
+        z = (np.asarray(x, dtype=np.float64) - rms.mean) / np.sqrt(rms.var + self.epsilon)
+        return np.clip(z, -self.clip_obs, self.clip_obs).astype(np.float32)
+
+
+def load_vecnormalize(path: Path) -> ObsNormalizer:
+    """Reads saved VecNormalize statistics as an :class:`ObsNormalizer`."""
     with open(path, "rb") as f:
-        norm = pickle.load(f)
-    norm.training = False
-    norm.norm_reward = False
-    return norm
+        return ObsNormalizer.from_vecnormalize(pickle.load(f))
 
 
 class RunPolicy:

@@ -543,14 +543,8 @@ def _save_final(run_dir: Path, model: Any) -> None:
         runs.atomic_write(run_dir / runs.VECNORMALIZE, lambda p: norm.save(str(p)))
 
 
-def _frozen_normalizer(norm: Any) -> Any:
-    if norm is None:
-        return None
-    import copy
-
-    frozen = copy.copy(norm)
-    frozen.training = False
-    return frozen
+def _frozen_normalizer(norm: Any) -> runs.ObsNormalizer | None:
+    return None if norm is None else runs.ObsNormalizer.from_vecnormalize(norm)
 
 
 def _eval_callback(config: TrainConfig, run_dir: Path, keywords: tuple[str, ...]) -> Any:

@@ -109,7 +109,12 @@ def test_normalised_observations_are_saved_and_applied(tmp_path):
     assert (runs.latest_checkpoint(run_dir).path / "vecnormalize.pkl").exists()
     policy = runs.load_policy(run_dir)
     obs = np.ones(4, dtype=np.float32)
-    assert not np.allclose(policy.obs_normalizer.normalize_obs(obs), obs)
+    with open(run_dir / "vecnormalize.pkl", "rb") as f:
+        expected = pickle.load(f).normalize_obs(obs)
+    assert not np.allclose(expected, obs)
+    np.testing.assert_allclose(policy.obs_normalizer.normalize_obs(obs), expected, rtol=1e-5)
+    clone = pickle.loads(pickle.dumps(policy))
+    np.testing.assert_allclose(clone.predict(obs)[0], policy.predict(obs)[0])
 
 
 BAD_INPUT = [
