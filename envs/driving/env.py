@@ -222,9 +222,9 @@ class DrivingEnv(ScenarioEnv):
             friction=scenario["friction"],
             keep_clear=(self.ego.s, self.ego.d),
         )
-        self._noise_rng = np.random.default_rng(int(rng.integers(2**63)))
+        # Actuation noise draws from np_random; pixel noise from its own child generator
+        # so the observation type never changes the dynamics.
         self._pixel_rng = np.random.default_rng(int(rng.integers(2**63)))
-        self._frame_rng = np.random.default_rng(int(rng.integers(2**63)))
         self._palette = Palette.from_scenario(scenario)
         self._actions.reset(road, self.ego, limit)
         self._queue: deque[tuple[float, float]] = deque(
@@ -248,7 +248,7 @@ class DrivingEnv(ScenarioEnv):
         steer, accel = self._actions.command(action, road, ego, limit)
         noise = sc["actuation_noise"]
         if noise > 0.0:
-            n0, n1 = self._noise_rng.standard_normal(2)
+            n0, n1 = self.np_random.standard_normal(2)
             steer += noise * 0.16 * float(n0)
             accel += noise * 3.0 * float(n1)
         if sc["latency"]:
@@ -334,7 +334,7 @@ class DrivingEnv(ScenarioEnv):
         if self._last_frame is not None:
             return self._last_frame.copy()
         return self._birdseye.render(
-            self.road, self.ego, self.traffic, self._palette, self._frame_rng
+            self.road, self.ego, self.traffic, self._palette, self._pixel_rng
         )
 
     def perception_labels(self) -> dict[str, float]:

@@ -93,20 +93,28 @@ class Road:
         n = math.ceil(length / ds) + 1
         kappa = np.zeros(n)
         i = int(lead_in / ds)
-        while i < n and curvature_max > 0.0:
-            kind = rng.random()
-            if kind < 0.3:  # straight
-                seg = int(rng.uniform(30.0, 120.0) / ds)
-                i += seg
-                continue
-            k = rng.uniform(0.4, 1.0) * curvature_max * (1.0 if rng.random() < 0.5 else -1.0)
-            trans = int(rng.uniform(15.0, 40.0) / ds)
-            arc = int(rng.uniform(30.0, 150.0) / ds)
-            ramp = np.linspace(0.0, k, trans, endpoint=False)
-            profile = np.concatenate([ramp, np.full(arc, k), ramp[::-1]])
-            end = min(n, i + len(profile))
-            kappa[i:end] = profile[: end - i]
-            i = end
+        if curvature_max > 0.0:
+            # Draw every segment's parameters at once (at most one per 30 m).
+            m = n // max(int(30.0 / ds), 1) + 1
+            straight = rng.random(m) < 0.3
+            straight_len = (rng.uniform(30.0, 120.0, m) / ds).astype(int)
+            k_all = rng.uniform(0.4, 1.0, m) * curvature_max * rng.choice((-1.0, 1.0), m)
+            trans_all = (rng.uniform(15.0, 40.0, m) / ds).astype(int)
+            arc_all = (rng.uniform(30.0, 150.0, m) / ds).astype(int)
+            unit = np.arange(int(40.0 / ds) + 1, dtype=float)
+            for j in range(m):
+                if i >= n:
+                    break
+                if straight[j]:
+                    i += int(straight_len[j])
+                    continue
+                k, trans, arc = float(k_all[j]), int(trans_all[j]), int(arc_all[j])
+                ramp = unit[:trans] * (k / trans)  # linear curvature: a clothoid
+                kappa[i : i + trans] = ramp[: max(min(trans, n - i), 0)]
+                kappa[i + trans : i + trans + arc] = k
+                start = i + trans + arc
+                kappa[start : start + trans] = ramp[::-1][: max(min(trans, n - start), 0)]
+                i = start + trans
         return cls.from_curvature(kappa, lanes=lanes, lane_width=lane_width, ds=ds)
 
     # ----------------------------------------------------------------- geometry
