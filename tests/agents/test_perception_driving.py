@@ -23,4 +23,5 @@ def test_driving_perception_learns_lane_geometry(tmp_path):
     # Visible in the frame: the road's direction relative to the ego (3k frames gave
     # R^2 0.3-0.9 between runs; 18k frames give 0.9).
     assert metrics["heading_error"]["r2"] > 0.5, metrics
+    assert metrics["lateral_offset"]["r2"] > 0.3, metrics  # 0.70 measured with 10k frames
     assert report["history"][-1]["train_loss"] < report["history"][0]["train_loss"]
