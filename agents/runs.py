@@ -266,7 +266,9 @@ class ObsNormalizer:
         """Copies the statistics of a (training) VecNormalize."""
         import copy
 
-        return cls(copy.deepcopy(norm.obs_rms), norm.clip_obs, norm.epsilon, bool(norm.norm_obs))
+        enabled = bool(norm.norm_obs)  # obs_rms exists only when observations are normalised
+        rms = copy.deepcopy(norm.obs_rms) if enabled else None
+        return cls(rms, float(norm.clip_obs), float(norm.epsilon), enabled)
 
     def normalize_obs(self, observation: Any) -> Any:
         """The observation as the policy saw it in training."""

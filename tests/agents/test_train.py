@@ -101,6 +101,14 @@ def test_other_algorithms_train_and_load(tmp_path, algo):
     np.testing.assert_allclose(clone.predict(obs)[0], action)
 
 
+def test_reward_only_normalisation_leaves_observations_alone(tmp_path):
+    args = cli(tmp_path, "--set", "run.normalize_reward=true", "--set", "run.record_video=false")
+    assert train.main(args) == 0
+    policy = runs.load_policy(only_run(tmp_path))
+    obs = np.ones(4, dtype=np.float32)
+    assert policy.obs_normalizer.normalize_obs(obs) is obs
+
+
 def test_normalised_observations_are_saved_and_applied(tmp_path):
     args = cli(tmp_path, "--set", "run.normalize_obs=true", "--set", "run.record_video=false")
     assert train.main(args) == 0
