@@ -412,10 +412,10 @@ def test_driver_retries_records_failures_and_resume_redoes_only_unfinished(
     # ids[0] recovers; ids[1] fails twice; ids[2]'s arguments are rejected: no retry
     plan = {ids[0]: ["crash"], ids[1]: ["error", "crash"], ids[2]: ["rejected", "ok"]}
     execute, calls = fake_execute(toy_reports, plan)
-    monkeypatch.setattr(sweep, "execute_run", execute)
-    monkeypatch.setattr(sweep, "aggregate_groups", FakeAggregate)
+    monkeypatch.setattr("agents.sweep.driver.execute_run", execute)
+    monkeypatch.setattr("agents.sweep.report.aggregate_groups", FakeAggregate)
     fake = FakeRay()
-    monkeypatch.setattr(sweep, "_import_ray", lambda: fake)
+    monkeypatch.setattr("agents.sweep.driver._import_ray", lambda: fake)
 
     first = sweep.run_sweep(cfg, tmp_path, max_concurrent=2, progress=True)
     assert fake.decorator_options == {"max_calls": 1, "max_retries": 0}
@@ -463,10 +463,10 @@ def test_driver_retries_records_failures_and_resume_redoes_only_unfinished(
 def test_interrupted_sweep_keeps_finished_runs_and_resumes(tmp_path, monkeypatch, toy_reports):
     cfg = config(evaluation={"episodes": 3, "bootstrap_reps": 20})
     execute, calls = fake_execute(toy_reports, {})
-    monkeypatch.setattr(sweep, "execute_run", execute)
-    monkeypatch.setattr(sweep, "aggregate_groups", FakeAggregate)
+    monkeypatch.setattr("agents.sweep.driver.execute_run", execute)
+    monkeypatch.setattr("agents.sweep.report.aggregate_groups", FakeAggregate)
     fake = FakeRay(interrupt_after=2)
-    monkeypatch.setattr(sweep, "_import_ray", lambda: fake)
+    monkeypatch.setattr("agents.sweep.driver._import_ray", lambda: fake)
     first = sweep.run_sweep(cfg, tmp_path, max_concurrent=3, progress=False)
     assert first.interrupted and not first.ok
     assert len(fake.cancelled) == 2  # the two runs in flight at Ctrl-C
@@ -477,7 +477,7 @@ def test_interrupted_sweep_keeps_finished_runs_and_resumes(tmp_path, monkeypatch
     assert sum(len(r) for r in report["grouped"]["point"]["runs"].values()) == 2
 
     calls.clear()
-    monkeypatch.setattr(sweep, "_import_ray", lambda: FakeRay())
+    monkeypatch.setattr("agents.sweep.driver._import_ray", lambda: FakeRay())
     assert sweep.run_sweep(None, tmp_path, resume=True, progress=False).ok
     assert [c[0] for c in calls] == list(state.records)[2:]
 
@@ -486,10 +486,10 @@ def test_an_attempt_past_timeout_s_is_cancelled_and_retried(tmp_path, monkeypatc
     cfg = config(seeds=[0], curricula=["linear"], retries=1, timeout_s=0.01)
     (run_id,) = [s.run_id for s in expand(cfg)]
     execute, calls = fake_execute(toy_reports, {})
-    monkeypatch.setattr(sweep, "execute_run", execute)
-    monkeypatch.setattr(sweep, "aggregate_groups", FakeAggregate)
+    monkeypatch.setattr("agents.sweep.driver.execute_run", execute)
+    monkeypatch.setattr("agents.sweep.report.aggregate_groups", FakeAggregate)
     fake = FakeRay(hang=[run_id])
-    monkeypatch.setattr(sweep, "_import_ray", lambda: fake)
+    monkeypatch.setattr("agents.sweep.driver._import_ray", lambda: fake)
     result = sweep.run_sweep(cfg, tmp_path, progress=False)
     (record,) = result.records
     assert record.status == FAILED and record.attempts == 2 and len(fake.cancelled) == 2
