@@ -151,6 +151,37 @@ def available(case: Case) -> str | None:
     return None
 
 
+def render(data: dict[str, Any]) -> str:
+    """Markdown tables of measured results: medians, peers and ratios ours / peer."""
+    peers = {c.label: c.peer for c in cases()}
+    medians = data["single_median"]
+    rows = []
+    for label, rate in medians.items():
+        peer_label = peers.get(label)
+        peer = medians.get(peer_label) if peer_label else None
+        ratio = f"{rate / peer:.1f}x" if peer else None
+        rows.append([label, rate, peer_label or "", peer, ratio])
+    table = report.markdown_table(["env", "steps/s", "peer", "peer steps/s", "ratio"], rows)
+    vector = {key: float(np.median(v)) for key, v in data["vector"].items()}
+    if vector:
+        vrows = []
+        for key, rate in vector.items():
+            label, setting = key.split(" | ")
+            kind, n = setting.rsplit(" x", 1)
+            peer_label = peers.get(label)
+            peer = vector.get(f"{peer_label} | {setting}") if peer_label else None
+            ratio = f"{rate / peer:.1f}x" if peer else None
+            vrows.append([label, kind, n, rate, peer_label or "", peer, ratio])
+        table += "\n\nVectorised (total env steps/s, median):\n\n" + report.markdown_table(
+            ["env", "vector env", "n", "steps/s", "peer", "peer steps/s", "ratio"], vrows
+        )
+    if data["not_measured"]:
+        table += "\n\nNot measured (could not be made here):\n\n" + "\n".join(
+            f"- {k}: {v}" for k, v in data["not_measured"].items()
+        )
+    return table
+
+
 def run(
     repeats: int, seconds: float, vector: bool, only: list[str] | None, out: Path | None
 ) -> dict[str, Any]:
@@ -172,29 +203,6 @@ def run(
                         rate = time_vector(case.make, kind, n, seconds)
                         vectors.setdefault(key, []).append(rate)
     medians = {k: float(np.median(v)) for k, v in single.items()}
-    rows = []
-    for case in live:
-        peer = medians.get(case.peer) if case.peer else None
-        ratio = medians[case.label] / peer if peer else None
-        rows.append(
-            [
-                case.label,
-                medians[case.label],
-                case.peer or "",
-                peer,
-                f"{ratio:.1f}x" if ratio else None,
-            ]
-        )
-    table = report.markdown_table(["env", "steps/s", "peer", "peer steps/s", "ratio"], rows)
-    if vectors:
-        vrows = [[k, float(np.median(v))] for k, v in vectors.items()]
-        table += "\n\nVectorised (total env steps/s):\n\n" + report.markdown_table(
-            ["env, vector env x n", "steps/s"], vrows
-        )
-    if missing:
-        table += "\n\nNot measured (could not be made here):\n\n" + "\n".join(
-            f"- {k}: {v}" for k, v in missing.items()
-        )
     data = {
         "repeats": repeats,
         "seconds_per_case": seconds,
@@ -204,6 +212,7 @@ def run(
         "vector": vectors,
         "not_measured": missing,
     }
+    table = render(data)
     path = report.write("throughput", data, table, out)
     report.bar_chart(
         path.with_suffix(".png"),

@@ -13,8 +13,13 @@ curriculum benchmark, ``python -m benchmarks.curriculum``): the non-uniform meth
 the highest mean final success on its held-out evaluation set. It uses the scheduler's
 default options here.
 
-    python -m benchmarks.transfer --quick   # point, dialogue, driving; 5 seeds, small budgets
+    python -m benchmarks.transfer --quick   # point and dialogue; 5 seeds, tiny budgets
     python -m benchmarks.transfer --full    # every built-in env at its recipe budget (hours)
+
+``--full`` also compares, on driving from pixels (``birdseye``), a policy on a pretrained
+and frozen perception CNN (``agents.perception``, the modular route) with a CNN trained
+end to end by PPO, on every split; ``heldout-visual`` is where they should differ
+(:class:`PerceptionPlan`; ``--perception``/``--no-perception`` to choose).
 
 Sweep folders (run folders, models, per-run results) go to ``--sweeps-dir``
 (default ``runs/benchmarks/transfer-<mode>``); an interrupted benchmark started again
@@ -25,6 +30,7 @@ with the same settings resumes them and does not redo finished runs. The table g
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import time
@@ -74,14 +80,10 @@ class Plan:
 
 
 PLANS = {
-    # Fits about 20 minutes of 2 idle cores: 30 runs of a few thousand steps each.
+    # Small enough for a shared, loaded 2-core machine: 20 runs of one or two PPO updates.
     "quick": Plan(
         "quick",
-        (
-            EnvPlan("point", "ppo", 6000),
-            EnvPlan("dialogue", "maskable-ppo", 6000),
-            EnvPlan("driving", "ppo", 4096),
-        ),
+        (EnvPlan("point", "ppo", 2048), EnvPlan("dialogue", "maskable-ppo", 2048)),
         seeds=(0, 1, 2, 3, 4),
         episodes=10,
         bootstrap_reps=1000,
@@ -100,6 +102,30 @@ PLANS = {
         bootstrap_reps=2000,
     ),
 }
+
+
+@dataclass(frozen=True)
+class PerceptionPlan:
+    """Driving from pixels: a pretrained perception trunk (modular) vs a CNN trained end to end.
+
+    Both train PPO (uniform, the driving recipe) on the ``birdseye`` image observation
+    with the same seeds and budget; the modular policy's CNN trunk comes from
+    ``agents.perception`` (trained to regress lane/traffic labels on frames rendered
+    from ``train`` only) and stays frozen. Every split is evaluated; ``heldout-visual``
+    (colours, brightness, noise never practised) is the one this comparison is about.
+
+    Attributes:
+        env: Env short name.
+        frames: Frames rendered for the perception dataset.
+        epochs: Perception training epochs (at most; early stopping).
+        timesteps: PPO budget of every run.
+    """
+
+    env: str = "driving"
+    frames: int = 20_000
+    epochs: int = 30
+    timesteps: int = 120_000
+
 
 # The sweep evaluates every run itself; the training CLI's own final evaluation is kept
 # to one episode per split and no recording.
@@ -166,6 +192,8 @@ def run_env(
     out = sweeps_dir / env.env
     start = time.perf_counter()
     result = run_sweep(config, out, resume=(out / STATE).exists(), progress=progress)
+    if result.interrupted:
+        raise KeyboardInterrupt(f"interrupted: run the same command again to resume {out}")
     wall = time.perf_counter() - start
     entry: dict[str, Any] = {
         "env": env.env,
@@ -181,7 +209,12 @@ def run_env(
     if len(groups) < 1:
         entry["error"] = "no finished runs"
         return entry
-    aggregate = aggregate_groups(groups, plan.bootstrap_reps)
+    _aggregate_into(entry, aggregate_groups(groups, plan.bootstrap_reps), groups)
+    return entry
+
+
+def _aggregate_into(entry: dict[str, Any], aggregate: Any, groups: dict[str, list[Any]]) -> None:
+    """Adds the grouped report's estimates, success rates and improvements to ``entry``."""
     entry["score_kind"] = aggregate.score_kind
     entry["splits"] = aggregate.splits
     entry["estimates"] = {
@@ -202,6 +235,83 @@ def run_env(
         {"x": i.x, "y": i.y, "tasks": i.tasks, **i.estimate.to_dict()}
         for i in aggregate.improvements
     ]
+
+
+def train_with_perception(model_dir: str, argv: list[str]) -> int:
+    """``agents.train`` with the pretrained perception trunk: the modular runs' ``train_fn``.
+
+    A resumed attempt (``--resume``) keeps the perception model its config saved.
+    """
+    from agents import train
+
+    if "--resume" in argv:
+        return train.main(argv)
+    return train.main([*argv, "--perception", model_dir])
+
+
+def perception_model(plan: PerceptionPlan, folder: Path, progress: bool) -> Path:
+    """Renders the dataset and trains the perception CNN (kept in ``folder`` for reuse)."""
+    from agents.perception.cli import main as perception
+
+    data, model = folder / "data", folder / "model"
+    quiet = [] if progress else ["--no-progress"]
+    if not (model / "done").is_file():
+        if not (data / "done").is_file():
+            argv = ["collect", "--env", plan.env, "--frames", str(plan.frames), "--out", str(data)]
+            if perception([*argv, "--overwrite", *quiet]) != 0:
+                raise RuntimeError(f"perception data collection failed ({data})")
+            (data / "done").write_text("")
+        argv = ["train", "--data", str(data), "--out", str(model), "--epochs", str(plan.epochs)]
+        if perception([*argv, "--augment", "--overwrite", *quiet]) != 0:
+            raise RuntimeError(f"perception training failed ({model})")
+        (model / "done").write_text("")
+    return model
+
+
+def run_perception(
+    plan: Plan, perception: PerceptionPlan, sweeps_dir: Path, progress: bool
+) -> dict[str, Any]:
+    """Modular (pretrained, frozen trunk) vs end-to-end CNN on driving from pixels."""
+    from agents.sweep import STATE, SweepConfig, aggregate_groups, run_sweep
+
+    folder = sweeps_dir / f"{perception.env}-perception"
+    start = time.perf_counter()
+    model = perception_model(perception, folder, progress)
+    env = EnvPlan(perception.env, "ppo", perception.timesteps)
+    reports: dict[str, list[Any]] = {}
+    entry: dict[str, Any] = {
+        "env": f"{env.env} (birdseye)",
+        "algo": "ppo",
+        "timesteps": env.timesteps,
+        "perception_model": str(model),
+        "runs_done": 0,
+        "runs_failed": [],
+        "run_seconds": {},
+    }
+    for group, train_fn in (
+        ("modular", functools.partial(train_with_perception, str(model))),
+        ("end-to-end", None),
+    ):
+        base = sweep_config(plan, env, ["uniform"]).to_dict()
+        base["name"] = f"transfer-{plan.mode}-{env.env}-{group}"
+        base["set"] = {**base["set"], "run.env_kwargs": [{"obs_type": "birdseye"}]}
+        config = SweepConfig.from_dict(base)
+        out = folder / group
+        result = run_sweep(
+            config, out, resume=(out / STATE).exists(), progress=progress, train_fn=train_fn
+        )
+        if result.interrupted:
+            raise KeyboardInterrupt(f"interrupted: run the same command again to resume {out}")
+        entry["runs_done"] += len(result.done)
+        entry["runs_failed"] += [r.spec.run_id for r in result.failed]
+        entry["run_seconds"].update({r.spec.run_id: r.duration_s for r in result.done})
+        found = result.transfer_reports().get(env.env, {})
+        reports[group] = [r for runs in found.values() for r in runs]
+    entry["wall_s"] = time.perf_counter() - start
+    if not all(reports.values()):
+        entry["error"] = "a group has no finished runs"
+        return entry
+    _aggregate_into(entry, aggregate_groups(reports, plan.bootstrap_reps), reports)
     return entry
 
 
@@ -299,8 +409,12 @@ def run(
     out: Path | None,
     num_cpus: int | None,
     progress: bool,
+    perception: PerceptionPlan | None = None,
 ) -> dict[str, Any]:
-    """Runs every env's sweep on one local Ray and writes the transfer table."""
+    """Runs every env's sweep on one local Ray and writes the transfer table.
+
+    With ``perception``, also the modular vs end-to-end comparison on driving from pixels.
+    """
     from agents.sweep import _import_ray
 
     ray = _import_ray()
@@ -318,6 +432,8 @@ def run(
         started = True
     try:
         entries = [run_env(plan, env, curricula, sweeps_dir, progress) for env in plan.envs]
+        if perception is not None:
+            entries.append(run_perception(plan, perception, sweeps_dir, progress))
     finally:
         if started:
             ray.shutdown()
@@ -340,6 +456,7 @@ def run(
         "bootstrap_reps": plan.bootstrap_reps,
         "wall_s": wall,
         "load_average_start": load_start,
+        "perception": None if perception is None else perception.__dict__,
         "envs": entries,
     }
     path = report.write(name, data, table, out)
@@ -354,7 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="small budgets (default)")
     mode.add_argument("--full", action="store_true", help="recipe budgets: the headline")
-    parser.add_argument("--envs", nargs="+", metavar="ENV", help="only these envs of the plan")
+    parser.add_argument(
+        "--envs", nargs="*", metavar="ENV", help="only these envs of the plan (none: no env)"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", help="training seeds (>= 5 advised)")
     parser.add_argument("--timesteps", type=int, help="training budget of every run")
     parser.add_argument("--episodes", type=int, help="evaluation episodes per split and run")
@@ -362,6 +481,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--curriculum", help="compare uniform with this curriculum instead of the best one"
     )
+    parser.add_argument(
+        "--perception",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also compare a pretrained perception trunk with an end-to-end CNN on driving "
+        "from pixels (default: on with --full, off with --quick)",
+    )
+    parser.add_argument("--perception-frames", type=int, help="frames of the perception dataset")
+    parser.add_argument("--perception-epochs", type=int, help="perception training epochs")
+    parser.add_argument("--perception-timesteps", type=int, help="PPO budget of pixel runs")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray")
     parser.add_argument(
         "--sweeps-dir", type=Path, help="sweep folders (default runs/benchmarks/transfer-MODE)"
@@ -370,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
     plan = PLANS["full" if args.full else "quick"]
-    if args.envs:
+    if args.envs is not None:
         known = {e.env: e for e in plan.envs}
         unknown = [e for e in args.envs if e not in known]
         if unknown:
@@ -393,6 +522,15 @@ def main(argv: list[str] | None = None) -> int:
     if best == "uniform":
         parser.error("--curriculum must differ from uniform (the baseline)")
     sweeps_dir = args.sweeps_dir or Path("runs/benchmarks") / f"transfer-{plan.mode}"
+    perception = None
+    if args.perception or (args.perception is None and plan.mode == "full"):
+        perception = PerceptionPlan()
+        for key in ("frames", "epochs", "timesteps"):
+            value = getattr(args, f"perception_{key}")
+            if value is not None:
+                if value < 1:
+                    parser.error(f"--perception-{key} must be >= 1, got {value}")
+                perception = replace(perception, **{key: value})
     run(
         plan,
         ["uniform", best],
@@ -401,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         args.num_cpus,
         not args.no_progress,
+        perception,
     )
     return 0
 
