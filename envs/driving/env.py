@@ -182,6 +182,28 @@ class DrivingEnv(ScenarioEnv):
             size = cfg.birdseye_size
             world_space = spaces.Box(0, 255, shape=(size, size, 3), dtype=np.uint8)
         self._declare_observation_space(world_space)
+        # Per-step constants, computed once (the config is frozen).
+        dt = cfg.dt
+        self._timing = (
+            dt,
+            dt / cfg.substeps,
+            cfg.substeps,
+            cfg.max_steps,
+            max(1, round(cfg.policy_frequency)),
+        )
+        self._lost_heading = cfg.lost_control_heading
+        self._observed = cfg.observed_vehicles
+        self._kinematics = obs_type == "kinematics"
+        w = self.weights
+        self._w = (
+            w.progress,
+            w.centring,
+            w.speeding,
+            w.comfort,
+            w.lane_change,
+            w.collision,
+            w.off_road,
+        )
         self._view: BirdseyeRenderer | None = None
         self._figure: Any = None
         # World state (built by reset).
@@ -240,27 +262,26 @@ class DrivingEnv(ScenarioEnv):
         return self._observe(), info
 
     def _step_world(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        road, ego, traffic, cfg = self.road, self.ego, self.traffic, self.config
+        road, ego, traffic = self.road, self.ego, self.traffic
         assert road is not None and traffic is not None
         sc = self.scenario
         limit = sc["speed_limit"]
-        dt = cfg.dt
+        dt, sub, substeps, max_steps, mobil_every = self._timing
         steer, accel = self._actions.command(action, road, ego, limit)
         noise = sc["actuation_noise"]
         if noise > 0.0:
-            n0, n1 = self.np_random.standard_normal(2)
-            steer += noise * 0.16 * float(n0)
-            accel += noise * 3.0 * float(n1)
+            n0, n1 = self.np_random.standard_normal(2).tolist()
+            steer += noise * 0.16 * n0
+            accel += noise * 3.0 * n1
         if sc["latency"]:
             self._queue.append((steer, accel))
             steer, accel = self._queue.popleft()
         prev_steer, prev_accel = ego.steer, ego.accel
         travelled = 0.0
-        sub = dt / cfg.substeps
         friction = sc["friction"]
-        for _ in range(cfg.substeps):
+        for _ in range(substeps):
             travelled += bicycle_step(ego, steer, accel, sub, road, friction)
-        traffic.step(dt, ego=ego, mobil_every=max(1, round(cfg.policy_frequency)))
+        traffic.step(dt, ego=ego, mobil_every=mobil_every)
         traffic.recycle(ego.s, limit)
         self._steps += 1
         self._distance += travelled
@@ -268,31 +289,45 @@ class DrivingEnv(ScenarioEnv):
         self._around = around = surroundings(road, ego, traffic)
         crashed = around.collided
         off_road = abs(ego.d) > road.half_width
-        lost = abs(ego.psi) > cfg.lost_control_heading
-        self._abs_offset_sum += abs(around.lane_offset)
+        lost = abs(ego.psi) > self._lost_heading
+        lane_offset = around.lane_offset
+        self._abs_offset_sum += abs(lane_offset)
 
-        w = self.weights
+        w_progress, w_centring, w_speeding, w_comfort, w_lane, w_collision, w_off = self._w
         half_lane = 0.5 * road.lane_width
         steer_change = (ego.steer - prev_steer) / (MAX_STEER_RATE * dt)
         accel_change = (ego.accel - prev_accel) / (MAX_JERK * dt)
+        centring = 1.0 - (lane_offset / half_lane) ** 2
         terms = {
-            "progress": w.progress * min(travelled / (dt * limit), 1.0),
-            "centring": w.centring * max(0.0, 1.0 - (around.lane_offset / half_lane) ** 2),
-            "speeding": w.speeding * max(ego.v / limit - 1.0, 0.0),
-            "comfort": w.comfort * 0.5 * (steer_change**2 + accel_change**2),
-            "lane_change": w.lane_change * float(around.lane != self._lane),
-            "collision": w.collision * float(crashed),
-            "off_road": w.off_road * float(off_road or lost),
+            "progress": w_progress * min(travelled / (dt * limit), 1.0),
+            "centring": w_centring * (centring if centring > 0.0 else 0.0),
+            "speeding": w_speeding * max(ego.v / limit - 1.0, 0.0),
+            "comfort": w_comfort * 0.5 * (steer_change**2 + accel_change**2),
+            "lane_change": w_lane * float(around.lane != self._lane),
+            "collision": w_collision * float(crashed),
+            "off_road": w_off * float(off_road or lost),
         }
         self._lane = around.lane
         terminated = crashed or off_road or lost
-        truncated = not terminated and self._steps >= cfg.max_steps
-        info = self._info(crashed, off_road, lost)
-        info["reward_terms"] = terms
+        truncated = not terminated and self._steps >= max_steps
+        info = {
+            "is_success": False,
+            "crashed": crashed,
+            "off_road": off_road,
+            "lost_control": lost,
+            "lane_deviation": self._abs_offset_sum / self._steps,
+            "speed": ego.v,
+            "distance": self._distance,
+            "reward_terms": terms,
+        }
         if truncated:
-            needed = cfg.success_speed_ratio * limit * self._steps * dt
+            needed = self.config.success_speed_ratio * limit * self._steps * dt
             info["is_success"] = self._distance >= needed
-        return self._observe(), sum(terms.values()), terminated, truncated, info
+        if self._kinematics:
+            obs = kinematics(road, ego, traffic, limit, self._observed, around)
+        else:
+            obs = self._observe()
+        return obs, sum(terms.values()), terminated, truncated, info
 
     def _info(self, crashed: bool, off_road: bool, lost: bool) -> dict[str, Any]:
         return {

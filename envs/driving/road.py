@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -139,13 +140,18 @@ class Road:
         lane = np.clip(lane, 0, self.lanes - 1)
         return lane.astype(int) if isinstance(lane, np.ndarray) else int(lane)
 
+    @cached_property
+    def kappa_list(self) -> list[float]:
+        """``kappa`` as a Python list: scalar lookups without NumPy call overhead."""
+        return self.kappa.tolist()
+
     def curvature_at(self, s: float | np.ndarray) -> float | np.ndarray:
         """Curvature at arc length ``s`` (nearest sample; clamped to the road)."""
         if isinstance(s, np.ndarray):
             idx = np.clip((s / self.ds + 0.5).astype(int), 0, len(self.kappa) - 1)
             return self.kappa[idx]
-        idx = min(max(int(s / self.ds + 0.5), 0), len(self.kappa) - 1)
-        return float(self.kappa[idx])
+        kappa = self.kappa_list
+        return kappa[min(max(int(s / self.ds + 0.5), 0), len(kappa) - 1)]
 
     def pose_at(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Centreline ``(x, y, theta)`` at arc lengths ``s`` (linear interpolation)."""

@@ -97,26 +97,35 @@ def bicycle_step(
     toward its target at most ``MAX_STEER_RATE`` and acceleration at most ``MAX_JERK``.
     The yaw rate is capped by the friction circle: ``|v * r| <= friction * g``.
     """
+    # Plain floats and locals throughout: this runs several times per agent step.
     steer_cmd = min(max(steer_cmd, -MAX_STEER), MAX_STEER)
-    ds = MAX_STEER_RATE * dt
-    ego.steer += min(max(steer_cmd - ego.steer, -ds), ds)
+    rate = MAX_STEER_RATE * dt
+    steer = ego.steer
+    steer += min(max(steer_cmd - steer, -rate), rate)
     accel_cmd = min(max(accel_cmd, -MAX_BRAKE), MAX_ACCEL)
     da = MAX_JERK * dt
-    ego.accel += min(max(accel_cmd - ego.accel, -da), da)
-    v = ego.v
-    yaw_rate = v * math.tan(ego.steer) / WHEELBASE
-    limit = friction * G / max(v, 0.1)
-    ego.yaw_demand_ratio = abs(yaw_rate) / limit
-    if abs(yaw_rate) > limit:
+    accel = ego.accel
+    accel += min(max(accel_cmd - accel, -da), da)
+    v, s, d, psi = ego.v, ego.s, ego.d, ego.psi
+    yaw_rate = v * math.tan(steer) / WHEELBASE
+    limit = friction * G / (v if v > 0.1 else 0.1)
+    abs_yaw = abs(yaw_rate)
+    ego.yaw_demand_ratio = abs_yaw / limit
+    if abs_yaw > limit:
         yaw_rate = math.copysign(limit, yaw_rate)
-    kappa = road.curvature_at(ego.s)
-    denom = max(1.0 - kappa * ego.d, 0.1)
-    s_dot = v * math.cos(ego.psi) / denom
-    ego.d += v * math.sin(ego.psi) * dt
-    ego.psi += (yaw_rate - kappa * s_dot) * dt
-    ego.psi = (ego.psi + math.pi) % (2 * math.pi) - math.pi
-    ego.s += s_dot * dt
-    ego.v = max(v + ego.accel * dt, 0.0)
+    kappa = road.kappa_list
+    kappa = kappa[min(max(int(s / road.ds + 0.5), 0), len(kappa) - 1)]
+    denom = 1.0 - kappa * d
+    if denom < 0.1:
+        denom = 0.1
+    s_dot = v * math.cos(psi) / denom
+    ego.d = d + v * math.sin(psi) * dt
+    psi += (yaw_rate - kappa * s_dot) * dt
+    ego.psi = (psi + math.pi) % (2 * math.pi) - math.pi
+    ego.s = s + s_dot * dt
+    v += accel * dt
+    ego.v = v if v > 0.0 else 0.0
+    ego.steer, ego.accel = steer, accel
     return s_dot * dt
 
 
@@ -175,6 +184,9 @@ class Traffic:
         self._T = buf(headway, 1.5)
         self._A = buf(a_max, 1.5)
         self._ROOT = 2.0 * np.sqrt(self._A * IDM_B)
+        self._INV_ROOT = 1.0 / self._ROOT
+        # Flat index of row i's first column in an (n, n + 1) matrix.
+        self._row_start = np.arange(n, dtype=np.intp) * (n + 1)
         self.s, self.v, self.d, self.lane = self._S[:n], self._V[:n], self._D[:n], self._L[:n]
         self.bits = self._B[:n]
         self.v0, self.headway, self.a_max = self._V0[:n], self._T[:n], self._A[:n]
@@ -272,7 +284,8 @@ class Traffic:
         occ = (self.d * (1.0 / road.lane_width) + (0.5 * road.lanes + 1.0)).astype(np.intp) - 1
         np.minimum(np.maximum(occ, 0, out=occ), road.lanes - 1, out=occ)
         self.occ = occ
-        np.bitwise_or(self._lane_bit[occ], self._lane_bit[self.lane], out=self.bits)
+        lane_bit = self._lane_bit
+        np.bitwise_or(lane_bit.take(occ), lane_bit.take(self.lane), out=self.bits)
 
     def min_gap(self) -> float:
         """Smallest bumper-to-bumper gap between two vehicles sharing a lane [m]."""
@@ -302,30 +315,37 @@ class Traffic:
             lane = int(ego.d / road.lane_width + 0.5 * road.lanes + 1.0) - 1
             S[n], V[n], B[n] = ego.s, ego.v, 1 << min(max(lane, 0), road.lanes - 1)
         # ds[i, j] > 0 when j is ahead of i (the diagonal is 0: never a leader).
-        ds = S[None, :] - self.s[:, None]
-        masked = np.where((ds > 0.0) & ((B[None, :] & self.bits[:, None]) != 0), ds, np.inf)
+        ds = S - self.s[:, None]
+        masked = np.where((ds > 0.0) & ((B & self.bits[:, None]) != 0), ds, np.inf)
         idx = masked.argmin(axis=1)
-        lead_gap = np.minimum(masked.min(axis=1) - VEHICLE_LENGTH, NO_LEADER_GAP)
+        # The row minima by index: cheaper than a second reduction.
+        lead_gap = masked.take(idx + self._row_start)
+        lead_gap -= VEHICLE_LENGTH
+        np.minimum(lead_gap, NO_LEADER_GAP, out=lead_gap)
         if self._curvy:
             k = (self.s * self._inv_ds).astype(np.intp)
             v0 = np.minimum(self.v0, self._v_curve.take(k, mode="clip"))
         else:
             v0 = self.v0
-        acc = _idm(self.v, v0, lead_gap, V[idx], self.headway, self.a_max, self._ROOT[:n])
+        acc = _idm(self.v, v0, lead_gap, V.take(idx), self.headway, self.a_max, self._INV_ROOT[:n])
 
         started = None
         if self._steps % mobil_every == 0:
             started = self._mobil(ds, acc, v0, ego)
 
         # --- integrate (semi-implicit Euler), in place so the views stay valid
-        self.v += acc * dt
+        acc *= dt
+        self.v += acc
         np.maximum(self.v, 0.0, out=self.v)
         self.s += self.v * dt
         if self._changing:
-            target_d = (self.lane - 0.5 * (road.lanes - 1)) * road.lane_width
+            target_d = self.lane - 0.5 * (road.lanes - 1)
+            target_d *= road.lane_width
             lat = road.lane_width / LANE_CHANGE_TIME * dt
-            self.d += np.minimum(np.maximum(target_d - self.d, -lat), lat)
-            self._changing = bool(np.any(self.d != target_d))
+            step = target_d - self.d
+            np.minimum(np.maximum(step, -lat, out=step), lat, out=step)
+            self.d += step
+            self._changing = bool((self.d != target_d).any())
             self.update_lanes()
         if ego is not None:
             S[n], B[n] = -1e9, 0
@@ -364,26 +384,27 @@ class Traffic:
         # are never in our own target lane while settled, so the diagonal drops out.
         behind = np.where((ds2 <= 0.0) & in_t, -ds2, np.inf)
         li, fi = ahead.argmin(axis=1), behind.argmin(axis=1)
-        nl_gap = np.minimum(ahead.min(axis=1) - VEHICLE_LENGTH, NO_LEADER_GAP)
-        f_raw = behind.min(axis=1)
+        start = np.arange(len(me), dtype=np.intp) * (n + 1)
+        nl_gap = ahead.take(li + start)
+        nl_gap -= VEHICLE_LENGTH
+        np.minimum(nl_gap, NO_LEADER_GAP, out=nl_gap)
+        f_raw = behind.take(fi + start)
         has_f = f_raw < np.inf
         nf_gap = np.minimum(f_raw - VEHICLE_LENGTH, NO_LEADER_GAP)
-        nl_v = V[li]
-        v2 = self.v[me]
         v0_all = self._V0.copy()
         v0_all[:n] = v0
         if ego is not None:
             v0_all[n] = max(ego.v, 1.0)
         # One IDM call for: follower now (behind our new leader), follower after, me after.
-        f_v = V[fi]
+        who = np.concatenate((fi, fi, me))
         a3 = _idm(
-            np.concatenate((f_v, f_v, v2)),
-            np.concatenate((v0_all[fi], v0_all[fi], v0_all[me])),
+            V.take(who),
+            v0_all.take(who),
             np.concatenate((nf_gap + VEHICLE_LENGTH + nl_gap, nf_gap, nl_gap)),
-            np.concatenate((nl_v, v2, nl_v)),
-            np.concatenate((self._T[fi], self._T[fi], self._T[me])),
-            np.concatenate((self._A[fi], self._A[fi], self._A[me])),
-            np.concatenate((self._ROOT[fi], self._ROOT[fi], self._ROOT[me])),
+            V.take(np.concatenate((li, me, li))),
+            self._T.take(who),
+            self._A.take(who),
+            self._INV_ROOT.take(who),
         )
         m = len(me)
         nf_now, nf_after, my_after = a3[:m], a3[m : 2 * m], a3[2 * m :]
@@ -435,7 +456,10 @@ class Traffic:
         slot when none is) and at the speed of the nearest vehicle in that lane.
         Returns how many left the window.
         """
-        if self.count == 0 or (self.s.min() >= ego_s - BEHIND and self.s.max() <= ego_s + AHEAD):
+        if self.count == 0:
+            return 0
+        s_list = self.s.tolist()  # Python min/max: cheaper than two small reductions
+        if min(s_list) >= ego_s - BEHIND and max(s_list) <= ego_s + AHEAD:
             return 0
         road = self.road
         rel = self.s - ego_s
@@ -477,16 +501,24 @@ def _idm(
     lead_v: np.ndarray,
     headway: np.ndarray,
     a_max: np.ndarray,
-    root: np.ndarray,
+    inv_root: np.ndarray,
 ) -> np.ndarray:
-    """IDM acceleration (vectorised); ``root`` is ``2 * sqrt(a_max * b)``."""
-    s_star = v * headway + v * (v - lead_v) / root
+    """IDM acceleration (vectorised); ``inv_root`` is ``1 / (2 * sqrt(a_max * b))``.
+
+    In-place on temporaries: each small-array NumPy call costs more than its arithmetic.
+    """
+    s_star = v - lead_v
+    s_star *= inv_root
+    s_star += headway
+    s_star *= v  # v * T + v * dv / (2 sqrt(a b))
     np.maximum(s_star, 0.0, out=s_star)
     s_star += IDM_S0
-    ratio = s_star / np.maximum(gap, 0.1)
+    s_star /= np.maximum(gap, 0.1)
+    s_star *= s_star
     r = v / v0
     r *= r
     r *= r
-    ratio *= ratio
-    r += ratio
-    return np.maximum(a_max * (1.0 - r), -IDM_MAX_BRAKE)
+    r += s_star
+    np.subtract(1.0, r, out=r)
+    r *= a_max
+    return np.maximum(r, -IDM_MAX_BRAKE, out=r)
