@@ -168,15 +168,50 @@ class Road:
         y = y + over * np.sin(theta)
         return x, y, theta
 
+    @cached_property
+    def _xyt_lists(self) -> tuple[list[float], list[float], list[float]]:
+        return self.x.tolist(), self.y.tolist(), self.theta.tolist()
+
+    @cached_property
+    def _steps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-sample increments of ``x``, ``y``, ``theta`` (for interpolation)."""
+        return np.diff(self.x), np.diff(self.y), np.diff(self.theta)
+
+    def pose_every(
+        self, start: float, step: int, count: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``pose_at(start + ds * step * arange(count))`` by slicing, or ``None``.
+
+        The samples share one interpolation fraction, so the poses are strided views
+        plus one multiply-add each. ``None`` when a sample would leave the road
+        (``pose_at`` then extends it straight).
+        """
+        u = start / self.ds
+        i = math.floor(u)
+        end = i + step * (count - 1)
+        if i < 0 or end + 1 > len(self.kappa) - 1 or step < 1:
+            return None
+        f = u - i
+        sl = slice(i, end + 1, step)
+        dx, dy, dt = self._steps
+        x = dx[sl] * f
+        x += self.x[sl]
+        y = dy[sl] * f
+        y += self.y[sl]
+        theta = dt[sl] * f
+        theta += self.theta[sl]
+        return x, y, theta
+
     def pose(self, s: float) -> tuple[float, float, float]:
         """Centreline ``(x, y, theta)`` at one arc length (scalar fast path of ``pose_at``)."""
-        last = len(self.kappa) - 1
+        xs, ys, ts = self._xyt_lists
+        last = len(xs) - 1
         u = min(max(s / self.ds, 0.0), last - 1e-6)
         i = int(u)
         f = u - i
-        x = float(self.x[i]) + f * (float(self.x[i + 1]) - float(self.x[i]))
-        y = float(self.y[i]) + f * (float(self.y[i + 1]) - float(self.y[i]))
-        theta = float(self.theta[i]) + f * (float(self.theta[i + 1]) - float(self.theta[i]))
+        x = xs[i] + f * (xs[i + 1] - xs[i])
+        y = ys[i] + f * (ys[i + 1] - ys[i])
+        theta = ts[i] + f * (ts[i + 1] - ts[i])
         over = s - min(max(s, 0.0), self.length)
         return x + over * math.cos(theta), y + over * math.sin(theta), theta
 
