@@ -13,7 +13,7 @@ curriculum benchmark, ``python -m benchmarks.curriculum``): the non-uniform meth
 the highest mean final success on its held-out evaluation set. It uses the scheduler's
 default options here.
 
-    python -m benchmarks.transfer --quick   # point and dialogue; 5 seeds, tiny budgets
+    python -m benchmarks.transfer --quick   # point, dialogue, driving; 5 seeds, tiny budgets
     python -m benchmarks.transfer --full    # every built-in env at its recipe budget (hours)
 
 ``--full`` also compares, on driving from pixels (``birdseye``), a policy on a pretrained
@@ -80,10 +80,14 @@ class Plan:
 
 
 PLANS = {
-    # Small enough for a shared, loaded 2-core machine: 20 runs of one or two PPO updates.
+    # Small enough for a shared 2-core machine: 30 runs of one to four PPO updates each.
     "quick": Plan(
         "quick",
-        (EnvPlan("point", "ppo", 2048), EnvPlan("dialogue", "maskable-ppo", 2048)),
+        (
+            EnvPlan("point", "ppo", 2048),
+            EnvPlan("dialogue", "maskable-ppo", 2048),
+            EnvPlan("driving", "ppo", 2048),
+        ),
         seeds=(0, 1, 2, 3, 4),
         episodes=10,
         bootstrap_reps=1000,
@@ -235,6 +239,7 @@ def _aggregate_into(entry: dict[str, Any], aggregate: Any, groups: dict[str, lis
         {"x": i.x, "y": i.y, "tasks": i.tasks, **i.estimate.to_dict()}
         for i in aggregate.improvements
     ]
+    entry["improvements_vs_baseline"] = _against_baseline(entry)
 
 
 def train_with_perception(model_dir: str, argv: list[str]) -> int:
@@ -323,6 +328,22 @@ def _est(d: dict[str, float | None]) -> str:
     return f"{d['value']:.2f} [{d['low']:.2f}, {d['high']:.2f}]"
 
 
+def _against_baseline(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """Probabilities of improvement with the baseline (``uniform``) always as ``Y``.
+
+    rliable's probability of improvement counts ties as one half, so
+    ``P(Y > X) = 1 - P(X > Y)`` and the interval flips with it.
+    """
+    out = []
+    for imp in entry["improvements"]:
+        if str(imp["x"]).split("=")[-1] == "uniform":
+            flip = {"value": imp["value"], "low": imp["high"], "high": imp["low"]}
+            flip = {k: None if v is None else 1.0 - v for k, v in flip.items()}
+            imp = {**imp, "x": imp["y"], "y": imp["x"], **flip}
+        out.append(imp)
+    return out
+
+
 def tables(entries: list[dict[str, Any]]) -> str:
     """Markdown: per env, IQM [95% CI] and mean success per split and group; P(improvement)."""
     parts = []
@@ -351,13 +372,9 @@ def tables(entries: list[dict[str, Any]]) -> str:
                 )
         kind = entry["score_kind"]
         table = report.markdown_table(
-            ["split", "curriculum", f"IQM {kind} [95% CI]", f"mean {kind}", "success"], rows
+            ["split", "group", f"IQM {kind} [95% CI]", f"mean {kind} [95% CI]", "success"], rows
         )
-        imps = [
-            [i["x"], i["y"], i["tasks"], _est(i)]
-            for i in entry["improvements"]
-            if i["x"] != "uniform"
-        ]
+        imps = [[i["x"], i["y"], i["tasks"], _est(i)] for i in _against_baseline(entry)]
         if imps:
             table += "\n\n" + report.markdown_table(["X", "Y", "compared on", "P(X > Y)"], imps)
         parts.append(f"{head}\n\n{table}")

@@ -154,3 +154,25 @@ def test_transfer_runs_through_the_ray_sweep(tmp_path: Path) -> None:
     assert set(entry["estimates"]["train"]) == {"uniform", "linear"}
     assert (tmp_path / "sweeps" / "point" / "state.json").is_file()  # the sweep runner's folder
     assert (tmp_path / "transfer-quick.png").is_file()
+
+
+@pytest.mark.slow
+def test_transfer_compares_modular_and_end_to_end_perception(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    argv = ["--envs", "--perception", "--perception-frames", "300", "--perception-epochs", "1"]
+    argv += ["--perception-timesteps", "256", "--seeds", "0", "--episodes", "1"]
+    argv += ["--bootstrap-reps", "20", "--num-cpus", "2", "--no-progress"]
+    argv += ["--sweeps-dir", str(tmp_path / "sweeps"), "--out", str(tmp_path)]
+    assert transfer.main(argv) == 0
+    (entry,) = _json(tmp_path / "transfer-quick.json")["envs"]
+    assert entry["runs_done"] == 2 and not entry["runs_failed"]
+    assert set(entry["estimates"]["heldout-visual"]) == {"modular", "end-to-end"}
+
+
+def test_transfer_reports_improvement_over_the_baseline() -> None:
+    imp = {"x": "curriculum=uniform", "y": "curriculum=plr", "tasks": "all splits"}
+    entry = {"improvements": [{**imp, "value": 0.7, "low": 0.6, "high": 0.9}]}
+    (flipped,) = transfer._against_baseline(entry)
+    assert (flipped["x"], flipped["y"]) == ("curriculum=plr", "curriculum=uniform")
+    assert flipped["value"] == pytest.approx(0.3)
+    assert (flipped["low"], flipped["high"]) == (pytest.approx(0.1), pytest.approx(0.4))
