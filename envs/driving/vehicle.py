@@ -198,7 +198,7 @@ class Traffic:
         self._curvy = bool(np.any(road.kappa != 0.0))
         self._inv_ds = 1.0 / road.ds
         self._steps = 0
-        self._changing = False
+        self._movers: list[int] = []  # vehicles between lanes (d off their lane centre)
         self.occ = np.zeros(n, dtype=np.intp)
         self.update_lanes()
 
@@ -338,18 +338,37 @@ class Traffic:
         self.v += acc
         np.maximum(self.v, 0.0, out=self.v)
         self.s += self.v * dt
-        if self._changing:
-            target_d = self.lane - 0.5 * (road.lanes - 1)
-            target_d *= road.lane_width
-            lat = road.lane_width / LANE_CHANGE_TIME * dt
-            step = target_d - self.d
-            np.minimum(np.maximum(step, -lat, out=step), lat, out=step)
-            self.d += step
-            self._changing = bool((self.d != target_d).any())
-            self.update_lanes()
+        if self._movers:
+            self._move_sideways(dt)
         if ego is not None:
             S[n], B[n] = -1e9, 0
         return np.zeros(n, dtype=bool) if started is None else started
+
+    def _move_sideways(self, dt: float) -> None:
+        """Moves the lane changers toward their target lane's centre, then their lanes.
+
+        A few vehicles change lanes at a time, so plain floats over them beat full-array
+        NumPy updates; the others' ``d``, ``occ`` and ``bits`` are unchanged.
+        """
+        road = self.road
+        width, lanes = road.lane_width, road.lanes
+        centre, offset = 0.5 * (lanes - 1), 0.5 * lanes + 1.0
+        lat = width / LANE_CHANGE_TIME * dt
+        inv_w = 1.0 / width
+        d, lane, occ, bits = self.d, self.lane, self.occ, self.bits
+        still = []
+        for i in self._movers:
+            target = int(lane[i])
+            target_d = (target - centre) * width
+            di = float(d[i])
+            di += min(max(target_d - di, -lat), lat)
+            d[i] = di
+            if di != target_d:
+                still.append(i)
+            o = min(max(int(di * inv_w + offset) - 1, 0), lanes - 1)
+            occ[i] = o
+            bits[i] = (1 << o) | (1 << target)
+        self._movers = still
 
     def _mobil(
         self, ds: np.ndarray, acc: np.ndarray, v0: np.ndarray, ego: EgoState | None
@@ -363,12 +382,18 @@ class Traffic:
         """
         road, n = self.road, self.count
         V, B = self._V, self._B
-        center = (self.lane - 0.5 * (road.lanes - 1)) * road.lane_width
         # Only a driver held below its free-road acceleration can gain by changing.
         r = self.v / v0
         r *= r
-        free = self.a_max * (1.0 - r * r)
-        cand = np.flatnonzero((np.abs(self.d - center) < 0.05) & (free - acc > MOBIL_THRESHOLD))
+        r *= r
+        np.subtract(1.0, r, out=r)
+        r *= self.a_max
+        r -= acc
+        want = r > MOBIL_THRESHOLD
+        if self._movers:  # else every vehicle sits exactly on its lane centre
+            center = (self.lane - 0.5 * (road.lanes - 1)) * road.lane_width
+            want &= np.abs(self.d - center) < 0.05
+        cand = want.nonzero()[0]
         started = np.zeros(n, dtype=bool)
         if len(cand) == 0:
             return started
@@ -378,17 +403,20 @@ class Traffic:
         valid = (target >= 0) & (target < road.lanes)
         tbit = self._lane_bit[np.maximum(target, 0)]
         ds2 = ds[me]
-        in_t = (B[None, :] & tbit[:, None]) != 0
-        ahead = np.where((ds2 > 0.0) & in_t, ds2, np.inf)
+        in_t = (B & tbit[:, None]) != 0
+        gaps = np.where(in_t, ds2, np.inf)
+        ahead = np.where(gaps > 0.0, gaps, np.inf)
         # A vehicle level with us (ds == 0) counts as behind: it blocks the gap too. We
         # are never in our own target lane while settled, so the diagonal drops out.
-        behind = np.where((ds2 <= 0.0) & in_t, -ds2, np.inf)
-        li, fi = ahead.argmin(axis=1), behind.argmin(axis=1)
+        # The follower is the target-lane vehicle with the largest ds <= 0.
+        behind = np.where(gaps <= 0.0, gaps, -np.inf)
+        li, fi = ahead.argmin(axis=1), behind.argmax(axis=1)
         start = np.arange(len(me), dtype=np.intp) * (n + 1)
         nl_gap = ahead.take(li + start)
         nl_gap -= VEHICLE_LENGTH
         np.minimum(nl_gap, NO_LEADER_GAP, out=nl_gap)
         f_raw = behind.take(fi + start)
+        np.negative(f_raw, out=f_raw)
         has_f = f_raw < np.inf
         nf_gap = np.minimum(f_raw - VEHICLE_LENGTH, NO_LEADER_GAP)
         v0_all = self._V0.copy()
@@ -442,7 +470,7 @@ class Traffic:
         if go.any():
             started[cand] = go
             self.lane[cand] += np.where(go, np.where(go_left, 1, -1), 0)
-            self._changing = True
+            self._movers = sorted(set(self._movers).union(cand[go].tolist()))
             self.update_lanes()
         return started
 
