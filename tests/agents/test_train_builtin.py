@@ -22,6 +22,7 @@ BUILTINS = ["driving", "robot-reach", "robot-push", "dialogue"]
 def test_builtin_env_trains_with_its_default_algorithm(tmp_path, env_name):
     algo = DEFAULT_ALGOS[env_name]
     sets = [*TINY[algo], "policy.net_arch=[16]", "run.eval_episodes=1", "run.n_envs=1"]
+    sets.append("run.eval_workers=1")  # worker processes cost more than 1 episode per split
     if env_name.startswith("robot"):
         sets.append("run.record_video=false")  # PyBullet's CPU renderer is slow
     argv = ["--env", env_name, "--timesteps", "96", "--no-progress", "--device", "cpu"]
@@ -59,7 +60,8 @@ def test_perception_trunk_is_the_policy_feature_extractor(tmp_path):
     save_model(net, model_dir, {"env": "driving", "label_names": labels, "label_units": units})
     argv = ["--env", "driving", "--obs-type", "birdseye", "--perception", str(model_dir)]
     argv += ["--timesteps", "64", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
-    for item in [*TINY["ppo"], "run.eval_episodes=1", "run.n_envs=1", "run.record_video=false"]:
+    tiny = [*TINY["ppo"], "run.eval_episodes=1", "run.eval_workers=1", "run.n_envs=1"]
+    for item in [*tiny, "run.record_video=false"]:
         argv += ["--set", item]
     assert train.main(argv) == 0
     (run_dir,) = (tmp_path / "driving").iterdir()
