@@ -14,7 +14,13 @@ from envs.driving.env import DrivingEnv
 from envs.driving.expert import DrivingExpert
 from envs.driving.road import Road
 from envs.driving.scenarios import TASKS, scenario_space
-from envs.driving.vehicle import VEHICLE_LENGTH, EgoState, Traffic, bicycle_step
+from envs.driving.vehicle import (
+    VEHICLE_LENGTH,
+    VEHICLE_WIDTH,
+    EgoState,
+    Traffic,
+    bicycle_step,
+)
 from envs.testing import check_env_conformance
 
 SPLITS = ("train", "heldout-curves", "heldout-traffic", "heldout-friction", "heldout-visual")
@@ -58,6 +64,21 @@ def test_road_generation_is_seeded() -> None:
         np.random.default_rng(6), lanes=2, lane_width=3.5, curvature_max=0.01, length=800
     )
     assert np.array_equal(a.kappa, b.kappa) and not np.array_equal(a.kappa, c.kappa)
+
+
+@pytest.mark.parametrize("start", [0.0, 37.3, 412.9, 880.0])
+def test_strided_poses_match_pose_at(start: float) -> None:
+    road = Road.generate(
+        np.random.default_rng(1), lanes=3, lane_width=3.5, curvature_max=0.03, length=1000.0
+    )
+    got = road.pose_every(start, 2, 56)
+    if start + 2.0 * 55 >= road.length:
+        assert got is None  # would leave the road: pose_at extends it straight instead
+        return
+    assert got is not None
+    for a, b in zip(got, road.pose_at(start + 2.0 * np.arange(56)), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    assert road.pose(start) == pytest.approx(tuple(float(v[0]) for v in got), abs=1e-9)
 
 
 # -------------------------------------------------------------------------- traffic
@@ -311,3 +332,54 @@ def test_expert_success_per_split(split: str, action_type: str) -> None:
     print(f"expert success {split} {action_type}: {rate:.2f}")
     if split == "train":
         assert rate >= 0.9
+
+
+def test_incremental_lane_bookkeeping_matches_a_full_recompute() -> None:
+    """Lane changers are moved one by one; ``occ``/``bits`` must equal the vectorised rule."""
+    moved = 0
+    for traffic, _, _ in _long_traffic_run(0.6, steps=600, seed=5):
+        occ, bits = traffic.occ.copy(), traffic.bits.copy()
+        moved += len(traffic._movers)
+        traffic.update_lanes()
+        assert np.array_equal(occ, traffic.occ) and np.array_equal(bits, traffic.bits)
+        centre = (traffic.lane - 0.5 * (traffic.road.lanes - 1)) * traffic.road.lane_width
+        settled = np.ones(traffic.count, dtype=bool)
+        settled[traffic._movers] = False
+        assert np.array_equal(traffic.d[settled], centre[settled])
+    assert moved > 20  # lane changes were in progress, so the check is meaningful
+
+
+def test_kinematics_and_surroundings_match_their_vectorised_definitions() -> None:
+    env = DrivingEnv(task="highway", action_type="discrete")
+    env.reset(seed=2, options={"scenario": {"traffic_density": 25.0, "lanes": 3}})
+    checked = 0
+    for t in range(300):
+        obs, _, terminated, truncated, _ = env.step(t % 5)
+        road, ego, traffic, around = env.road, env.ego, env.traffic, env._around
+        # Collision: road-aligned boxes.
+        hit = (np.abs(traffic.s - ego.s) < VEHICLE_LENGTH) & (
+            np.abs(traffic.d - ego.d) < VEHICLE_WIDTH
+        )
+        assert around.collided == bool(hit.any())
+        # Lead vehicle: nearest ahead sharing the ego's lane bit.
+        rel = traffic.s - ego.s
+        ahead = np.where(((traffic.bits & (1 << around.lane)) != 0) & (rel > 0), rel, np.inf)
+        if ahead.min() < 100.0 + VEHICLE_LENGTH:
+            assert around.lead_gap == pytest.approx(ahead.min() - VEHICLE_LENGTH)
+        else:
+            assert around.lead_gap == 100.0
+        # Neighbours: the K nearest by 2|dd| + |ds| within 80 m, nearest first.
+        k = env.config.observed_vehicles
+        dist = 2.0 * np.abs(traffic.d - ego.d) + np.abs(rel)
+        order = np.argsort(dist)[:k]
+        order = order[dist[order] < 80.0]
+        feats = obs[16:].reshape(k, 4)
+        assert np.all(feats[: len(order), 0] == 1.0) and np.all(feats[len(order) :] == 0.0)
+        expect = np.clip(rel[order] / 80.0, -1, 1).astype(np.float32)
+        np.testing.assert_allclose(feats[: len(order), 1], expect, atol=1e-6)
+        preview = [road.curvature_at(ego.s + a) / 0.04 for a in (5.0, 15.0, 30.0, 50.0, 75.0)]
+        np.testing.assert_allclose(obs[11:16], np.clip(preview, -1, 1), atol=1e-6)
+        checked += len(order)
+        if terminated or truncated:
+            env.reset()
+    assert checked > 300
