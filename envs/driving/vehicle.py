@@ -142,7 +142,8 @@ class Traffic:
         v: Speeds [m/s].
         lane: Target lane of each vehicle (its current lane unless changing).
         occ: Physical lane of each vehicle (from ``d``).
-        bits: Lane bitmask of each vehicle: its physical and its target lane.
+        bits: Lane bitmask of each vehicle: its physical and its target lane (call
+            :meth:`update_lanes` after changing ``d`` or ``lane`` from outside).
         v0: Desired speeds [m/s].
         headway: IDM time headways T [s].
         a_max: IDM maximum accelerations [m/s^2].
@@ -199,6 +200,10 @@ class Traffic:
         self._inv_ds = 1.0 / road.ds
         self._steps = 0
         self._movers: list[int] = []  # vehicles between lanes (d off their lane centre)
+        # Same-lane penalty (0 shares a lane, inf not) per (vehicle, vehicle or ego),
+        # rebuilt when lane bits change; _pen_key is the ego's bit it was built for.
+        self._pen = np.zeros((n, n + 1))
+        self._pen_key: int | None = None
         self.occ = np.zeros(n, dtype=np.intp)
         self.update_lanes()
 
@@ -286,6 +291,7 @@ class Traffic:
         self.occ = occ
         lane_bit = self._lane_bit
         np.bitwise_or(lane_bit.take(occ), lane_bit.take(self.lane), out=self.bits)
+        self._pen_key = None
 
     def min_gap(self) -> float:
         """Smallest bumper-to-bumper gap between two vehicles sharing a lane [m]."""
@@ -311,12 +317,18 @@ class Traffic:
             return np.zeros(0, dtype=bool)
         road = self.road
         S, V, B = self._S, self._V, self._B
+        ego_bit = 0
         if ego is not None:
             lane = int(ego.d / road.lane_width + 0.5 * road.lanes + 1.0) - 1
-            S[n], V[n], B[n] = ego.s, ego.v, 1 << min(max(lane, 0), road.lanes - 1)
+            ego_bit = 1 << min(max(lane, 0), road.lanes - 1)
+            S[n], V[n], B[n] = ego.s, ego.v, ego_bit
         # ds[i, j] > 0 when j is ahead of i (the diagonal is 0: never a leader).
         ds = S - self.s[:, None]
-        masked = np.where((ds > 0.0) & ((B & self.bits[:, None]) != 0), ds, np.inf)
+        if self._pen_key != ego_bit:  # lanes changed since the last step
+            self._pen = np.where((B & self.bits[:, None]) != 0, 0.0, np.inf)
+            self._pen_key = ego_bit
+        masked = np.where(ds > 0.0, ds, np.inf)
+        masked += self._pen  # inf unless ahead and sharing a lane
         idx = masked.argmin(axis=1)
         # The row minima by index: cheaper than a second reduction.
         lead_gap = masked.take(idx + self._row_start)
@@ -367,7 +379,10 @@ class Traffic:
                 still.append(i)
             o = min(max(int(di * inv_w + offset) - 1, 0), lanes - 1)
             occ[i] = o
-            bits[i] = (1 << o) | (1 << target)
+            new_bits = (1 << o) | (1 << target)
+            if new_bits != bits[i]:
+                bits[i] = new_bits
+                self._pen_key = None
         self._movers = still
 
     def _mobil(
