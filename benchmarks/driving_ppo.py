@@ -1,6 +1,6 @@
 """Learnability check: plain SB3 PPO on ``driving`` (task full), deterministic evals.
 
-This is the recipe recorded in /work/notes/driving-ppo-recipe.md, runnable on its own
+This is the driving PPO recipe, runnable on its own
 (the suite's ``python -m agents.train --env driving`` uses the same hyperparameters from
 ``agents/hyperparams/ppo.yaml``). Every ``--eval-every`` steps it evaluates the
 deterministic policy on ``--eval-episodes`` fixed-seed ``train`` episodes; at the end it

@@ -7,7 +7,8 @@ import pytest
 
 import envs
 
-# The recipe in /work/notes/robot-recipe.md (rl-zoo's PandaReach settings, smaller budget).
+# The reach recipe shipped in agents/hyperparams/sac.yaml
+# (rl-zoo's PandaReach settings, smaller budget).
 REACH_SAC_HER = {
     "learning_rate": 1e-3,
     "buffer_size": 100_000,
