@@ -243,28 +243,32 @@ class Traffic:
         """
         v0, headway, a_max, politeness = cls.driver_params(rng, count, speed_limit, aggressiveness)
         lanes = rng.integers(0, road.lanes, count).astype(np.intp)
+        lanes_l = lanes.tolist()
+        members = [[j for j in range(count) if lanes_l[j] == lane] for lane in range(road.lanes)]
         s = np.empty(count)
         lo, hi = center_s - BEHIND * 0.8, center_s + AHEAD * 0.9
-        for lane in range(road.lanes):
-            idx = np.flatnonzero(lanes == lane)
-            if len(idx) == 0:
+        for idx in members:
+            if not idx:
                 continue
-            slots = np.linspace(lo, hi, len(idx), endpoint=False)
-            spacing = (hi - lo) / len(idx)
-            s[idx] = slots + rng.uniform(0.0, 0.3, len(idx)) * spacing
+            k = len(idx)
+            spacing = (hi - lo) / k
+            slots = np.arange(k) * spacing + lo  # == np.linspace(lo, hi, k, endpoint=False)
+            s[idx] = slots + rng.uniform(0.0, 0.3, k) * spacing
         v = np.minimum(v0, speed_limit) * rng.uniform(0.85, 1.0, count)
         if keep_clear is not None:
             ego_s, ego_d = keep_clear
             near = (lanes == road.lane_of(ego_d)) & (np.abs(s - ego_s) < 25.0)
             s[near] = ego_s + 40.0 + 25.0 * np.arange(int(near.sum()))
-        # Push vehicles forward in their lane until every gap lets IDM stop safely.
-        for lane in range(road.lanes):
-            idx = np.flatnonzero(lanes == lane)
-            idx = idx[np.argsort(s[idx])]
+        # Push vehicles forward in their lane until every gap lets IDM stop safely
+        # (plain floats: a short sequential pass).
+        s_l, v_l = s.tolist(), v.tolist()
+        for idx in members:
+            idx.sort(key=s_l.__getitem__)
             for a, b in itertools.pairwise(idx):
-                need = VEHICLE_LENGTH + IDM_S0 + v[a] * 1.0
-                if s[b] - s[a] < need:
-                    s[b] = s[a] + need
+                need = VEHICLE_LENGTH + IDM_S0 + v_l[a] * 1.0
+                if s_l[b] - s_l[a] < need:
+                    s_l[b] = s_l[a] + need
+        s = np.array(s_l)
         return cls(
             road,
             s=s,
