@@ -201,9 +201,9 @@ def validate_action(space: spaces.Space, action: Any) -> Any:
             ) from None
         if arr.shape != space.shape:
             raise ValueError(f"action must have shape {space.shape}, got shape {arr.shape}")
-        if not np.all(np.isfinite(arr)):
+        if not np.isfinite(arr).all():
             raise ValueError(f"action must be finite (no NaN/inf), got {arr}")
-        return np.clip(arr, space.low, space.high)
+        return arr.clip(space.low, space.high)  # ndarray methods: cheaper than np.* wrappers
     if isinstance(space, spaces.Discrete):
         if type(action) in _PLAIN_INTS and space.start <= action < space.start + space.n:
             return int(action)  # fast path: a plain in-range integer needs no conversion
