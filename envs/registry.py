@@ -93,8 +93,17 @@ def _add(new: EnvSpec) -> EnvSpec:
     taken = [s.name for s in _SPECS.values() if s.env_id == new.env_id and s.name != new.name]
     if taken:
         raise ValueError(f"env id {new.env_id!r} is already registered as {taken[0]!r}")
+    existing = gym.registry.get(new.env_id)
+    if existing is not None and (existing.entry_point, existing.kwargs) != (
+        new.entry_point,
+        new.kwargs,
+    ):
+        raise ValueError(
+            f"env id {new.env_id!r} is already registered in Gymnasium with entry point "
+            f"{existing.entry_point!r}; pick another id"
+        )
     _SPECS[new.name] = new
-    if new.env_id not in gym.registry:
+    if existing is None:
         gym.register(id=new.env_id, entry_point=new.entry_point, kwargs=new.kwargs)
     return new
 
@@ -109,7 +118,7 @@ def load_plugins(*, force: bool = False) -> list[str]:
     global _plugins_loaded
     if _plugins_loaded and not force:
         return []
-    _plugins_loaded = True
+    _plugins_loaded = False
     loaded = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         where = f"practicegym plugin {ep.name!r} ({ep.value})"
@@ -133,6 +142,7 @@ def load_plugins(*, force: bool = False) -> list[str]:
                 except ValueError as err:
                     raise PluginError(f"{where}: {err}") from err
         loaded.append(ep.name)
+    _plugins_loaded = True  # only once every plugin loaded: a broken one fails on every call
     return loaded
 
 

@@ -69,6 +69,15 @@ def test_expert_is_built_from_the_registry():
     env.close()
 
 
+def test_gymnasium_id_taken_by_another_entry_point_is_rejected():
+    import gymnasium
+
+    gymnasium.register(id="practicegym_test/Taken-v0", entry_point="some.module:Env")
+    with pytest.raises(ValueError, match="already registered in Gymnasium"):
+        envs.register("taken", "practicegym_test/Taken-v0", "other.module:Env")
+    assert "taken" not in envs.names()
+
+
 def test_duplicate_registration_is_rejected():
     with pytest.raises(ValueError, match="already registered"):
         envs.register("driving", "practicegym/Other-v0", "x:y")
@@ -98,6 +107,8 @@ def broken_plugin(tmp_path, monkeypatch):
 def test_broken_plugin_fails_loudly_naming_it(broken_plugin):
     with pytest.raises(envs.PluginError, match=r"plugin 'broken' \(brokenplug:hook\) failed"):
         registry.load_plugins(force=True)
+    with pytest.raises(envs.PluginError, match="'broken'"):  # every time, not just once
+        envs.names()
 
 
 def test_plugin_returning_garbage_is_named(tmp_path, monkeypatch):
