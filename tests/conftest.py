@@ -9,7 +9,9 @@ workers, CLI subprocess tests, Ray workers).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +22,7 @@ PLUGIN_SRC = ROOT / "examples" / "plugin"
 
 def _expose_example_plugin() -> None:
     site = Path(tempfile.mkdtemp(prefix="practicegym-plugin-site-"))
+    atexit.register(shutil.rmtree, site, ignore_errors=True)
     dist_info = site / "practicegym_point-0.1.0.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text(

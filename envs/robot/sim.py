@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import pkgutil
+import importlib.util
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -186,10 +186,10 @@ class Simulator:
             return "tiny"
         if renderer == "auto" and not os.path.exists("/dev/nvidiactl"):
             return "tiny"
-        loader = pkgutil.get_loader("eglRenderer")
-        if loader is not None:
+        spec = importlib.util.find_spec("eglRenderer")
+        if spec is not None and spec.origin:
             self._egl_plugin = p.loadPlugin(
-                loader.get_filename(), "_eglRendererPlugin", physicsClientId=self._id
+                spec.origin, "_eglRendererPlugin", physicsClientId=self._id
             )
         if self._egl_plugin >= 0:
             return "egl"
