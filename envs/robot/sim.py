@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import importlib.util
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
