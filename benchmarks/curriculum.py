@@ -50,6 +50,9 @@ METHODS: dict[str, dict[str, Any]] = {
 }
 HARD = {"goal_distance": [0.8, 1.0], "drag": [0.2, 0.3]}
 EVAL_SEED = 12345
+N_ENVS, N_STEPS = 4, 256  # PPO workers and steps per worker per update
+ROLLOUT = N_ENVS * N_STEPS  # PPO timesteps per update
+MAX_SEED = 2**31 - 1  # SB3 seeds NumPy (< 2**32) with seed + env index
 N_EVAL = {"train": 100, "hard": 100, "heldout-far": 50}
 
 
@@ -119,7 +122,7 @@ def run_one(job: tuple[str, int, int, int]) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     start = time.perf_counter()
-    venv = make_vec_env(make_env, n_envs=4, seed=seed)
+    venv = make_vec_env(make_env, n_envs=N_ENVS, seed=seed)
     space = venv.get_attr("scenario_space")[0]
     sched = curricula.make_scheduler(
         method, space, seed=seed, total_timesteps=timesteps, config=METHODS[method]
@@ -128,7 +131,7 @@ def run_one(job: tuple[str, int, int, int]) -> dict[str, Any]:
     model = PPO(
         "MlpPolicy",
         venv,
-        n_steps=256,
+        n_steps=N_STEPS,
         batch_size=256,
         policy_kwargs={"net_arch": [64, 64]},
         seed=seed,
@@ -237,8 +240,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (processes)")
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     args = parser.parse_args(argv)
-    if args.timesteps < 1024 * args.checkpoints:
-        parser.error("--timesteps must be at least 1024 per checkpoint")
+    for option in ("checkpoints", "workers"):
+        value = getattr(args, option)
+        if value < 1:
+            parser.error(f"--{option} must be a whole number >= 1, got {value}")
+    if args.timesteps < ROLLOUT * args.checkpoints:
+        parser.error(
+            f"--timesteps must be at least {ROLLOUT} (one PPO rollout) per checkpoint, i.e. "
+            f">= {ROLLOUT * args.checkpoints} for {args.checkpoints} checkpoints, "
+            f"got {args.timesteps}"
+        )
+    bad = [s for s in args.seeds if not 0 <= s <= MAX_SEED]
+    if bad:
+        parser.error(f"--seeds must be whole numbers from 0 to {MAX_SEED}, got {bad}")
+    for option in ("seeds", "methods"):
+        values = getattr(args, option)
+        if len(set(values)) != len(values):
+            parser.error(f"--{option} must not repeat a value, got {values}")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out must be a folder, but {args.out} is a file")
     jobs = [(m, s, args.timesteps, args.checkpoints) for s in args.seeds for m in args.methods]
     cache = (args.out or report.RESULTS) / "curriculum-runs"
     cache.mkdir(parents=True, exist_ok=True)

@@ -108,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (median)")
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     args = parser.parse_args(argv)
+    for option in ("steps", "repeats"):
+        value = getattr(args, option)
+        if value < 1:
+            parser.error(f"--{option} must be a whole number >= 1, got {value}")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out must be a folder, but {args.out} is a file")
     load_before = os.getloadavg()
     ref = reference_loop_rate()
     results = run(args.steps, args.repeats)

@@ -8,7 +8,7 @@ evaluates every split and writes ``benchmarks/results/driving_ppo.json``.
 
 Usage::
 
-    python benchmarks/driving_ppo.py --timesteps 200000 --n-envs 4
+    python -m benchmarks.driving_ppo --timesteps 200000 --n-envs 4
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 
 import envs
 
+MAX_SEED = 2**31 - 1  # SB3 seeds NumPy (< 2**32) with seed + env index
 SPLITS = ("train", "heldout-curves", "heldout-traffic", "heldout-friction", "heldout-visual")
 PPO_KWARGS: dict[str, Any] = {
     "n_steps": 256,
@@ -55,12 +56,6 @@ def evaluate(model: Any, split: str, episodes: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Trains, evaluates and writes the JSON summary."""
-    import torch
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--timesteps", type=int, default=200_000, help="PPO timesteps")
     parser.add_argument("--n-envs", type=int, default=4, help="parallel envs")
@@ -72,6 +67,22 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=Path(__file__).parent / "results", help="output folder"
     )
     args = parser.parse_args(argv)
+    for option in ("timesteps", "n_envs", "eval_every", "eval_episodes"):
+        value = getattr(args, option)
+        if value < 1:
+            flag = "--" + option.replace("_", "-")
+            parser.error(f"{flag} must be a whole number >= 1, got {value}")
+    if not 0 <= args.seed <= MAX_SEED:
+        parser.error(f"--seed must be a whole number from 0 to {MAX_SEED}, got {args.seed}")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out must be a folder, but {args.out} is a file")
+
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
+
     torch.set_num_threads(1)
 
     curve: list[dict[str, float]] = []

@@ -8,10 +8,13 @@ also timed with continuous actions, unwrapped, and with the 64x64 bird's-eye ras
 Both wall-clock and process CPU time are recorded: on a shared machine CPU time is the
 fairer measure of what the env costs; the load average is saved alongside.
 
+highway-env comes from ``pip install -e '.[bench]'``; without it the peer is reported as
+not measured (in the JSON's ``not_measured`` and in the markdown) and ours is still timed.
+
 Usage::
 
-    python benchmarks/driving_speed.py            # writes benchmarks/results/driving_speed.*
-    python benchmarks/driving_speed.py --steps 500 --highway-steps 100 --out /tmp/bench
+    python -m benchmarks.driving_speed            # writes benchmarks/results/driving_speed.*
+    python -m benchmarks.driving_speed --steps 500 --highway-steps 100 --out /tmp/bench
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import envs
 from envs.driving.observations import Palette
 
 SCENARIO_20 = {"lanes": 3, "traffic_density": 20.0 / (3 * 0.32)}  # 20 vehicles in the window
+PEER = "highway-fast-v0"
+PEER_NOT_INSTALLED = "highway-env not installed (pip install -e '.[bench]')"
 
 
 def _time_steps(env: Any, steps: int, seed: int, options: dict | None = None) -> dict[str, float]:
@@ -93,12 +98,17 @@ def bench_ours(steps: int) -> dict[str, Any]:
 
 
 def bench_highway(steps: int) -> dict[str, Any]:
-    """Times highway-fast-v0 (or says why it could not)."""
+    """Times highway-fast-v0, or returns ``{"error": why}`` when highway-env is missing."""
+    import gymnasium as gym
+
     try:
-        import gymnasium as gym
         import highway_env
+    except ModuleNotFoundError as err:
+        if err.name == "highway_env":
+            return {"error": PEER_NOT_INSTALLED}
+        return {"error": f"highway-env failed to import: {err}"}
     except ImportError as err:
-        return {"error": f"highway-env is not installed: {err}"}
+        return {"error": f"highway-env failed to import: {err}"}
     os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
     config = {"vehicles_count": 20, "lanes_count": 3, "policy_frequency": 5}
     env = gym.make("highway-fast-v0", config=config)
@@ -151,7 +161,7 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
         "",
     ]
     if "error" in hw:
-        lines.append(f"highway-fast-v0 was not measured: {hw['error']}")
+        lines.append(f"{PEER}: not measured: {hw['error']}")
     else:
         lines.append(
             f"Speed-up vs highway-fast-v0 {hw['version']} (kinematics, discrete, gym.make): "
@@ -169,6 +179,13 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=Path(__file__).parent / "results", help="output folder"
     )
     args = parser.parse_args(argv)
+    for option in ("steps", "highway_steps"):
+        value = getattr(args, option)
+        if value < 1:
+            flag = "--" + option.replace("_", "-")
+            parser.error(f"{flag} must be a whole number >= 1, got {value}")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out must be a folder, but {args.out} is a file")
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -179,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     results["highway_fast_v0"] = bench_highway(args.highway_steps)
     results["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     hw = results["highway_fast_v0"]
-    if "error" not in hw:
+    results["not_measured"] = {PEER: hw["error"]} if "error" in hw else {}
+    if "error" in hw:
+        print(f"{PEER}: not measured: {hw['error']}", file=sys.stderr)
+    else:
         ours = results["ours"]["kinematics_discrete"]
         theirs = hw["kinematics_discrete"]
         results["speedup_cpu"] = ours["steps_per_s_cpu"] / theirs["steps_per_s_cpu"]

@@ -14,10 +14,13 @@ It also measures the share of our step time spent inside PyBullet calls (every
 ``pybullet`` function the env calls is timed through a thin proxy; the proxy's own
 overhead counts as time outside PyBullet), and camera frames per second.
 
+panda-gym comes from ``pip install -e '.[bench]'``; without it the peer is reported as not
+measured (in the JSON's ``not_measured`` and in the markdown) and ours is still measured.
+
 Usage::
 
-    python benchmarks/robot_speed.py              # full run, writes benchmarks/results/
-    python benchmarks/robot_speed.py --quick      # a smoke run
+    python -m benchmarks.robot_speed              # full run, writes benchmarks/results/
+    python -m benchmarks.robot_speed --quick      # a smoke run
 """
 
 from __future__ import annotations
@@ -44,21 +47,37 @@ import envs  # noqa: E402
 import envs.robot.sim as robot_sim  # noqa: E402
 
 PANDA_IDS = {"reach": "PandaReach-v3", "push": "PandaPush-v3"}
+PEER = "panda-gym"
+PEER_NOT_INSTALLED = "panda-gym not installed (pip install -e '.[bench]')"
 
 
 # ------------------------------------------------------------------------- factories
 
 
-def _factories(task: str) -> dict[str, Callable[[], gym.Env]]:
-    import panda_gym  # noqa: F401 - registers the Panda envs
+def peer_missing() -> str | None:
+    """Why panda-gym cannot be measured here, or ``None`` when it can (it is imported)."""
+    try:
+        import panda_gym  # noqa: F401 - registers the Panda envs
+    except ModuleNotFoundError as err:
+        if err.name == "panda_gym":
+            return PEER_NOT_INSTALLED
+        return f"panda-gym failed to import: {err}"
+    except ImportError as err:
+        return f"panda-gym failed to import: {err}"
+    return None
 
-    return {
+
+def _factories(task: str, peer: bool) -> dict[str, Callable[[], gym.Env]]:
+    """Env makers by name; panda-gym's only with ``peer`` (it must be importable then)."""
+    factories: dict[str, Callable[[], gym.Env]] = {
         "ours": lambda: envs.make(f"robot-{task}"),
         "ours-equal-solver": lambda: envs.make(
             f"robot-{task}", physics={"solver_residual_threshold": 1e-7}
         ),
-        "panda-gym": lambda: gym.make(PANDA_IDS[task]),
     }
+    if peer:
+        factories[PEER] = lambda: gym.make(PANDA_IDS[task])
+    return factories
 
 
 def _physics(env: gym.Env) -> dict[str, float]:
@@ -84,9 +103,14 @@ def _run(env: gym.Env, actions: np.ndarray) -> tuple[float, float, int]:
     return time.perf_counter() - wall, time.process_time() - cpu, resets
 
 
-def measure_speed(task: str, steps: int, rounds: int, seed: int = 0) -> dict[str, Any]:
-    """Interleaved rounds of ``steps`` random steps per env; median steps/s per env."""
-    made = {name: factory() for name, factory in _factories(task).items()}
+def measure_speed(
+    task: str, steps: int, rounds: int, seed: int = 0, peer: bool = True
+) -> dict[str, Any]:
+    """Interleaved rounds of ``steps`` random steps per env; median steps/s per env.
+
+    Without ``peer`` panda-gym is left out and the ratios to it are ``None``.
+    """
+    made = {name: factory() for name, factory in _factories(task, peer).items()}
     try:
         physics = {name: _physics(env) for name, env in made.items()}
         if len({tuple(v.values()) for v in physics.values()}) != 1:
@@ -113,11 +137,13 @@ def measure_speed(task: str, steps: int, rounds: int, seed: int = 0) -> dict[str
                 "rounds_wall": [round(x, 1) for x in walls[name]],
                 "rounds_cpu": [round(x, 1) for x in cpus[name]],
             }
-        ours, theirs = result["envs"]["ours"], result["envs"]["panda-gym"]
-        result["ratio_wall"] = ours["steps_per_s_wall"] / theirs["steps_per_s_wall"]
-        result["ratio_cpu"] = ours["steps_per_s_cpu"] / theirs["steps_per_s_cpu"]
-        equal = result["envs"]["ours-equal-solver"]
-        result["ratio_cpu_equal_solver"] = equal["steps_per_s_cpu"] / theirs["steps_per_s_cpu"]
+        result["ratio_wall"] = result["ratio_cpu"] = result["ratio_cpu_equal_solver"] = None
+        if peer:
+            ours, theirs = result["envs"]["ours"], result["envs"][PEER]
+            equal = result["envs"]["ours-equal-solver"]
+            result["ratio_wall"] = ours["steps_per_s_wall"] / theirs["steps_per_s_wall"]
+            result["ratio_cpu"] = ours["steps_per_s_cpu"] / theirs["steps_per_s_cpu"]
+            result["ratio_cpu_equal_solver"] = equal["steps_per_s_cpu"] / theirs["steps_per_s_cpu"]
         return result
     finally:
         for env in made.values():
@@ -177,11 +203,9 @@ def measure_pybullet_share(task: str, steps: int, seed: int = 0) -> dict[str, An
     }
 
 
-def measure_camera(task: str, frames: int) -> dict[str, float]:
-    """Camera frames per second (CPU time) of ours and of panda-gym's ``render()``."""
-    import panda_gym  # noqa: F401
-
-    out: dict[str, float] = {}
+def measure_camera(task: str, frames: int, peer: bool = True) -> dict[str, Any]:
+    """Camera frames per second (CPU time) of ours and (with ``peer``) panda-gym's ``render()``."""
+    out: dict[str, Any] = {}
     env = envs.make(f"robot-{task}", render_mode="rgb_array")
     try:
         env.reset(seed=0)
@@ -198,6 +222,8 @@ def measure_camera(task: str, frames: int) -> dict[str, float]:
             out[label] = frames / (time.process_time() - cpu)
     finally:
         env.close()
+    if not peer:
+        return out
     for label, size in (("panda_gym_render_64", (64, 64)), ("panda_gym_render_720x480", None)):
         kwargs = {} if size is None else {"render_width": size[0], "render_height": size[1]}
         env = gym.make(PANDA_IDS[task], render_mode="rgb_array", **kwargs)
@@ -235,13 +261,18 @@ def to_markdown(report: dict[str, Any]) -> str:
                 f"| {task} | {name} | {row['steps_per_s_cpu']:.0f} | "
                 f"{row['steps_per_s_wall']:.0f} |"
             )
-    lines += ["", "| task | ours / panda-gym (CPU) | (wall) | equal solver / panda-gym (CPU) |"]
-    lines += ["|---|---:|---:|---:|"]
-    for task, res in report["speed"].items():
-        lines.append(
-            f"| {task} | {res['ratio_cpu']:.2f}x | {res['ratio_wall']:.2f}x | "
-            f"{res['ratio_cpu_equal_solver']:.2f}x |"
-        )
+    not_measured = report.get("not_measured", {})
+    if not_measured:
+        lines.append("")
+        lines += [f"{name}: not measured: {why}" for name, why in not_measured.items()]
+    else:
+        lines += ["", "| task | ours / panda-gym (CPU) | (wall) | equal solver / panda-gym (CPU) |"]
+        lines += ["|---|---:|---:|---:|"]
+        for task, res in report["speed"].items():
+            lines.append(
+                f"| {task} | {res['ratio_cpu']:.2f}x | {res['ratio_wall']:.2f}x | "
+                f"{res['ratio_cpu_equal_solver']:.2f}x |"
+            )
     physics = next(iter(report["speed"].values()))["physics"]
     lines += [
         "",
@@ -267,7 +298,9 @@ def to_markdown(report: dict[str, Any]) -> str:
         "|---|---:|",
     ]
     lines += [f"| {k} | {v:.1f} |" for k, v in cam.items() if k != "renderer"]
-    lines += ["", "## Why ours is faster", "", report["why"], ""]
+    if not not_measured:  # the comparison was made
+        lines += ["", "## Why ours is faster", "", report["why"]]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -294,21 +327,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     args = parser.parse_args(argv)
+    for option in ("steps", "rounds", "frames"):
+        value = getattr(args, option)
+        if value < 1:
+            parser.error(f"--{option} must be a whole number >= 1, got {value}")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out must be a folder, but {args.out} is a file")
     if args.quick:
         args.steps, args.rounds, args.frames = 60, 1, 1
+    missing = peer_missing()
+    if missing:
+        print(f"{PEER}: not measured: {missing}", file=sys.stderr)
+    peer = missing is None
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         "steps": args.steps,
         "rounds": args.rounds,
+        "not_measured": {PEER: missing} if missing else {},
         "speed": {},
         "pybullet_share": {},
     }
     for task in ("reach", "push"):
-        report["speed"][task] = measure_speed(task, args.steps, args.rounds)
+        report["speed"][task] = measure_speed(task, args.steps, args.rounds, peer=peer)
         report["pybullet_share"][task] = measure_pybullet_share(task, args.steps)
-    report["camera"] = measure_camera("push", args.frames)
+    report["camera"] = measure_camera("push", args.frames, peer=peer)
     report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     report["why"] = WHY
     args.out.mkdir(parents=True, exist_ok=True)
