@@ -80,7 +80,8 @@ class Plan:
 
 
 PLANS = {
-    # Small enough for a shared 2-core machine (about 15 minutes): 40 runs of 2048 steps.
+    # 40 runs of 2048 steps: about 32 CPU-minutes of runs (measured on a shared 2-core box),
+    # plus Ray start-up and evaluation.
     # robot-push (TQC + HER, 200k-step recipe) is left to --full.
     "quick": Plan(
         "quick",
@@ -457,13 +458,15 @@ def run(
         if started:
             ray.shutdown()
     wall = time.perf_counter() - start
+    run_total = sum(t or 0.0 for e in entries for t in e["run_seconds"].values())
     name = f"transfer-{plan.mode}"
     note = (
         f"\n\n`--{plan.mode}`: seeds {list(plan.seeds)}, {plan.episodes} evaluation episodes "
         f"per split and run (same episode seeds for every run), {plan.bootstrap_reps} bootstrap "
         f"replicates. Curricula: {', '.join(curricula)} ({why}). Every run is `agents.train` "
         f"executed by the Ray sweep runner (`agents.sweep.run_sweep`, 1 CPU per run). "
-        f"Wall time {wall:.0f} s; load average at start {load_start}."
+        f"Wall time {wall:.0f} s (this invocation; resumed runs are not redone); summed run "
+        f"time {run_total:.0f} s; load average at start {load_start}."
     )
     table = tables(entries) + note
     data = {
