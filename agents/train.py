@@ -15,6 +15,7 @@ import argparse
 import json
 import shlex
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -261,8 +262,9 @@ def prepare(args: argparse.Namespace) -> Plan:
     )
     if args.timesteps is not None:
         timesteps = args.timesteps
-    if timesteps < 1:
-        raise ConfigError(f"--timesteps must be >= 1, got {timesteps}")
+    _check_timesteps(timesteps)
+    if args.seed is not None:
+        _check_seed(args.seed)
 
     if env_kwargs:
         probe.close()
@@ -298,7 +300,9 @@ def prepare(args: argparse.Namespace) -> Plan:
         )
     if config.curriculum:
         _make_scheduler(config, probe)
+    _check_model(config, probe)
     probe.close()
+    _check_out(args.out)
     return Plan(config=config, run_dir=None, out=args.out)
 
 
@@ -318,10 +322,68 @@ def _prepare_resume(args: argparse.Namespace) -> Plan:
     if checkpoint is None:
         raise ConfigError(f"{info.path} has no checkpoint to resume from (checkpoints/ is empty)")
     if args.timesteps is not None:
+        _check_timesteps(args.timesteps)
         config = replace(config, timesteps=args.timesteps)
     if args.device != "auto":
         config = replace(config, device=args.device)
     return Plan(config=config, run_dir=info.path, out=info.path.parent, resume=checkpoint)
+
+
+def _check_timesteps(timesteps: int) -> None:
+    if timesteps < 1:
+        raise ConfigError(f"--timesteps must be >= 1, got {timesteps}")
+
+
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**32:
+        raise ConfigError(f"--seed must be an integer in [0, 2**32 - 1], got {seed}")
+
+
+def _check_out(out: Path) -> None:
+    """Creates ``out`` now (before any work) so an unwritable folder is a usage error."""
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise ConfigError(
+            f"--out {str(out)!r} cannot be written: {err.strerror or err}; pass a writable folder"
+        ) from None
+
+
+# Replay buffers are allocated when a model is built; the check needs only a small one.
+_CHECK_BUFFER_SIZE = 64
+
+
+def _check_model(config: TrainConfig, probe: Any) -> None:
+    """Builds the model once on ``probe`` (no files) so SB3 rejects bad values before training.
+
+    SB3 reports bad hyperparameter values (``algo.learning_rate=abc``) with assertions
+    and TypeErrors from inside its constructors; they become one ConfigError here.
+    """
+    algo_kwargs = build_algo_kwargs(config.algo, config.algo_kwargs, _n_actions(probe))
+    if isinstance(algo_kwargs.get("buffer_size"), int):
+        algo_kwargs["buffer_size"] = min(algo_kwargs["buffer_size"], _CHECK_BUFFER_SIZE)
+    if config.run.her:
+        from stable_baselines3 import HerReplayBuffer
+
+        algo_kwargs["replay_buffer_class"] = HerReplayBuffer
+    try:
+        model = algo_class(config.algo)(
+            config.policy,
+            probe,
+            policy_kwargs=_policy_kwargs(config),
+            seed=config.seed,
+            device="cpu",
+            verbose=0,
+            **algo_kwargs,
+        )
+    except (AssertionError, TypeError, ValueError) as err:
+        raise ConfigError(
+            f"{config.algo} rejected the algo/policy hyperparameters: {err}; check the "
+            f"--set/--hyperparams values against agents/hyperparams/{config.algo}.yaml"
+        ) from None
+    del model
 
 
 def _probe(env_name: str, env_kwargs: dict[str, Any]) -> Any:

@@ -141,6 +141,10 @@ BAD_INPUT = [
     (["--env", "point", "--obs-type", "pixels"], "rejected env_kwargs"),
     (["--env", "point", "--curriculum-config", "c.yaml"], "needs --curriculum"),
     ([], "--env is required"),
+    (["--env", "point", "--seed", "-3"], "--seed must be an integer in [0, 2**32 - 1]"),
+    (["--env", "point", "--seed", str(2**32)], "--seed must be an integer in [0, 2**32 - 1]"),
+    (["--env", "point", "--set", "algo.learning_rate=abc"], "learning rate schedule must be"),
+    (["--env", "point", "--set", "algo.n_steps=-5"], "ppo rejected the algo/policy"),
 ]
 
 
@@ -151,6 +155,17 @@ def test_bad_input_exits_2_with_one_message_before_training(tmp_path, capsys, ar
     assert message in err
     assert err.count("error:") == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_unwritable_out_exits_2_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    argv = cli(tmp_path)
+    argv[argv.index("--out") + 1] = str(blocker / "runs")
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "cannot be written" in err and err.count("error:") == 1
+    assert blocker.read_text() == "not a folder"
 
 
 def test_resume_rejects_folders_that_are_not_runs(tmp_path, capsys):
@@ -279,6 +294,16 @@ def test_enjoy_plays_and_records(tmp_path, capsys):
     assert out.stat().st_size > 0
     assert capsys.readouterr().out.count("episode ") == 2
     assert enjoy.main([str(tmp_path)]) == 2
+    # bad input on a finished run: exit 2 before any playing, nothing in the run changes
+    before = sorted(p.name for p in run_dir.rglob("*"))
+    capsys.readouterr()
+    assert enjoy.main([str(run_dir), "--record", str(tmp_path / "watch.xyz")]) == 2
+    captured = capsys.readouterr()
+    assert "'.xyz'" in captured.err and ".gif" in captured.err and ".mp4" in captured.err
+    assert "episode " not in captured.out and not (tmp_path / "watch.xyz").exists()
+    assert train.main(["--resume", str(run_dir), "--timesteps", "-4", "--no-progress"]) == 2
+    assert "--timesteps must be >= 1, got -4" in capsys.readouterr().err
+    assert sorted(p.name for p in run_dir.rglob("*")) == before
 
 
 def test_load_run_errors(tmp_path):
