@@ -17,10 +17,12 @@ exits with code 2 and one line saying what was wrong; nothing is written then.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -156,6 +158,27 @@ def _out_dir(runs: Sequence[Any], out: Path | None) -> Path:
     return parent / f"transfer-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _check_out(out: Path) -> None:
+    """Checks the report folder can be made before any episode runs; InputError if not.
+
+    Missing folders are created and removed again (so an interrupted evaluation leaves
+    nothing behind), and a temporary file proves the folder is writable.
+    """
+    created = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise InputError(
+            f"--out {str(out)!r} cannot be written: {err.strerror or err}; pass a writable folder"
+        ) from None
+    finally:
+        for folder in created:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
 def _prepare(args: argparse.Namespace) -> tuple[list[Any], list[Any], dict[str, list[int]]]:
     """Loads and checks every run before any episode runs; raises InputError."""
     from agents.runs import load_policy, load_run
@@ -197,6 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     out = _out_dir(runs, args.out)
+    try:
+        _check_out(out)
+    except InputError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
     several = len(runs) > 1
     reports: dict[int, TransferReport] = {}
     try:

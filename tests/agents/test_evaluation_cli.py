@@ -128,6 +128,23 @@ def test_bad_input_exits_2_with_one_clear_message(
     assert not (run / "transfer").exists()  # nothing written
 
 
+def test_unwritable_out_exits_2_before_any_episode(
+    tmp_path: Path, model_zip: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _write_run(tmp_path / "ppo-0", model_zip)
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("episodes ran before --out was checked")
+
+    monkeypatch.setattr(evaluate, "evaluate_transfer", must_not_run)
+    assert evaluate.main([str(run), *ARGS, "--out", str(blocker / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "cannot be written" in err and err.count("error:") == 1
+    assert blocker.read_text() == "keep me"
+
+
 def test_interrupted_evaluation_writes_nothing(
     tmp_path: Path, model_zip: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
