@@ -1,13 +1,16 @@
 """Watch or record a trained agent: ``python -m agents.enjoy RUN_DIR [--episodes N]``.
 
 Plays episodes of the run's env (same ``env_kwargs``) with the trained policy, printing
-return and success per episode. ``--record out.gif`` (or ``.mp4``) saves the first
-episode's frames; for text-rendered envs (``ansi``) it saves a transcript instead.
+return and success per episode. ``--record out.gif`` saves the first episode's frames
+(``.mp4`` too when ``imageio[ffmpeg]`` or ``imageio[pyav]`` is installed); for
+text-rendered envs (``ansi``) it saves a transcript instead. A suffix that cannot be
+written exits with code 2 before any episode is played.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,10 @@ import numpy as np
 import envs
 from agents import runs
 
-__all__ = ["build_parser", "main"]
+__all__ = ["VIDEO_SUFFIXES", "build_parser", "check_video_path", "main"]
+
+# Video formats --record writes for image-rendered envs (.mp4 needs an imageio backend).
+VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         info = runs.load_run(args.run_dir)
         policy = runs.load_policy(info.path, device=args.device, checkpoint=args.checkpoint)
         env = _make(info, args.split, record=args.record is not None)
+        if args.record is not None and env.render_mode == "rgb_array":
+            try:
+                check_video_path(args.record)
+            except ValueError:
+                env.close()
+                raise
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -85,6 +97,23 @@ def _make(info: runs.RunInfo, split: str, *, record: bool) -> Any:
     if mode is None:
         raise ValueError(f"env {info.env!r} renders neither rgb_array nor ansi; cannot record")
     return envs.make(info.env, split=split, render_mode=mode, **info.env_kwargs)
+
+
+def check_video_path(path: Path) -> None:
+    """Raises ValueError unless ``path`` has a video suffix this install can write."""
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise ValueError(
+            f"--record {str(path)!r}: cannot write {suffix or 'a file without suffix'!r} "
+            f"videos; use one of {', '.join(VIDEO_SUFFIXES)}"
+        )
+    if suffix == ".mp4" and not any(importlib.util.find_spec(m) for m in ("imageio_ffmpeg", "av")):
+        raise ValueError(
+            f"--record {str(path)!r}: .mp4 needs imageio's ffmpeg or pyav backend "
+            "(pip install 'imageio[ffmpeg]'); use .gif, which always works"
+        )
+    if not path.resolve().parent.is_dir():
+        raise ValueError(f"--record {str(path)!r}: folder {str(path.parent)!r} does not exist")
 
 
 def _play(env: Any, policy: Any, seed: int, deterministic: bool) -> tuple[list, float, bool]:
