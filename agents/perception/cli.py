@@ -191,9 +191,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_env(env: str | None, env_kwargs: dict[str, Any]) -> None:
+    """Builds one env up front so bad ``--env-kwargs`` are a usage error, not a traceback."""
+    if env is None:  # eval without --env uses the model's env, checked there
+        return
+    import envs
+
+    envs.resolve(env)  # an unknown name raises its own did-you-mean ValueError
+    try:
+        made = envs.make(env, **env_kwargs)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"env {env!r} rejected --env-kwargs {json.dumps(env_kwargs)}: {err}; pass only "
+            f"keyword arguments the env accepts (see the env's docstring, Arguments)"
+        ) from None
+    made.close()
+
+
 def _collect(args: argparse.Namespace) -> int:
     from agents.perception.data import CollectConfig, collect
 
+    _check_env(args.env, args.env_kwargs)
     cfg = CollectConfig(
         env=args.env,
         split=args.split,
@@ -248,6 +266,7 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from agents.perception.evaluation import evaluate, format_table, save_report
 
+    _check_env(args.env, args.env_kwargs)
     report = evaluate(
         args.model,
         args.env,

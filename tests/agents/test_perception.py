@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -198,6 +199,25 @@ def test_model_overfits_a_small_batch(dataset_dir):
     first = report["history"][0]["train_loss"]
     assert report["best_val_loss"] * 10 <= first, (first, report["best_val_loss"])
     assert all(m["r2"] > 0.9 for m in report["val_metrics"].values())
+
+
+def test_training_is_seeded_locally_and_leaves_the_global_torch_rng_alone(dataset_dir):
+    data = load_dataset(dataset_dir)
+    data.frames, data.labels, data.episodes = data.frames[:32], data.labels[:32], data.episodes[:32]
+    cfg = TrainConfig(epochs=1, batch_size=32, val_fraction=0.0, device="cpu", seed=3, **TINY)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first, _ = train_on_dataset(data, cfg, progress=False)
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's RNG stream is untouched
+    torch.manual_seed(999)  # a different global state changes nothing in training
+    again, _ = train_on_dataset(data, cfg, progress=False)
+    for (name, a), b in zip(first.state_dict().items(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    other, _ = train_on_dataset(data, replace(cfg, seed=4), progress=False)
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(first.state_dict().values(), other.state_dict().values(), strict=True)
+    )
 
 
 def test_save_load_round_trip_gives_identical_predictions(model_dir, dataset_dir):
@@ -405,6 +425,10 @@ def test_cli_collect_train_eval(tmp_path, capsys):
         (["collect", "--env", "drivng", "--out", "X"], "Did you mean 'driving'"),
         (["collect", "--env", "perception-dot", "--out", "X", "--frames", "0"], "positive"),
         (["collect", "--env", "perception-dot", "--out", "X", "--env-kwargs", "[1]"], "JSON"),
+        (
+            ["collect", "--env", "perception-dot", "--out", "X", "--env-kwargs", '{"nosuch": 1}'],
+            "env 'perception-dot' rejected --env-kwargs {\"nosuch\": 1}",
+        ),
         (["train", "--data", "MISSING", "--out", "M"], "does not exist"),
         (["train", "--data", "D", "--out", "M", "--lr", "-1"], "positive"),
         (["eval", "--model", "MISSING"], "does not exist"),
@@ -414,8 +438,10 @@ def test_cli_collect_train_eval(tmp_path, capsys):
 def test_cli_bad_input_exits_2(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main(argv) == 2
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "X").exists()
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert not (tmp_path / "X").exists() and not (tmp_path / "X.partial").exists()
 
 
 def test_cli_help_exits_0(capsys):
