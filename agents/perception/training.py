@@ -168,11 +168,20 @@ def train_on_dataset(
     ``val_metrics`` (per-label MAE/RMSE/R² in label units; on the training frames when
     there is no validation split), ``best_epoch``, ``stopped_early`` and sizes.
     """
+    device = resolve_device(cfg.device)
+    # Seeding stays local: the global torch RNG (CPU, and the GPU used) is restored on exit.
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(cfg.seed)  # weight init and dropout draw from the forked state
+        return _train_on_dataset(data, cfg, device, progress=progress)
+
+
+def _train_on_dataset(
+    data: Dataset, cfg: TrainConfig, device: torch.device, *, progress: bool
+) -> tuple[PerceptionNet, dict[str, Any]]:
     from tqdm.auto import tqdm
 
-    device = resolve_device(cfg.device)
     rng = np.random.default_rng(cfg.seed)
-    torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_idx, val_idx = split_by_episode(data.episodes, cfg.val_fraction, rng)
     h, w, c = data.frames.shape[1:]
