@@ -48,7 +48,12 @@ OFF_POLICY = {"sac", "td3", "tqc", "dqn"}
 
 
 def import_env_module(name: str | None) -> None:
-    """Imports a module that registers envs (``--env-module``); ConfigError if missing."""
+    """Imports a module that registers envs (``--env-module``); ConfigError if missing.
+
+    This is for a module named on the command line (and for env workers repeating it).
+    A saved run's recorded module is imported by :func:`agents.runs.import_env_module`,
+    which checks it is importable and says which module it imports.
+    """
     if not name:
         return
     try:

@@ -405,8 +405,37 @@ def _off_policy(cls: type) -> bool:
     return issubclass(cls, OffPolicyAlgorithm)
 
 
+_ANNOUNCED: set[str] = set()
+
+
 def import_env_module(config: Mapping[str, Any]) -> None:
-    """Imports the run's ``env_module`` (the module that registered its env), if any."""
+    """Imports the run's recorded ``env_module`` (the module that registered its env), if any.
+
+    A run trained with ``--env-module M`` records ``env_module: M`` in its ``config.yaml``;
+    loading the run (evaluate, enjoy, ``train --resume``) imports ``M`` again so its env is
+    registered. Importing runs ``M``'s top-level code, so load only run folders you trust.
+    The module must be importable (found on ``sys.path``) or this raises ValueError before
+    anything runs; which module is imported is printed to stderr (once per process).
+    """
+    import importlib
+    import importlib.util
+
     module = config.get("env_module")
-    if module:
-        __import__(module)
+    if not module:
+        return
+    try:
+        found = importlib.util.find_spec(str(module)) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ValueError(
+            f"the run's config.yaml records env_module {module!r}, which cannot be imported; "
+            "install the package that provides it or put it on PYTHONPATH"
+        )
+    if module not in _ANNOUNCED:
+        _ANNOUNCED.add(str(module))
+        print(
+            f"note: importing env module {module!r} recorded in the run's config.yaml",
+            file=sys.stderr,
+        )
+    importlib.import_module(str(module))

@@ -317,7 +317,7 @@ def _prepare_resume(args: argparse.Namespace) -> Plan:
         )
     info = runs.load_run(args.resume)
     config = TrainConfig.from_dict(info.config)
-    factory.import_env_module(config.env_module)
+    runs.import_env_module(info.config)  # the recorded --env-module, announced on stderr
     checkpoint = runs.latest_checkpoint(info.path)
     if checkpoint is None:
         raise ConfigError(f"{info.path} has no checkpoint to resume from (checkpoints/ is empty)")

@@ -145,6 +145,14 @@ def test_unwritable_out_exits_2_before_any_episode(
     assert blocker.read_text() == "keep me"
 
 
+def test_run_recording_a_missing_env_module_exits_2(tmp_path: Path, model_zip: Path, capsys):
+    run = _write_run(tmp_path / "ppo-0", model_zip, env_module="gone_mod_xyz")
+    assert evaluate.main([str(run), *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "records env_module 'gone_mod_xyz', which cannot be imported" in err
+    assert not (run / "transfer").exists()
+
+
 def test_interrupted_evaluation_writes_nothing(
     tmp_path: Path, model_zip: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
