@@ -151,7 +151,7 @@ def test_transfer_runs_through_the_ray_sweep(tmp_path: Path) -> None:
     data = _json(tmp_path / "transfer-quick.json")
     (entry,) = data["envs"]
     assert entry["runs_done"] == 4 and not entry["runs_failed"]
-    assert set(entry["estimates"]["train"]) == {"uniform", "linear"}
+    assert set(entry["estimates"]["train"]) == {"curriculum=uniform", "curriculum=linear"}
     assert (tmp_path / "sweeps" / "point" / "state.json").is_file()  # the sweep runner's folder
     assert (tmp_path / "transfer-quick.png").is_file()
 
