@@ -94,19 +94,23 @@ def cases() -> list[Case]:
 
 
 def time_single(make: Callable[[], gym.Env], seconds: float) -> float:
-    """Steps/s of one env with random actions for about ``seconds``."""
+    """Steps per CPU-second of one env with random actions, for about ``seconds`` of CPU.
+
+    Single envs step inside this process, so its CPU time is the fair clock on a shared
+    machine: other jobs' load does not count against either side.
+    """
     env = make()
     try:
         env.action_space.seed(0)
         env.reset(seed=0)
-        steps, start = 0, time.perf_counter()
+        steps, start = 0, time.process_time()
         while True:
             for _ in range(50):
                 _, _, terminated, truncated, _ = env.step(env.action_space.sample())
                 if terminated or truncated:
                     env.reset()
             steps += 50
-            elapsed = time.perf_counter() - start
+            elapsed = time.process_time() - start
             if elapsed >= seconds:
                 return steps / elapsed
     finally:
@@ -161,7 +165,8 @@ def render(data: dict[str, Any]) -> str:
         peer = medians.get(peer_label) if peer_label else None
         ratio = f"{rate / peer:.1f}x" if peer else None
         rows.append([label, rate, peer_label or "", peer, ratio])
-    table = report.markdown_table(["env", "steps/s", "peer", "peer steps/s", "ratio"], rows)
+    table = "Single env (steps per CPU-second of the stepping process, median):\n\n"
+    table += report.markdown_table(["env", "steps/s", "peer", "peer steps/s", "ratio"], rows)
     vector = {key: float(np.median(v)) for key, v in data["vector"].items()}
     if vector:
         vrows = []
@@ -172,8 +177,11 @@ def render(data: dict[str, Any]) -> str:
             peer = vector.get(f"{peer_label} | {setting}") if peer_label else None
             ratio = f"{rate / peer:.1f}x" if peer else None
             vrows.append([label, kind, n, rate, peer_label or "", peer, ratio])
-        table += "\n\nVectorised (total env steps/s, median):\n\n" + report.markdown_table(
-            ["env", "vector env", "n", "steps/s", "peer", "peer steps/s", "ratio"], vrows
+        table += (
+            "\n\nVectorised (total env steps per wall-clock second, median):\n\n"
+            + report.markdown_table(
+                ["env", "vector env", "n", "steps/s", "peer", "peer steps/s", "ratio"], vrows
+            )
         )
     if data["not_measured"]:
         table += "\n\nNot measured (could not be made here):\n\n" + "\n".join(
