@@ -271,11 +271,11 @@ class DialogueEnv(ScenarioEnv):
     >>> reward, terminated
     (-1.0, False)
     >>> print(env.render(), end="")
-    USR: I'm looking for a hotel with free wifi.
-         (heard: inform(internet=yes 1.00))
+    USR: I'm looking for a hotel in the east without wifi.
+         (heard: inform(area=east 1.00, internet=no 1.00))
     SYS: Which area would you like to stay in?
-    USR: I don't mind about the area.
-         (heard: inform(area=dontcare 1.00))
+    USR: I'm looking for a hotel in the east.
+         (heard: inform(area=east 1.00))
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
