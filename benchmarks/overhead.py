@@ -125,6 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.timesteps < 256 or args.n_envs < 1:
         parser.error("--timesteps must be >= 256 and --n-envs >= 1")
+    import envs
+
+    for name in args.envs:
+        try:
+            envs.resolve(name)
+        except ValueError as err:
+            parser.error(str(err))
     results = [measure(name, args.timesteps, args.n_envs) for name in args.envs]
     rows = [
         [

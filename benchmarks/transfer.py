@@ -543,6 +543,12 @@ def main(argv: list[str] | None = None) -> int:
         best, why = best_curriculum()
     if best == "uniform":
         parser.error("--curriculum must differ from uniform (the baseline)")
+    import curricula
+
+    if best not in curricula.SCHEDULERS:
+        parser.error(f"unknown --curriculum {best!r}; valid: {sorted(curricula.SCHEDULERS)}")
+    if args.num_cpus is not None and args.num_cpus < 1:
+        parser.error(f"--num-cpus must be >= 1, got {args.num_cpus}")
     sweeps_dir = args.sweeps_dir or Path("runs/benchmarks") / f"transfer-{plan.mode}"
     perception = None
     if args.perception or (args.perception is None and plan.mode == "full"):
