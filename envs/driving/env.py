@@ -376,18 +376,23 @@ class DrivingEnv(ScenarioEnv):
         """Privileged labels of the current state (units: ``perception_label_units``).
 
         ``lateral_offset`` is from the current lane's centre (positive left);
-        ``curvature_ahead`` is the road curvature 20 m ahead; ``lead_gap`` is capped at
-        100 m when there is no lead; a missing adjacent lane counts as occupied.
+        ``curvature_ahead`` is the road curvature 20 m ahead. The lead vehicle is what
+        the bird's-eye frame can show: ``lead_gap`` is capped at the frame's visible
+        range ahead (``BirdseyeRenderer.visible_gap``, 33.75 m at the default 64 px and
+        0.75 m/px) and ``lead_rel_speed`` is 0 when no lead is within it. A missing
+        adjacent lane counts as occupied.
         """
         if self.road is None or self.traffic is None or self._around is None:
             raise RuntimeError("call reset() before perception_labels()")
         a = self._around
+        visible = self._birdseye.visible_gap
+        lead_in_view = a.lead_gap < visible
         return {
             "lateral_offset": a.lane_offset,
             "heading_error": self.ego.psi,
             "curvature_ahead": self.road.curvature_at(self.ego.s + CURVATURE_LOOKAHEAD),
-            "lead_gap": a.lead_gap,
-            "lead_rel_speed": a.lead_rel_speed,
+            "lead_gap": a.lead_gap if lead_in_view else visible,
+            "lead_rel_speed": a.lead_rel_speed if lead_in_view else 0.0,
             "left_lane_occupied": float(a.left_occupied),
             "right_lane_occupied": float(a.right_occupied),
         }

@@ -277,6 +277,10 @@ class BirdseyeRenderer:
         size: Image height and width [px].
         scale: Metres per pixel.
         ego_row: Row of the ego's centre (default: three quarters down the image).
+
+    Attributes:
+        visible_gap: Largest bumper-to-bumper gap to a vehicle ahead at which its rear
+            is still inside the image [m].
     """
 
     def __init__(self, size: int = 64, scale: float = 0.75, ego_row: int | None = None) -> None:
@@ -301,6 +305,7 @@ class BirdseyeRenderer:
         self._ego_box = (max(r0, 0), max(r1, 1), max(c0, 0), max(c1, 1))
         self._mark_half = max(0.12, 0.45 * scale)
         margin = VEHICLE_LENGTH + 1.0
+        self.visible_gap = self.ego_row * scale - 0.5 * VEHICLE_LENGTH
         self._ahead_m = self.ego_row * scale + margin
         self._behind_m = -(size - self.ego_row) * scale - margin
         self._side_m = 0.75 * size * scale + margin  # half-width, allowing heading error

@@ -259,6 +259,27 @@ def test_zero_speed_is_not_success() -> None:
 # ------------------------------------------------------------------------- perception
 
 
+def test_lead_labels_stop_at_the_frames_visible_range() -> None:
+    env = DrivingEnv(task="highway")
+    visible = env._birdseye.visible_gap
+    assert visible == pytest.approx(48 * 0.75 - 0.5 * VEHICLE_LENGTH)
+    env.reset(seed=3, options={"scenario": {"traffic_density": 40.0}})
+    seen_near = seen_far = False
+    for _ in range(60):
+        around, labels = env._around, env.perception_labels()
+        if around.lead_gap < visible:
+            seen_near = True
+            assert labels["lead_gap"] == around.lead_gap
+            assert labels["lead_rel_speed"] == around.lead_rel_speed
+        else:
+            seen_far = True
+            assert labels["lead_gap"] == visible and labels["lead_rel_speed"] == 0.0
+        _, _, terminated, truncated, _ = env.step(np.array([0.0, -0.2], dtype=np.float32))
+        if terminated or truncated:
+            env.reset()
+    assert seen_near and seen_far
+
+
 def test_perception_hooks_and_visual_params() -> None:
     env = DrivingEnv()
     env.reset(seed=0, options={"scenario": {"pixel_noise": 0.0, "blur": 0.0}})
@@ -267,7 +288,7 @@ def test_perception_hooks_and_visual_params() -> None:
     labels = env.perception_labels()
     assert list(labels) == list(DrivingEnv.perception_label_units)
     assert all(isinstance(v, float) for v in labels.values())
-    assert 0.0 <= labels["lead_gap"] <= 100.0
+    assert 0.0 <= labels["lead_gap"] <= env._birdseye.visible_gap
 
     def look(**visual: object) -> np.ndarray:
         env.reset(seed=0, options={"scenario": {"pixel_noise": 0.0, "blur": 0.0, **visual}})
