@@ -28,6 +28,7 @@ from envs.driving.vehicle import (
     BEHIND,
     MAX_JERK,
     MAX_STEER_RATE,
+    MOBIL_PERIOD,
     EgoState,
     Traffic,
     bicycle_step,
@@ -37,6 +38,7 @@ __all__ = ["OBS_TYPES", "DrivingEnv"]
 
 OBS_TYPES = ("kinematics", "birdseye")
 START_S = 200.0  # where the ego starts on the road [m]
+ROAD_SPACING = 2.0  # [m] between centreline samples (curvature varies over >= 15 m)
 CURVATURE_LOOKAHEAD = 20.0  # [m] of the ``curvature_ahead`` perception label
 
 
@@ -189,7 +191,7 @@ class DrivingEnv(ScenarioEnv):
             dt / cfg.substeps,
             cfg.substeps,
             cfg.max_steps,
-            max(1, round(cfg.policy_frequency)),
+            max(1, round(MOBIL_PERIOD * cfg.policy_frequency)),
         )
         self._lost_heading = cfg.lost_control_heading
         self._observed = cfg.observed_vehicles
@@ -211,7 +213,8 @@ class DrivingEnv(ScenarioEnv):
         self.ego = EgoState(0.0, 0.0, 0.0, 0.0)
         self.traffic: Traffic | None = None
         self._around: Surroundings | None = None
-        self._palette = Palette.clean()
+        self._look: tuple[Palette, np.random.Generator] | None = None
+        self._pixel_seed = 0
         self._last_frame: np.ndarray | None = None
 
     # ------------------------------------------------------------------ world
@@ -227,6 +230,7 @@ class DrivingEnv(ScenarioEnv):
             lane_width=scenario["lane_width"],
             curvature_max=scenario["curvature"],
             length=length,
+            ds=ROAD_SPACING,
             lead_in=START_S + 40.0,
         )
         lane = int(rng.integers(road.lanes))
@@ -235,7 +239,7 @@ class DrivingEnv(ScenarioEnv):
         window = (AHEAD + BEHIND) / 1000.0
         count = min(cfg.max_vehicles, round(scenario["traffic_density"] * road.lanes * window))
         self.traffic = Traffic.spawn(
-            np.random.default_rng(int(rng.integers(2**63))),
+            rng,
             road,
             count=count,
             center_s=START_S,
@@ -244,10 +248,10 @@ class DrivingEnv(ScenarioEnv):
             friction=scenario["friction"],
             keep_clear=(self.ego.s, self.ego.d),
         )
-        # Actuation noise draws from np_random; pixel noise from its own child generator
-        # so the observation type never changes the dynamics.
-        self._pixel_rng = np.random.default_rng(int(rng.integers(2**63)))
-        self._palette = Palette.from_scenario(scenario)
+        # Traffic and actuation noise draw from np_random; pixel noise from its own
+        # generator (made on the first frame) so rendering never changes the dynamics.
+        self._pixel_seed = int(rng.integers(2**63))
+        self._look = None
         self._actions.reset(road, self.ego, limit)
         self._queue: deque[tuple[float, float]] = deque(
             [(0.0, 0.0)] * scenario["latency"], maxlen=scenario["latency"] + 1
@@ -351,11 +355,16 @@ class DrivingEnv(ScenarioEnv):
                 self.config.observed_vehicles,
                 self._around,
             )
-        frame = self._birdseye.render(
-            self.road, self.ego, self.traffic, self._palette, self._pixel_rng
-        )
+        frame = self._birdseye.render(self.road, self.ego, self.traffic, *self._appearance())
         self._last_frame = frame
         return frame
+
+    def _appearance(self) -> tuple[Palette, np.random.Generator]:
+        """The episode's palette and pixel-noise generator, built on first use."""
+        if self._look is None:
+            palette = Palette.from_scenario(self.scenario)
+            self._look = (palette, np.random.default_rng(self._pixel_seed))
+        return self._look
 
     # ------------------------------------------------------------- perception
 
@@ -368,9 +377,7 @@ class DrivingEnv(ScenarioEnv):
             raise RuntimeError("call reset() before perception_frame()")
         if self._last_frame is not None:
             return self._last_frame.copy()
-        return self._birdseye.render(
-            self.road, self.ego, self.traffic, self._palette, self._pixel_rng
-        )
+        return self._birdseye.render(self.road, self.ego, self.traffic, *self._appearance())
 
     def perception_labels(self) -> dict[str, float]:
         """Privileged labels of the current state (units: ``perception_label_units``).
@@ -405,7 +412,7 @@ class DrivingEnv(ScenarioEnv):
             return None
         if self._view is None:
             self._view = BirdseyeRenderer(self.config.render_size, self.config.render_scale)
-        palette = Palette(self._palette.colours)
+        palette = Palette(self._appearance()[0].colours)
         frame = self._view.render(self.road, self.ego, self.traffic, palette)
         if self.render_mode == "rgb_array":
             return frame

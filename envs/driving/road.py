@@ -92,30 +92,25 @@ class Road:
             lead_in: Length of the straight the road starts with [m].
         """
         n = math.ceil(length / ds) + 1
-        kappa = np.zeros(n)
-        i = int(lead_in / ds)
-        if curvature_max > 0.0:
-            # Draw every segment's parameters at once (at most one per 30 m).
-            m = n // max(int(30.0 / ds), 1) + 1
-            straight = rng.random(m) < 0.3
-            straight_len = (rng.uniform(30.0, 120.0, m) / ds).astype(int)
-            k_all = rng.uniform(0.4, 1.0, m) * curvature_max * rng.choice((-1.0, 1.0), m)
-            trans_all = (rng.uniform(15.0, 40.0, m) / ds).astype(int)
-            arc_all = (rng.uniform(30.0, 150.0, m) / ds).astype(int)
-            unit = np.arange(int(40.0 / ds) + 1, dtype=float)
-            for j in range(m):
-                if i >= n:
-                    break
-                if straight[j]:
-                    i += int(straight_len[j])
-                    continue
-                k, trans, arc = float(k_all[j]), int(trans_all[j]), int(arc_all[j])
-                ramp = unit[:trans] * (k / trans)  # linear curvature: a clothoid
-                kappa[i : i + trans] = ramp[: max(min(trans, n - i), 0)]
-                kappa[i + trans : i + trans + arc] = k
-                start = i + trans + arc
-                kappa[start : start + trans] = ramp[::-1][: max(min(trans, n - start), 0)]
-                i = start + trans
+        lead = int(lead_in / ds)
+        if curvature_max <= 0.0:
+            return cls.from_curvature(np.zeros(n), lanes=lanes, lane_width=lane_width, ds=ds)
+        # Every segment at once (at most one per 30 m); lengths in samples. A segment is
+        # a straight or a curve: clothoid in, arc, clothoid out. Curvature is piecewise
+        # linear in s with knots at the segment's start, arc start, arc end and end.
+        m = n // max(int(30.0 / ds), 1) + 1
+        straight = rng.random(m) < 0.3
+        straight_len = (rng.uniform(30.0, 120.0, m) / ds).astype(int)
+        k = rng.uniform(0.4, 1.0, m) * curvature_max * np.where(rng.random(m) < 0.5, -1.0, 1.0)
+        trans = (rng.uniform(15.0, 40.0, m) / ds).astype(int)
+        arc = (rng.uniform(30.0, 150.0, m) / ds).astype(int)
+        trans[straight] = 0
+        k[straight] = 0.0
+        arc = np.where(straight, straight_len, arc)
+        start = np.cumsum(2 * trans + arc) - (2 * trans + arc) + lead
+        knots = np.stack((start, start + trans, start + trans + arc, start + 2 * trans + arc))
+        values = np.stack((np.zeros(m), k, k, np.zeros(m)))
+        kappa = np.interp(np.arange(n), knots.T.ravel(), values.T.ravel(), left=0.0)
         return cls.from_curvature(kappa, lanes=lanes, lane_width=lane_width, ds=ds)
 
     # ----------------------------------------------------------------- geometry

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -55,8 +54,10 @@ IDM_DELTA = 4.0
 IDM_MAX_BRAKE = 9.0  # physical deceleration limit of traffic [m/s^2]
 MOBIL_B_SAFE = 3.0  # a new follower must not need to brake harder than this [m/s^2]
 MOBIL_THRESHOLD = 0.2  # [m/s^2]
+MOBIL_PERIOD = 2.0  # [s] between a driver's lane-change decisions
 LANE_CHANGE_TIME = 3.0  # [s] to move one lane width
 NO_LEADER_GAP = 1e4
+LEADER_GUARD = 5  # leaders are also searched afresh every this many MOBIL steps
 RECYCLE_CLEARANCE = 30.0  # [m] a recycled vehicle keeps from others in its lane
 
 
@@ -132,9 +133,16 @@ def bicycle_step(
 class Traffic:
     """Background vehicles as arrays (one entry per vehicle), advanced all at once.
 
-    The arrays are views into buffers one longer than the vehicle count: the last slot
+    The arrays are views into buffers two longer than the vehicle count: slot ``count``
     holds the ego during :meth:`step` (so traffic follows and yields to it) and a
-    far-away phantom otherwise. Use :meth:`spawn` to build one.
+    phantom far behind otherwise; slot ``count + 1`` is a phantom far ahead, the leader
+    of every vehicle with none in its lane. Use :meth:`spawn` to build one.
+
+    Leaders (the nearest vehicle ahead sharing a lane) are found with an all-pairs gap
+    matrix and then kept: within a lane nobody overtakes without colliding, so they only
+    change when lanes do (a lane change, a recycled vehicle, the ego entering another
+    lane). They are searched again then, and every ``LEADER_GUARD`` MOBIL decision
+    steps as a guard (after a collision, which ends the episode, order can change).
 
     Attributes:
         s: Arc lengths [m].
@@ -143,7 +151,7 @@ class Traffic:
         lane: Target lane of each vehicle (its current lane unless changing).
         occ: Physical lane of each vehicle (from ``d``).
         bits: Lane bitmask of each vehicle: its physical and its target lane (call
-            :meth:`update_lanes` after changing ``d`` or ``lane`` from outside).
+            :meth:`update_lanes` after changing ``s``, ``d`` or ``lane`` from outside).
         v0: Desired speeds [m/s].
         headway: IDM time headways T [s].
         a_max: IDM maximum accelerations [m/s^2].
@@ -169,23 +177,23 @@ class Traffic:
         self.rng = rng
         self.road = road
 
-        def buf(values: np.ndarray, last: float, dtype: type = float) -> np.ndarray:
-            out = np.empty(n + 1, dtype=dtype)
+        def buf(values: np.ndarray, extra: tuple[float, float], dtype: type = float) -> np.ndarray:
+            out = np.empty(n + 2, dtype=dtype)
             out[:n] = values
-            out[n] = last
+            out[n:] = extra
             return out
 
         # Slot n: the ego during a step, else a phantom far behind with no lane.
-        self._S = buf(s, -1e9)
-        self._V = buf(v, 0.0)
-        self._D = buf(road.lane_center(np.asarray(lane)), 0.0)
-        self._L = buf(lane, 0, np.intp)
-        self._B = np.zeros(n + 1, dtype=np.intp)
-        self._V0 = buf(v0, 20.0)
-        self._T = buf(headway, 1.5)
-        self._A = buf(a_max, 1.5)
-        self._ROOT = 2.0 * np.sqrt(self._A * IDM_B)
-        self._INV_ROOT = 1.0 / self._ROOT
+        # Slot n + 1: a phantom far ahead in no lane, the leader of the leaderless.
+        self._S = buf(s, (-1e9, 1e9))
+        self._V = buf(v, (0.0, 0.0))
+        self._D = buf(road.lane_center(np.asarray(lane)), (0.0, 0.0))
+        self._L = buf(lane, (0, 0), np.intp)
+        self._B = np.zeros(n + 2, dtype=np.intp)
+        self._V0 = buf(v0, (20.0, 20.0))
+        self._T = buf(headway, (1.5, 1.5))
+        self._A = buf(a_max, (1.5, 1.5))
+        self._INV_ROOT = 0.5 / np.sqrt(self._A * IDM_B)
         # Flat index of row i's first column in an (n, n + 1) matrix.
         self._row_start = np.arange(n, dtype=np.intp) * (n + 1)
         self.s, self.v, self.d, self.lane = self._S[:n], self._V[:n], self._D[:n], self._L[:n]
@@ -200,10 +208,10 @@ class Traffic:
         self._inv_ds = 1.0 / road.ds
         self._steps = 0
         self._movers: list[int] = []  # vehicles between lanes (d off their lane centre)
-        # Same-lane penalty (0 shares a lane, inf not) per (vehicle, vehicle or ego),
-        # rebuilt when lane bits change; _pen_key is the ego's bit it was built for.
-        self._pen = np.zeros((n, n + 1))
-        self._pen_key: int | None = None
+        # Each vehicle's leader (a slot index), valid while the lanes and the ego's lane
+        # bit (_leaders_key) are unchanged.
+        self._leaders = np.full(n, n + 1, dtype=np.intp)
+        self._leaders_key: int | None = None
         self.occ = np.zeros(n, dtype=np.intp)
         self.update_lanes()
 
@@ -243,32 +251,28 @@ class Traffic:
         """
         v0, headway, a_max, politeness = cls.driver_params(rng, count, speed_limit, aggressiveness)
         lanes = rng.integers(0, road.lanes, count).astype(np.intp)
-        lanes_l = lanes.tolist()
-        members = [[j for j in range(count) if lanes_l[j] == lane] for lane in range(road.lanes)]
-        s = np.empty(count)
+        # Evenly spaced slots per lane across the window, each jittered within its slot.
+        by_lane = np.argsort(lanes, kind="stable")
+        per_lane = np.bincount(lanes, minlength=road.lanes)
+        lane_sorted = lanes[by_lane]
+        rank = np.arange(count) - (np.cumsum(per_lane) - per_lane)[lane_sorted]
         lo, hi = center_s - BEHIND * 0.8, center_s + AHEAD * 0.9
-        for idx in members:
-            if not idx:
-                continue
-            k = len(idx)
-            spacing = (hi - lo) / k
-            slots = np.arange(k) * spacing + lo  # == np.linspace(lo, hi, k, endpoint=False)
-            s[idx] = slots + rng.uniform(0.0, 0.3, k) * spacing
+        spacing = (hi - lo) / np.maximum(per_lane, 1)[lane_sorted]
+        s = np.empty(count)
+        s[by_lane] = lo + (rank + rng.uniform(0.0, 0.3, count)) * spacing
         v = np.minimum(v0, speed_limit) * rng.uniform(0.85, 1.0, count)
         if keep_clear is not None:
             ego_s, ego_d = keep_clear
             near = (lanes == road.lane_of(ego_d)) & (np.abs(s - ego_s) < 25.0)
             s[near] = ego_s + 40.0 + 25.0 * np.arange(int(near.sum()))
-        # Push vehicles forward in their lane until every gap lets IDM stop safely
-        # (plain floats: a short sequential pass).
-        s_l, v_l = s.tolist(), v.tolist()
-        for idx in members:
-            idx.sort(key=s_l.__getitem__)
-            for a, b in itertools.pairwise(idx):
-                need = VEHICLE_LENGTH + IDM_S0 + v_l[a] * 1.0
-                if s_l[b] - s_l[a] < need:
-                    s_l[b] = s_l[a] + need
-        s = np.array(s_l)
+        # Push vehicles forward in their lane until every gap lets IDM stop safely:
+        # s'[j] = max(s[j], s'[j-1] + need[j-1]) along each lane, which is a running
+        # maximum of s - cumsum(need); lanes are kept apart by a large per-lane offset.
+        order = np.lexsort((s, lanes))
+        need = (VEHICLE_LENGTH + IDM_S0) + v[order]
+        before = np.cumsum(need) - need
+        apart = lanes[order] * 1e7
+        s[order] = np.maximum.accumulate(s[order] - before + apart) + before - apart
         return cls(
             road,
             s=s,
@@ -295,7 +299,7 @@ class Traffic:
         self.occ = occ
         lane_bit = self._lane_bit
         np.bitwise_or(lane_bit.take(occ), lane_bit.take(self.lane), out=self.bits)
-        self._pen_key = None
+        self._leaders_key = None
 
     def min_gap(self) -> float:
         """Smallest bumper-to-bumper gap between two vehicles sharing a lane [m]."""
@@ -313,7 +317,7 @@ class Traffic:
 
         The ego (if given) takes part as a leader/follower but is not moved. MOBIL
         decisions are taken every ``mobil_every`` calls (drivers do not reconsider
-        their lane at every control step).
+        their lane at every control step; the env makes that ``MOBIL_PERIOD``).
         """
         n = self.count
         self._steps += 1
@@ -326,28 +330,24 @@ class Traffic:
             lane = int(ego.d / road.lane_width + 0.5 * road.lanes + 1.0) - 1
             ego_bit = 1 << min(max(lane, 0), road.lanes - 1)
             S[n], V[n], B[n] = ego.s, ego.v, ego_bit
-        # ds[i, j] > 0 when j is ahead of i (the diagonal is 0: never a leader).
-        ds = S - self.s[:, None]
-        if self._pen_key != ego_bit:  # lanes changed since the last step
-            self._pen = np.where((B & self.bits[:, None]) != 0, 0.0, np.inf)
-            self._pen_key = ego_bit
-        masked = np.where(ds > 0.0, ds, np.inf)
-        masked += self._pen  # inf unless ahead and sharing a lane
-        idx = masked.argmin(axis=1)
-        # The row minima by index: cheaper than a second reduction.
-        lead_gap = masked.take(idx + self._row_start)
+        decide = self._steps % mobil_every == 0
+        if self._leaders_key != ego_bit or self._steps % (LEADER_GUARD * mobil_every) == 0:
+            self._find_leaders()
+            self._leaders_key = ego_bit
+        leader = self._leaders
+        lead_gap = S.take(leader)
+        lead_gap -= self.s
         lead_gap -= VEHICLE_LENGTH
-        np.minimum(lead_gap, NO_LEADER_GAP, out=lead_gap)
         if self._curvy:
             k = (self.s * self._inv_ds).astype(np.intp)
             v0 = np.minimum(self.v0, self._v_curve.take(k, mode="clip"))
         else:
             v0 = self.v0
-        acc = _idm(self.v, v0, lead_gap, V.take(idx), self.headway, self.a_max, self._INV_ROOT[:n])
+        acc = _idm(
+            self.v, v0, lead_gap, V.take(leader), self.headway, self.a_max, self._INV_ROOT[:n]
+        )
 
-        started = None
-        if self._steps % mobil_every == 0:
-            started = self._mobil(ds, acc, v0, ego)
+        started = self._mobil(acc, v0, ego) if decide else None
 
         # --- integrate (semi-implicit Euler), in place so the views stay valid
         acc *= dt
@@ -359,6 +359,21 @@ class Traffic:
         if ego is not None:
             S[n], B[n] = -1e9, 0
         return np.zeros(n, dtype=bool) if started is None else started
+
+    def _gaps_ahead(self) -> np.ndarray:
+        """``ds[i, j]``: how far slot ``j`` (a vehicle or the ego) is ahead of vehicle ``i``."""
+        return self._S[: self.count + 1] - self.s[:, None]
+
+    def _find_leaders(self) -> None:
+        """Searches every vehicle's leader: the nearest slot ahead sharing a lane bit."""
+        n = self.count
+        ds = self._gaps_ahead()  # the diagonal is 0: never a leader
+        same_lane = (self._B[: n + 1] & self.bits[:, None]) != 0
+        masked = np.where(same_lane & (ds > 0.0), ds, np.inf)
+        idx = masked.argmin(axis=1)
+        # The row minima by index: cheaper than a second reduction.
+        idx[masked.take(idx + self._row_start) == np.inf] = n + 1
+        self._leaders = idx
 
     def _move_sideways(self, dt: float) -> None:
         """Moves the lane changers toward their target lane's centre, then their lanes.
@@ -386,12 +401,10 @@ class Traffic:
             new_bits = (1 << o) | (1 << target)
             if new_bits != bits[i]:
                 bits[i] = new_bits
-                self._pen_key = None
+                self._leaders_key = None
         self._movers = still
 
-    def _mobil(
-        self, ds: np.ndarray, acc: np.ndarray, v0: np.ndarray, ego: EgoState | None
-    ) -> np.ndarray:
+    def _mobil(self, acc: np.ndarray, v0: np.ndarray, ego: EgoState | None) -> np.ndarray:
         """MOBIL decisions for every settled vehicle, left and right stacked in one pass.
 
         Gain = own acceleration gain + politeness x the new follower's gain, above
@@ -400,7 +413,7 @@ class Traffic:
         follower's gain is left out (it is never negative under IDM).
         """
         road, n = self.road, self.count
-        V, B = self._V, self._B
+        V, B = self._V, self._B[: n + 1]
         # Only a driver held below its free-road acceleration can gain by changing.
         r = self.v / v0
         r *= r
@@ -421,7 +434,7 @@ class Traffic:
         target = np.concatenate((lane + 1, lane - 1))
         valid = (target >= 0) & (target < road.lanes)
         tbit = self._lane_bit[np.maximum(target, 0)]
-        ds2 = ds[me]
+        ds2 = self._gaps_ahead()[me]
         in_t = (B & tbit[:, None]) != 0
         gaps = np.where(in_t, ds2, np.inf)
         ahead = np.where(gaps > 0.0, gaps, np.inf)
@@ -468,9 +481,7 @@ class Traffic:
         gain = np.where(valid & safe, gain, -np.inf).reshape(2, len(cand))
         go_left = gain[0] >= gain[1]
         best = np.where(go_left, gain[0], gain[1])
-        # Only a random half acts on a decision, so neighbours do not all jump into the
-        # same gap at once; the rest reconsider at the next decision.
-        go = (best > MOBIL_THRESHOLD) & (self.rng.random(len(cand)) < 0.5)
+        go = best > MOBIL_THRESHOLD
         if np.count_nonzero(go) > 1:
             # Two drivers must not move into the same gap from both sides: of any two
             # starters heading for the same lane within a safe distance, the one

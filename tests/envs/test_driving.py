@@ -358,7 +358,7 @@ def test_expert_success_per_split(split: str, action_type: str) -> None:
 def test_incremental_lane_bookkeeping_matches_a_full_recompute() -> None:
     """Lane changers are moved one by one; ``occ``/``bits`` must equal the vectorised rule."""
     moved = 0
-    for traffic, _, _ in _long_traffic_run(0.6, steps=600, seed=5):
+    for traffic, _, _ in _long_traffic_run(0.6, steps=600, seed=6):
         occ, bits = traffic.occ.copy(), traffic.bits.copy()
         moved += len(traffic._movers)
         traffic.update_lanes()
