@@ -260,7 +260,7 @@ class DrivingEnv(ScenarioEnv):
         self._distance = 0.0
         self._abs_offset_sum = 0.0
         self._last_frame = None
-        self._around = surroundings(road, self.ego, self.traffic)
+        self._around = surroundings(road, self.ego, self.traffic, self._observed)
         self._lane = self._around.lane
         info = self._info(False, False, False)
         return self._observe(), info
@@ -281,16 +281,13 @@ class DrivingEnv(ScenarioEnv):
             self._queue.append((steer, accel))
             steer, accel = self._queue.popleft()
         prev_steer, prev_accel = ego.steer, ego.accel
-        travelled = 0.0
-        friction = sc["friction"]
-        for _ in range(substeps):
-            travelled += bicycle_step(ego, steer, accel, sub, road, friction)
+        travelled = bicycle_step(ego, steer, accel, sub, road, sc["friction"], substeps)
         traffic.step(dt, ego=ego, mobil_every=mobil_every)
         traffic.recycle(ego.s, limit)
         self._steps += 1
         self._distance += travelled
 
-        self._around = around = surroundings(road, ego, traffic)
+        self._around = around = surroundings(road, ego, traffic, self._observed)
         crashed = around.collided
         off_road = abs(ego.d) > road.half_width
         lost = abs(ego.psi) > self._lost_heading
@@ -328,7 +325,7 @@ class DrivingEnv(ScenarioEnv):
             needed = self.config.success_speed_ratio * limit * self._steps * dt
             info["is_success"] = self._distance >= needed
         if self._kinematics:
-            obs = kinematics(road, ego, traffic, limit, self._observed, around)
+            obs = kinematics(road, ego, limit, self._observed, around)
         else:
             obs = self._observe()
         return obs, sum(terms.values()), terminated, truncated, info
@@ -350,7 +347,6 @@ class DrivingEnv(ScenarioEnv):
             return kinematics(
                 self.road,
                 self.ego,
-                self.traffic,
                 self.scenario["speed_limit"],
                 self.config.observed_vehicles,
                 self._around,

@@ -78,10 +78,9 @@ class Surroundings:
         left_occupied: A vehicle overlaps the left lane within ``OCCUPIED_WINDOW``, or
             there is no left lane.
         right_occupied: Same for the right lane.
-        rel_s: Every vehicle's ``s`` minus the ego's [m].
-        rel_d: Every vehicle's ``d`` minus the ego's [m].
-        abs_s: ``abs(rel_s)``.
-        overlap: Whether the ego overlaps a vehicle (``None``: computed on demand).
+        collided: The ego's footprint overlaps a vehicle's (road-aligned boxes).
+        neighbours: ``(distance, rel_s, rel_d, rel_speed)`` of the nearest vehicles by
+            ``|rel_s| + 2 |rel_d|`` within ``NEIGHBOUR_RANGE``, nearest first.
     """
 
     lane: int
@@ -90,60 +89,56 @@ class Surroundings:
     lead_rel_speed: float
     left_occupied: bool
     right_occupied: bool
-    rel_s: np.ndarray
-    rel_d: np.ndarray
-    abs_s: np.ndarray
-    overlap: bool | None = None
-
-    @property
-    def collided(self) -> bool:
-        """Whether the ego's footprint overlaps a vehicle's (road-aligned boxes)."""
-        if self.overlap is not None:
-            return self.overlap
-        if len(self.abs_s) == 0 or self.abs_s.min() >= VEHICLE_LENGTH:
-            return False
-        hit = (self.abs_s < VEHICLE_LENGTH) & (np.abs(self.rel_d) < VEHICLE_WIDTH)
-        return bool(hit.any())
+    collided: bool
+    neighbours: list[tuple[float, float, float, float]]
 
 
-def surroundings(road: Road, ego: EgoState, traffic: Traffic) -> Surroundings:
-    """Computes :class:`Surroundings` for the current state."""
+def surroundings(road: Road, ego: EgoState, traffic: Traffic, nearest: int = 0) -> Surroundings:
+    """Computes :class:`Surroundings` for the current state, with ``nearest`` neighbours."""
     lanes = road.lanes
     lane = min(max(math.floor(ego.d / road.lane_width + 0.5 * lanes), 0), lanes - 1)
     offset = ego.d - (lane - 0.5 * (lanes - 1)) * road.lane_width
-    ego_s, ego_d = ego.s, ego.d
-    rel_s = traffic.s - ego_s
-    rel_d = traffic.d - ego_d
-    abs_s = np.abs(rel_s)
     lead_gap, lead_rel = LEAD_GAP_CAP, 0.0
     left, right = lane + 1 >= lanes, lane == 0
     overlap = False
+    close: list[tuple[float, float, float, float]] = []
     if traffic.count:
-        # A plain loop over ~20 vehicles beats a dozen small-array NumPy calls here.
+        # One plain loop over ~20 vehicles beats dozens of small-array NumPy calls here.
+        ego_s, ego_d, ego_v = ego.s, ego.d, ego.v
         own = 1 << lane
-        best, lead = math.inf, -1
+        best, lead_v = math.inf, 0.0
         near_bits = 0
-        bits = traffic.bits.tolist()
-        rel_d_list = rel_d.tolist()
-        for j, r in enumerate(rel_s.tolist()):
+        for s, d, v, bits in zip(
+            traffic.s.tolist(),
+            traffic.d.tolist(),
+            traffic.v.tolist(),
+            traffic.bits.tolist(),
+            strict=True,
+        ):
+            r = s - ego_s
+            q = d - ego_d
             if -OCCUPIED_WINDOW < r < OCCUPIED_WINDOW:
-                near_bits |= bits[j]
-                if -VEHICLE_LENGTH < r < VEHICLE_LENGTH and abs(rel_d_list[j]) < VEHICLE_WIDTH:
+                near_bits |= bits
+                if -VEHICLE_LENGTH < r < VEHICLE_LENGTH and -VEHICLE_WIDTH < q < VEHICLE_WIDTH:
                     overlap = True
-            if 0.0 < r < best and bits[j] & own:
-                best, lead = r, j
+            if 0.0 < r < best and bits & own:
+                best, lead_v = r, v
+            dist = (r if r > 0.0 else -r) + (2.0 * q if q > 0.0 else -2.0 * q)
+            if dist < NEIGHBOUR_RANGE:
+                close.append((dist, r, q, v - ego_v))
         if best < LEAD_GAP_CAP + VEHICLE_LENGTH:
             lead_gap = best - VEHICLE_LENGTH
-            lead_rel = float(traffic.v[lead]) - ego.v
+            lead_rel = lead_v - ego_v
         left = left or bool(near_bits & (1 << (lane + 1)))
         right = right or bool(near_bits & (1 << max(lane - 1, 0)))
-    return Surroundings(lane, offset, lead_gap, lead_rel, left, right, rel_s, rel_d, abs_s, overlap)
+        close.sort()
+        del close[nearest:]
+    return Surroundings(lane, offset, lead_gap, lead_rel, left, right, overlap, close)
 
 
 def kinematics(
     road: Road,
     ego: EgoState,
-    traffic: Traffic,
     speed_limit: float,
     vehicles: int,
     around: Surroundings,
@@ -153,7 +148,8 @@ def kinematics(
     Layout: ``[lane_offset, road_offset, heading_error, speed, speed_limit, steer,
     accel, left_edge, right_edge, lead_gap, lead_rel_speed]``, then the curvature at
     each of ``PREVIEW_DISTANCES``, then for each of the ``vehicles`` nearest vehicles
-    ``[present, rel_s, rel_d, rel_speed]`` (nearest first; zeros when absent).
+    ``[present, rel_s, rel_d, rel_speed]`` (nearest first; zeros when absent). The
+    neighbours come from ``around``, built with at least ``vehicles`` nearest.
     """
     half = road.half_width
     kappa = road.kappa_list
@@ -178,25 +174,10 @@ def kinematics(
         values.append(
             kappa[min(max(int(ahead * inv_ds + base), 0), last)] * (1.0 / CURVATURE_SCALE)
         )
-    size = kinematics_size(vehicles)
-    if traffic.count and vehicles:
-        dist = np.abs(around.rel_d)
-        dist *= 2.0
-        dist += around.abs_s
-        order = dist.argsort()[:vehicles].tolist()
-        dist_l = dist.tolist()
-        rel_s, rel_d, speeds = around.rel_s.tolist(), around.rel_d.tolist(), traffic.v.tolist()
-        d_scale = 0.5 / road.lane_width
-        for i in order:
-            if dist_l[i] >= NEIGHBOUR_RANGE:
-                break  # sorted: every later one is farther
-            values += (
-                1.0,
-                rel_s[i] * (1.0 / NEIGHBOUR_RANGE),
-                rel_d[i] * d_scale,
-                (speeds[i] - v) * (1.0 / 20.0),
-            )
-    values += [0.0] * (size - len(values))
+    d_scale = 0.5 / road.lane_width
+    for _, rel_s, rel_d, rel_v in around.neighbours[:vehicles]:
+        values += (1.0, rel_s * (1.0 / NEIGHBOUR_RANGE), rel_d * d_scale, rel_v * (1.0 / 20.0))
+    values += [0.0] * (kinematics_size(vehicles) - len(values))
     out = np.array(values, dtype=np.float32)
     out.clip(-1.0, 1.0, out=out)
     return out

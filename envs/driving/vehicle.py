@@ -59,6 +59,7 @@ LANE_CHANGE_TIME = 3.0  # [s] to move one lane width
 NO_LEADER_GAP = 1e4
 LEADER_GUARD = 5  # leaders are also searched afresh every this many MOBIL steps
 RECYCLE_CLEARANCE = 30.0  # [m] a recycled vehicle keeps from others in its lane
+_RECYCLE_OFFSETS = np.arange(-80.0, 1.0, 8.0)  # [m] candidate slots inside the window edge
 
 
 @dataclass
@@ -91,43 +92,46 @@ def bicycle_step(
     dt: float,
     road: Road,
     friction: float,
+    substeps: int = 1,
 ) -> float:
-    """Advances ``ego`` in place by ``dt``; returns the distance travelled along ``s``.
+    """Advances ``ego`` in place by ``substeps`` steps of ``dt``; returns the distance along ``s``.
 
     ``steer_cmd`` [rad] and ``accel_cmd`` [m/s^2] are targets; the steering angle moves
     toward its target at most ``MAX_STEER_RATE`` and acceleration at most ``MAX_JERK``.
     The yaw rate is capped by the friction circle: ``|v * r| <= friction * g``.
     """
-    # Plain floats and locals throughout: this runs several times per agent step.
+    # Plain floats and locals throughout: this runs at every simulation substep.
     steer_cmd = min(max(steer_cmd, -MAX_STEER), MAX_STEER)
-    rate = MAX_STEER_RATE * dt
-    steer = ego.steer
-    steer += min(max(steer_cmd - steer, -rate), rate)
     accel_cmd = min(max(accel_cmd, -MAX_BRAKE), MAX_ACCEL)
-    da = MAX_JERK * dt
-    accel = ego.accel
-    accel += min(max(accel_cmd - accel, -da), da)
+    rate, da = MAX_STEER_RATE * dt, MAX_JERK * dt
+    grip = friction * G
+    kappa_list, inv_ds = road.kappa_list, 1.0 / road.ds
+    last = len(kappa_list) - 1
+    steer, accel = ego.steer, ego.accel
     v, s, d, psi = ego.v, ego.s, ego.d, ego.psi
-    yaw_rate = v * math.tan(steer) / WHEELBASE
-    limit = friction * G / (v if v > 0.1 else 0.1)
-    abs_yaw = abs(yaw_rate)
-    ego.yaw_demand_ratio = abs_yaw / limit
-    if abs_yaw > limit:
-        yaw_rate = math.copysign(limit, yaw_rate)
-    kappa = road.kappa_list
-    kappa = kappa[min(max(int(s / road.ds + 0.5), 0), len(kappa) - 1)]
-    denom = 1.0 - kappa * d
-    if denom < 0.1:
-        denom = 0.1
-    s_dot = v * math.cos(psi) / denom
-    ego.d = d + v * math.sin(psi) * dt
-    psi += (yaw_rate - kappa * s_dot) * dt
-    ego.psi = (psi + math.pi) % (2 * math.pi) - math.pi
-    ego.s = s + s_dot * dt
-    v += accel * dt
-    ego.v = v if v > 0.0 else 0.0
-    ego.steer, ego.accel = steer, accel
-    return s_dot * dt
+    start = s
+    demand = 0.0
+    for _ in range(substeps):
+        steer += min(max(steer_cmd - steer, -rate), rate)
+        accel += min(max(accel_cmd - accel, -da), da)
+        yaw_rate = v * math.tan(steer) / WHEELBASE
+        limit = grip / (v if v > 0.1 else 0.1)
+        demand = abs(yaw_rate) / limit
+        if demand > 1.0:
+            yaw_rate = math.copysign(limit, yaw_rate)
+        kappa = kappa_list[min(max(int(s * inv_ds + 0.5), 0), last)]
+        denom = 1.0 - kappa * d
+        s_dot = v * math.cos(psi) / (denom if denom > 0.1 else 0.1)
+        d += v * math.sin(psi) * dt
+        psi += (yaw_rate - kappa * s_dot) * dt
+        psi = (psi + math.pi) % (2 * math.pi) - math.pi
+        s += s_dot * dt
+        v += accel * dt
+        if v < 0.0:
+            v = 0.0
+    ego.s, ego.d, ego.psi, ego.v = s, d, psi, v
+    ego.steer, ego.accel, ego.yaw_demand_ratio = steer, accel, demand
+    return s - start
 
 
 class Traffic:
@@ -521,31 +525,28 @@ class Traffic:
             return 0
         road = self.road
         rel = self.s - ego_s
-        out = np.flatnonzero((rel < -BEHIND) | (rel > AHEAD))
-        offsets = np.arange(-80.0, 1.0, 8.0)
-        lane_bits = self._lane_bit[: road.lanes]
+        out = np.flatnonzero((rel < -BEHIND) | (rel > AHEAD)).tolist()
+        lane_bits = self._lane_bit[: road.lanes, None]
         for i in out:
-            to_front = rel[i] < 0
             # Candidate slots: every lane x positions inside the window's far edge.
-            cand = ego_s + (AHEAD + offsets if to_front else -BEHIND - offsets)
-            cand = cand + self.rng.uniform(-3.0, 3.0, len(cand))
-            others = (self.bits & lane_bits[:, None]) != 0  # (lanes, n)
+            if rel[i] < 0:
+                cand = (ego_s + AHEAD) + _RECYCLE_OFFSETS
+            else:
+                cand = (ego_s - BEHIND) - _RECYCLE_OFFSETS
+            cand += self.rng.uniform(-3.0, 3.0, len(cand))
+            others = (self.bits & lane_bits) != 0  # (lanes, n)
             others[:, i] = False
             dist = np.where(others[:, None, :], np.abs(self.s - cand[:, None]), np.inf)
-            clearance = dist.min(axis=2)  # (lanes, candidates)
-            free = np.flatnonzero(clearance.ravel() > RECYCLE_CLEARANCE)
-            if len(free):
-                pick = int(free[self.rng.integers(len(free))])
-            else:
-                pick = int(np.argmax(clearance))
+            nearest = dist.argmin(axis=2)  # (lanes, candidates): nearest other vehicle
+            clearance = dist.min(axis=2)
+            free = np.flatnonzero(clearance > RECYCLE_CLEARANCE)
+            pick = int(free[self.rng.integers(len(free))]) if len(free) else int(clearance.argmax())
             lane, slot = divmod(pick, len(cand))
-            s_new = float(cand[slot])
-            near = others[lane] & (np.abs(self.s - s_new) < 120.0)
-            speed = min(self.v0[i], speed_limit)
-            if near.any():
+            speed = min(float(self.v0[i]), speed_limit)
+            if clearance[lane, slot] < 120.0:
                 # Match the nearest vehicle in the lane so nobody has to brake hard.
-                speed = float(self.v[near][np.argmin(np.abs(self.s[near] - s_new))])
-            self.s[i], self.lane[i], self.v[i] = s_new, lane, speed
+                speed = float(self.v[nearest[lane, slot]])
+            self.s[i], self.lane[i], self.v[i] = cand[slot], lane, speed
             self.d[i] = road.lane_center(lane)
             self.bits[i] = 1 << lane
         self.update_lanes()
