@@ -90,7 +90,7 @@ def bench_ours(steps: int) -> dict[str, Any]:
     raw = envs.make("driving").unwrapped
     raw.reset(seed=0, options={"scenario": {**SCENARIO_20, "blur": 0.5, "pixel_noise": 0.03}})
     out["birdseye_frame_64"] = _time_calls(raw.perception_frame, max(steps // 2, 1))
-    renderer, clean = raw._birdseye, Palette(raw._palette.colours)
+    renderer, clean = raw._birdseye, Palette(Palette.from_scenario(raw.scenario).colours)
     out["birdseye_frame_64_clean"] = _time_calls(
         lambda: renderer.render(raw.road, raw.ego, raw.traffic, clean), max(steps // 2, 1)
     )

@@ -253,6 +253,11 @@ class DrivingEnv(ScenarioEnv):
         self._pixel_seed = int(rng.integers(2**63))
         self._look = None
         self._actions.reset(road, self.ego, limit)
+        # Actuation noise for the whole episode, drawn at once: [steer rad, accel m/s^2].
+        self._noise: list[list[float]] = []
+        if scenario["actuation_noise"] > 0.0:
+            scale = scenario["actuation_noise"] * np.array([0.16, 3.0])
+            self._noise = (rng.standard_normal((cfg.max_steps, 2)) * scale).tolist()
         self._queue: deque[tuple[float, float]] = deque(
             [(0.0, 0.0)] * scenario["latency"], maxlen=scenario["latency"] + 1
         )
@@ -272,11 +277,10 @@ class DrivingEnv(ScenarioEnv):
         limit = sc["speed_limit"]
         dt, sub, substeps, max_steps, mobil_every = self._timing
         steer, accel = self._actions.command(action, road, ego, limit)
-        noise = sc["actuation_noise"]
-        if noise > 0.0:
-            n0, n1 = self.np_random.standard_normal(2).tolist()
-            steer += noise * 0.16 * n0
-            accel += noise * 3.0 * n1
+        if self._noise:
+            n0, n1 = self._noise[self._steps % len(self._noise)]
+            steer += n0
+            accel += n1
         if sc["latency"]:
             self._queue.append((steer, accel))
             steer, accel = self._queue.popleft()

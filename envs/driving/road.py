@@ -58,11 +58,16 @@ class Road:
     ) -> Road:
         """Integrates a curvature profile (one value per sample) into a centreline."""
         kappa = np.asarray(kappa, dtype=np.float64)
-        # Trapezoidal integration of heading, then midpoint integration of position.
-        theta = np.concatenate([[0.0], np.cumsum(0.5 * (kappa[1:] + kappa[:-1]) * ds)])
-        mid = 0.5 * (theta[1:] + theta[:-1])
-        x = np.concatenate([[0.0], np.cumsum(np.cos(mid) * ds)])
-        y = np.concatenate([[0.0], np.cumsum(np.sin(mid) * ds)])
+        # Trapezoidal integration of heading, then midpoint integration of position;
+        # every integral starts at 0.
+        theta, x, y = np.zeros((3, len(kappa)))
+        step = kappa[1:] + kappa[:-1]
+        step *= 0.5 * ds
+        step.cumsum(out=theta[1:])
+        mid = theta[1:] + theta[:-1]
+        mid *= 0.5
+        (np.cos(mid) * ds).cumsum(out=x[1:])
+        (np.sin(mid) * ds).cumsum(out=y[1:])
         for arr in (kappa, theta, x, y):
             arr.setflags(write=False)
         return cls(int(lanes), float(lane_width), float(ds), kappa, theta, x, y)
@@ -108,9 +113,14 @@ class Road:
         k[straight] = 0.0
         arc = np.where(straight, straight_len, arc)
         start = np.cumsum(2 * trans + arc) - (2 * trans + arc) + lead
-        knots = np.stack((start, start + trans, start + trans + arc, start + 2 * trans + arc))
-        values = np.stack((np.zeros(m), k, k, np.zeros(m)))
-        kappa = np.interp(np.arange(n), knots.T.ravel(), values.T.ravel(), left=0.0)
+        knots = np.empty((m, 4))
+        knots[:, 0] = start
+        knots[:, 1] = start + trans
+        knots[:, 2] = knots[:, 1] + arc
+        knots[:, 3] = knots[:, 2] + trans
+        values = np.zeros((m, 4))
+        values[:, 1] = values[:, 2] = k
+        kappa = np.interp(np.arange(n), knots.ravel(), values.ravel(), left=0.0)
         return cls.from_curvature(kappa, lanes=lanes, lane_width=lane_width, ds=ds)
 
     # ----------------------------------------------------------------- geometry
@@ -131,9 +141,10 @@ class Road:
 
     def lane_of(self, d: float | np.ndarray) -> int | np.ndarray:
         """Index of the lane containing offset ``d`` (clipped to the road's lanes)."""
+        if not isinstance(d, np.ndarray):
+            return min(max(math.floor(d / self.lane_width + 0.5 * self.lanes), 0), self.lanes - 1)
         lane = np.floor(d / self.lane_width + 0.5 * self.lanes)
-        lane = np.clip(lane, 0, self.lanes - 1)
-        return lane.astype(int) if isinstance(lane, np.ndarray) else int(lane)
+        return np.clip(lane, 0, self.lanes - 1).astype(int)
 
     @cached_property
     def kappa_list(self) -> list[float]:

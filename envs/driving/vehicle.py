@@ -59,6 +59,8 @@ LANE_CHANGE_TIME = 3.0  # [s] to move one lane width
 NO_LEADER_GAP = 1e4
 LEADER_GUARD = 5  # leaders are also searched afresh every this many MOBIL steps
 RECYCLE_CLEARANCE = 30.0  # [m] a recycled vehicle keeps from others in its lane
+# (s, v, d, v0, headway, a_max) of the two phantom slots: far behind, far ahead.
+_PHANTOMS = np.array([[-1e9, 1e9], [0.0, 0.0], [0.0, 0.0], [20.0, 20.0], [1.5, 1.5], [1.5, 1.5]])
 _RECYCLE_OFFSETS = np.arange(-80.0, 1.0, 8.0)  # [m] candidate slots inside the window edge
 
 
@@ -181,25 +183,17 @@ class Traffic:
         self.rng = rng
         self.road = road
 
-        def buf(values: np.ndarray, extra: tuple[float, float], dtype: type = float) -> np.ndarray:
-            out = np.empty(n + 2, dtype=dtype)
-            out[:n] = values
-            out[n:] = extra
-            return out
-
-        # Slot n: the ego during a step, else a phantom far behind with no lane.
-        # Slot n + 1: a phantom far ahead in no lane, the leader of the leaderless.
-        self._S = buf(s, (-1e9, 1e9))
-        self._V = buf(v, (0.0, 0.0))
-        self._D = buf(road.lane_center(np.asarray(lane)), (0.0, 0.0))
-        self._L = buf(lane, (0, 0), np.intp)
+        # Per-slot buffers, one row each. Slot n: the ego during a step, else a phantom
+        # far behind with no lane. Slot n + 1: a phantom far ahead in no lane, the
+        # leader of the leaderless.
+        floats = np.empty((6, n + 2))
+        floats[:, :n] = (s, v, road.lane_center(np.asarray(lane)), v0, headway, a_max)
+        floats[:, n:] = _PHANTOMS
+        self._S, self._V, self._D, self._V0, self._T, self._A = floats
+        self._L = np.zeros(n + 2, dtype=np.intp)
+        self._L[:n] = lane
         self._B = np.zeros(n + 2, dtype=np.intp)
-        self._V0 = buf(v0, (20.0, 20.0))
-        self._T = buf(headway, (1.5, 1.5))
-        self._A = buf(a_max, (1.5, 1.5))
         self._INV_ROOT = 0.5 / np.sqrt(self._A * IDM_B)
-        # Flat index of row i's first column in an (n, n + 1) matrix.
-        self._row_start = np.arange(n, dtype=np.intp) * (n + 1)
         self.s, self.v, self.d, self.lane = self._S[:n], self._V[:n], self._D[:n], self._L[:n]
         self.bits = self._B[:n]
         self.v0, self.headway, self.a_max = self._V0[:n], self._T[:n], self._A[:n]
@@ -224,7 +218,8 @@ class Traffic:
         rng: np.random.Generator, n: int, speed_limit: float, aggressiveness: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Draws per-driver ``(v0, headway, a_max, politeness)``; aggressive = faster, closer."""
-        agg = np.clip(aggressiveness + rng.uniform(-0.1, 0.1, n), 0.0, 1.0)
+        agg = rng.uniform(aggressiveness - 0.1, aggressiveness + 0.1, n)
+        np.minimum(np.maximum(agg, 0.0, out=agg), 1.0, out=agg)
         v0 = speed_limit * (rng.uniform(0.8, 1.0, n) + 0.2 * agg)
         return v0, 1.6 - 0.8 * agg, 1.0 + 1.5 * agg, 0.5 * (1.0 - agg)
 
@@ -369,15 +364,17 @@ class Traffic:
         return self._S[: self.count + 1] - self.s[:, None]
 
     def _find_leaders(self) -> None:
-        """Searches every vehicle's leader: the nearest slot ahead sharing a lane bit."""
+        """Searches every vehicle's leader: the nearest slot ahead sharing a lane bit.
+
+        The far-ahead phantom (slot ``count + 1``) is in every lane here, so a vehicle
+        with nobody ahead in its lanes gets it.
+        """
         n = self.count
-        ds = self._gaps_ahead()  # the diagonal is 0: never a leader
-        same_lane = (self._B[: n + 1] & self.bits[:, None]) != 0
-        masked = np.where(same_lane & (ds > 0.0), ds, np.inf)
-        idx = masked.argmin(axis=1)
-        # The row minima by index: cheaper than a second reduction.
-        idx[masked.take(idx + self._row_start) == np.inf] = n + 1
-        self._leaders = idx
+        ds = self._S - self.s[:, None]  # the diagonal is 0: never a leader
+        self._B[n + 1] = -1  # every lane bit
+        same_lane = (self._B & self.bits[:, None]) != 0
+        self._B[n + 1] = 0
+        self._leaders = np.where(same_lane & (ds > 0.0), ds, np.inf).argmin(axis=1)
 
     def _move_sideways(self, dt: float) -> None:
         """Moves the lane changers toward their target lane's centre, then their lanes.
