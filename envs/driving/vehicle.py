@@ -61,6 +61,7 @@ LEADER_GUARD = 5  # leaders are also searched afresh every this many MOBIL steps
 RECYCLE_CLEARANCE = 30.0  # [m] a recycled vehicle keeps from others in its lane
 # (s, v, d, v0, headway, a_max) of the two phantom slots: far behind, far ahead.
 _PHANTOMS = np.array([[-1e9, 1e9], [0.0, 0.0], [0.0, 0.0], [20.0, 20.0], [1.5, 1.5], [1.5, 1.5]])
+CURVE_LOOKAHEAD = 64.0  # [m] of road ahead whose curves a driver already slows for
 _RECYCLE_OFFSETS = np.arange(-80.0, 1.0, 8.0)  # [m] candidate slots inside the window edge
 
 
@@ -199,11 +200,16 @@ class Traffic:
         self.v0, self.headway, self.a_max = self._V0[:n], self._T[:n], self._A[:n]
         self.politeness = np.asarray(politeness, dtype=float)
         self._lane_bit = 1 << np.arange(road.lanes + 2)
-        kappa = np.maximum(np.abs(road.kappa), 1e-6)
-        # Traffic slows in curves so it uses at most half the available friction.
-        self._v_curve = np.sqrt(0.5 * friction * G / kappa)
-        self._curvy = bool(np.any(road.kappa != 0.0))
+        # Traffic slows for curves so it uses at most half the available friction: a
+        # driver's desired speed is capped by the curve speed anywhere on the next
+        # CURVE_LOOKAHEAD of road, refreshed at every lane decision.
+        self._v_curve_ahead: np.ndarray | None = None
+        if np.any(road.kappa):
+            v_curve = np.sqrt(0.5 * friction * G / np.maximum(np.abs(road.kappa), 1e-6))
+            self._v_curve_ahead = _running_min_ahead(v_curve, round(CURVE_LOOKAHEAD / road.ds))
         self._inv_ds = 1.0 / road.ds
+        self._v0_now = self.v0
+        self._update_desired_speeds()
         self._steps = 0
         self._movers: list[int] = []  # vehicles between lanes (d off their lane centre)
         # Each vehicle's leader (a slot index), valid while the lanes and the ego's lane
@@ -337,11 +343,9 @@ class Traffic:
         lead_gap = S.take(leader)
         lead_gap -= self.s
         lead_gap -= VEHICLE_LENGTH
-        if self._curvy:
-            k = (self.s * self._inv_ds).astype(np.intp)
-            v0 = np.minimum(self.v0, self._v_curve.take(k, mode="clip"))
-        else:
-            v0 = self.v0
+        if decide:
+            self._update_desired_speeds()
+        v0 = self._v0_now
         acc = _idm(
             self.v, v0, lead_gap, V.take(leader), self.headway, self.a_max, self._INV_ROOT[:n]
         )
@@ -358,6 +362,12 @@ class Traffic:
         if ego is not None:
             S[n], B[n] = -1e9, 0
         return np.zeros(n, dtype=bool) if started is None else started
+
+    def _update_desired_speeds(self) -> None:
+        """Caps every driver's desired speed by the curve speed on the road just ahead."""
+        if self._v_curve_ahead is not None:
+            k = (self.s * self._inv_ds).astype(np.intp)
+            self._v0_now = np.minimum(self.v0, self._v_curve_ahead.take(k, mode="clip"))
 
     def _gaps_ahead(self) -> np.ndarray:
         """``ds[i, j]``: how far slot ``j`` (a vehicle or the ego) is ahead of vehicle ``i``."""
@@ -461,7 +471,7 @@ class Traffic:
         a3 = _idm(
             V.take(who),
             v0_all.take(who),
-            np.concatenate((nf_gap + VEHICLE_LENGTH + nl_gap, nf_gap, nl_gap)),
+            np.maximum(np.concatenate((nf_gap + VEHICLE_LENGTH + nl_gap, nf_gap, nl_gap)), 0.1),
             V.take(np.concatenate((li, me, li))),
             self._T.take(who),
             self._A.take(who),
@@ -547,6 +557,7 @@ class Traffic:
             self.d[i] = road.lane_center(lane)
             self.bits[i] = 1 << lane
         self.update_lanes()
+        self._update_desired_speeds()
         return len(out)
 
 
@@ -561,6 +572,9 @@ def _idm(
 ) -> np.ndarray:
     """IDM acceleration (vectorised); ``inv_root`` is ``1 / (2 * sqrt(a_max * b))``.
 
+    ``gap`` (bumper to bumper) must be nonzero; it is negative only for an overlap,
+    which brakes as hard as allowed.
+
     In-place on temporaries: each small-array NumPy call costs more than its arithmetic.
     """
     s_star = v - lead_v
@@ -569,7 +583,7 @@ def _idm(
     s_star *= v  # v * T + v * dv / (2 sqrt(a b))
     np.maximum(s_star, 0.0, out=s_star)
     s_star += IDM_S0
-    s_star /= np.maximum(gap, 0.1)
+    s_star /= gap
     s_star *= s_star
     r = v / v0
     r *= r
@@ -578,3 +592,18 @@ def _idm(
     np.subtract(1.0, r, out=r)
     r *= a_max
     return np.maximum(r, -IDM_MAX_BRAKE, out=r)
+
+
+def _running_min_ahead(values: np.ndarray, window: int) -> np.ndarray:
+    """``out[i] = values[i : i + window].min()`` (the window shrinks at the end).
+
+    Doubling: after each pass every entry holds the minimum of twice as many values,
+    so ``log2(window)`` NumPy calls instead of one per window offset.
+    """
+    out = values.copy()
+    span = 1
+    while span < window:
+        step = min(span, window - span)
+        np.minimum(out[:-step], out[step:], out=out[:-step])
+        span += step
+    return out
