@@ -163,6 +163,11 @@ class _NoisyExpert:
             self.expert = None
         self.scale = 0.0
         self.space.seed(int(rng.integers(2**31 - 1)))
+        if isinstance(self.space, spaces.Box):
+            finite = np.isfinite(self.space.low) & np.isfinite(self.space.high)
+            self._low = np.where(finite, self.space.low, -1.0)
+            self._high = np.where(finite, self.space.high, 1.0)
+            self._half = (self._high - self._low) / 2
 
     def new_episode(self) -> None:
         self.scale = float(self.rng.uniform(0.0, self.cfg.noise))
@@ -170,9 +175,7 @@ class _NoisyExpert:
     def _random(self) -> Any:
         space = self.space
         if isinstance(space, spaces.Box):
-            low = np.where(np.isfinite(space.low), space.low, -1.0)
-            high = np.where(np.isfinite(space.high), space.high, 1.0)
-            return self.rng.uniform(low, high).astype(space.dtype)
+            return self.rng.uniform(self._low, self._high).astype(space.dtype)
         if isinstance(space, spaces.Discrete):
             return int(space.start + self.rng.integers(space.n))
         return space.sample()
@@ -183,12 +186,9 @@ class _NoisyExpert:
         action, _ = self.expert.predict(obs, deterministic=True)
         space = self.space
         if isinstance(space, spaces.Box):
-            half = np.where(np.isfinite(space.high - space.low), (space.high - space.low) / 2, 1.0)
-            noisy = (
-                np.asarray(action, dtype=np.float64)
-                + self.rng.normal(0.0, self.scale, size=space.shape) * half
-            )
-            return np.clip(noisy, space.low, space.high).astype(space.dtype)
+            noisy = self.rng.normal(0.0, self.scale, size=space.shape) * self._half
+            noisy += action
+            return noisy.clip(space.low, space.high).astype(space.dtype)
         if self.rng.random() < self.scale:
             return self._random()
         return action

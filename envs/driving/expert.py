@@ -69,22 +69,31 @@ class DrivingExpert:
         reachable = np.sqrt(v_curve**2 + 2.0 * COMFORT_BRAKE * _LOOKAHEAD)
         v_des = min(limit, float(reachable.min()))
 
-        rel = traffic.s - ego.s
-        occ = road.lane_of(traffic.d)
+        # Plain lists: a few passes over ~20 vehicles beat small-array NumPy calls.
+        # A vehicle is in lane k when k is its physical or its target lane (its bits).
+        ego_s = ego.s
+        others = [
+            (s - ego_s, bits, v)
+            for s, bits, v in zip(
+                traffic.s.tolist(), traffic.bits.tolist(), traffic.v.tolist(), strict=True
+            )
+        ]
 
         def lead_in(k: int) -> tuple[float, float]:
-            mask = (rel > 0.0) & ((occ == k) | (traffic.lane == k))
-            if not mask.any():
+            bit = 1 << k
+            ahead = [(r, v) for r, bits, v in others if r > 0.0 and bits & bit]
+            if not ahead:
                 return 1e4, v_des
-            i = int(np.argmin(np.where(mask, rel, np.inf)))
-            return float(rel[i]) - VEHICLE_LENGTH, float(traffic.v[i])
+            r, v = min(ahead)
+            return r - VEHICLE_LENGTH, v
 
         def follower_gap(k: int) -> tuple[float, float]:
-            mask = (rel <= 0.0) & ((occ == k) | (traffic.lane == k))
-            if not mask.any():
+            bit = 1 << k
+            behind = [(r, v) for r, bits, v in others if r <= 0.0 and bits & bit]
+            if not behind:
                 return 1e4, 0.0
-            i = int(np.argmax(np.where(mask, rel, -np.inf)))
-            return -float(rel[i]) - VEHICLE_LENGTH, float(traffic.v[i])
+            r, v = max(behind)
+            return -r - VEHICLE_LENGTH, v
 
         # Lane choice: leave a slow leader for a clearly free adjacent lane.
         self._cooldown = max(self._cooldown - 1, 0)
