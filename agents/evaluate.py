@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agents.cli_types import positive_int
 from agents.evaluation import aggregate_runs, evaluate_transfer
 from agents.evaluation.report import TransferReport, check_inputs
 from agents.evaluation.rollout import default_workers
@@ -41,16 +42,6 @@ class InputError(ValueError):
     """Bad command-line input (exit code 2)."""
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (``--help`` explains every flag)."""
     p = argparse.ArgumentParser(
@@ -61,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders to evaluate")
     p.add_argument(
-        "--episodes", type=_positive, default=50, metavar="N", help="episodes per split (50)"
+        "--episodes", type=positive_int, default=50, metavar="N", help="episodes per split (50)"
     )
     p.add_argument(
         "--splits",
@@ -87,17 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the episode seeds (0)")
     p.add_argument(
         "--workers",
-        type=_positive,
+        type=positive_int,
         default=default_workers(),
         metavar="N",
         help=f"worker processes for episodes (default {default_workers()})",
     )
     p.add_argument(
-        "--reps", type=_positive, default=2000, help="bootstrap replicates across runs (2000)"
+        "--reps", type=positive_int, default=2000, help="bootstrap replicates across runs (2000)"
     )
     p.add_argument(
         "--improvement-reps",
-        type=_positive,
+        type=positive_int,
         default=500,
         metavar="N",
         help="bootstrap replicates for probability of improvement (500)",

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agents.cli_types import fraction, json_object, nonneg_int, positive_float, positive_int
+
 __all__ = ["build_parser", "main"]
 
 
@@ -31,56 +33,6 @@ class _UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _UsageError(f"{self.prog}: {message}")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return value
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}: {err}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,32 +48,32 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("collect", help="render a labelled dataset from an env")
     c.add_argument("--env", required=True, help="env short name, e.g. driving, robot-reach")
     c.add_argument("--split", default="train", help="scenario split to sample (default: train)")
-    c.add_argument("--frames", type=_positive_int, default=10_000, help="number of frames")
+    c.add_argument("--frames", type=positive_int, default=10_000, help="number of frames")
     c.add_argument("--out", required=True, type=Path, help="dataset folder to create")
-    c.add_argument("--seed", type=_nonneg_int, default=0, help="root seed (default 0)")
+    c.add_argument("--seed", type=nonneg_int, default=0, help="root seed (default 0)")
     c.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=default_workers,
         help=f"rendering processes (default {default_workers}; the result does not depend on it)",
     )
-    c.add_argument("--shard-size", type=_positive_int, default=2_000, help="frames per shard")
+    c.add_argument("--shard-size", type=positive_int, default=2_000, help="frames per shard")
     c.add_argument(
         "--noise",
-        type=_fraction,
+        type=fraction,
         default=0.3,
         help="largest per-episode expert action noise, fraction of the action half-range",
     )
     c.add_argument(
         "--random-action-prob",
-        type=_fraction,
+        type=fraction,
         default=0.1,
         help="probability of a uniformly random action at each step",
     )
-    c.add_argument("--every", type=_positive_int, default=1, help="keep one frame every N steps")
+    c.add_argument("--every", type=positive_int, default=1, help="keep one frame every N steps")
     c.add_argument(
         "--env-kwargs",
-        type=_json_object,
+        type=json_object,
         default={},
         help='extra envs.make kwargs as a JSON object, e.g. \'{"task": "push"}\'',
     )
@@ -131,26 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a perception CNN on dataset folder(s)")
     t.add_argument("--data", required=True, nargs="+", type=Path, help="dataset folder(s)")
     t.add_argument("--out", required=True, type=Path, help="model folder to write")
-    t.add_argument("--epochs", type=_positive_int, default=30, help="max epochs (default 30)")
-    t.add_argument("--batch-size", type=_positive_int, default=128, help="batch size")
-    t.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
+    t.add_argument("--epochs", type=positive_int, default=30, help="max epochs (default 30)")
+    t.add_argument("--batch-size", type=positive_int, default=128, help="batch size")
+    t.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
     t.add_argument("--weight-decay", type=float, default=0.0, help="Adam weight decay")
     t.add_argument(
-        "--val-fraction", type=_fraction, default=0.1, help="fraction of episodes for validation"
+        "--val-fraction", type=fraction, default=0.1, help="fraction of episodes for validation"
     )
     t.add_argument(
-        "--patience", type=_positive_int, default=5, help="early-stopping patience (epochs)"
+        "--patience", type=positive_int, default=5, help="early-stopping patience (epochs)"
     )
     t.add_argument(
         "--channels",
-        type=_positive_int,
+        type=positive_int,
         nargs="+",
         default=[16, 32, 64, 64],
         help="conv channels of the trunk, one per stride-2 layer (default: 16 32 64 64)",
     )
     t.add_argument(
         "--embed-dim",
-        type=_positive_int,
+        type=positive_int,
         default=256,
         help="trunk embedding size = the policy's features (default 256)",
     )
@@ -159,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="photometric augmentation (brightness, tint, contrast, noise) of training batches",
     )
-    t.add_argument("--seed", type=_nonneg_int, default=0, help="seed (default 0)")
+    t.add_argument("--seed", type=nonneg_int, default=0, help="seed (default 0)")
     t.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda"),
@@ -172,14 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="per-split error of a model on fresh frames")
     e.add_argument("--model", required=True, type=Path, help="model folder")
     e.add_argument("--env", default=None, help="env to render (default: the model's env)")
-    e.add_argument("--frames", type=_positive_int, default=1_000, help="frames per split")
+    e.add_argument("--frames", type=positive_int, default=1_000, help="frames per split")
     e.add_argument("--splits", nargs="+", default=None, help="splits (default: all)")
-    e.add_argument("--seed", type=_nonneg_int, default=1_000_003, help="rendering seed")
+    e.add_argument("--seed", type=nonneg_int, default=1_000_003, help="rendering seed")
     e.add_argument(
-        "--workers", type=_positive_int, default=default_workers, help="rendering processes"
+        "--workers", type=positive_int, default=default_workers, help="rendering processes"
     )
     e.add_argument(
-        "--env-kwargs", type=_json_object, default={}, help="extra envs.make kwargs (JSON)"
+        "--env-kwargs", type=json_object, default={}, help="extra envs.make kwargs (JSON)"
     )
     e.add_argument(
         "--device", choices=("auto", "cpu", "cuda"), default="auto", help="inference device"
