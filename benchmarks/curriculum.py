@@ -35,6 +35,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agents.cli_types import positive_int
 from benchmarks import report
 
 ENV = "point"
@@ -236,14 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="curricula"
     )
-    parser.add_argument("--checkpoints", type=int, default=6, help="evaluations per run")
-    parser.add_argument("--workers", type=int, default=2, help="runs in parallel (processes)")
+    parser.add_argument("--checkpoints", type=positive_int, default=6, help="evaluations per run")
+    parser.add_argument(
+        "--workers", type=positive_int, default=2, help="runs in parallel (processes)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     args = parser.parse_args(argv)
-    for option in ("checkpoints", "workers"):
-        value = getattr(args, option)
-        if value < 1:
-            parser.error(f"--{option} must be a whole number >= 1, got {value}")
     if args.timesteps < ROLLOUT * args.checkpoints:
         parser.error(
             f"--timesteps must be at least {ROLLOUT} (one PPO rollout) per checkpoint, i.e. "

@@ -30,6 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 import envs
+from agents.cli_types import positive_int
 from benchmarks import report
 from envs.dialogue.env import N_ACTIONS
 
@@ -104,14 +105,12 @@ def run(steps: int, repeats: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=50_000, help="steps per timed run")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (median)")
+    parser.add_argument("--steps", type=positive_int, default=50_000, help="steps per timed run")
+    parser.add_argument(
+        "--repeats", type=positive_int, default=3, help="timed runs per case (median)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     args = parser.parse_args(argv)
-    for option in ("steps", "repeats"):
-        value = getattr(args, option)
-        if value < 1:
-            parser.error(f"--{option} must be a whole number >= 1, got {value}")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         parser.error(f"--out must be a folder, but {args.out} is a file")
     load_before = os.getloadavg()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 import envs
+from agents.cli_types import positive_int
 
 MAX_SEED = 2**31 - 1  # SB3 seeds NumPy (< 2**32) with seed + env index
 SPLITS = ("train", "heldout-curves", "heldout-traffic", "heldout-friction", "heldout-visual")
@@ -57,21 +58,18 @@ def evaluate(model: Any, split: str, episodes: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Trains, evaluates and writes the JSON summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--timesteps", type=int, default=200_000, help="PPO timesteps")
-    parser.add_argument("--n-envs", type=int, default=4, help="parallel envs")
+    parser.add_argument("--timesteps", type=positive_int, default=200_000, help="PPO timesteps")
+    parser.add_argument("--n-envs", type=positive_int, default=4, help="parallel envs")
     parser.add_argument("--dummy", action="store_true", help="DummyVecEnv, not SubprocVecEnv")
-    parser.add_argument("--eval-every", type=int, default=50_000, help="steps between evals")
-    parser.add_argument("--eval-episodes", type=int, default=30, help="episodes per eval")
+    parser.add_argument(
+        "--eval-every", type=positive_int, default=50_000, help="steps between evals"
+    )
+    parser.add_argument("--eval-episodes", type=positive_int, default=30, help="episodes per eval")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results", help="output folder"
     )
     args = parser.parse_args(argv)
-    for option in ("timesteps", "n_envs", "eval_every", "eval_episodes"):
-        value = getattr(args, option)
-        if value < 1:
-            flag = "--" + option.replace("_", "-")
-            parser.error(f"{flag} must be a whole number >= 1, got {value}")
     if not 0 <= args.seed <= MAX_SEED:
         parser.error(f"--seed must be a whole number from 0 to {MAX_SEED}, got {args.seed}")
     if args.out.exists() and not args.out.is_dir():

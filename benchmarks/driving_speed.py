@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 import envs
+from agents.cli_types import positive_int
 from envs.driving.observations import Palette
 
 SCENARIO_20 = {"lanes": 3, "traffic_density": 20.0 / (3 * 0.32)}  # 20 vehicles in the window
@@ -173,17 +174,16 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=5000, help="steps per configuration (ours)")
-    parser.add_argument("--highway-steps", type=int, default=300, help="steps for highway-fast-v0")
+    parser.add_argument(
+        "--steps", type=positive_int, default=5000, help="steps per configuration (ours)"
+    )
+    parser.add_argument(
+        "--highway-steps", type=positive_int, default=300, help="steps for highway-fast-v0"
+    )
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results", help="output folder"
     )
     args = parser.parse_args(argv)
-    for option in ("steps", "highway_steps"):
-        value = getattr(args, option)
-        if value < 1:
-            flag = "--" + option.replace("_", "-")
-            parser.error(f"{flag} must be a whole number >= 1, got {value}")
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out must be a folder, but {args.out} is a file")
     results: dict[str, Any] = {

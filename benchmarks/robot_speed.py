@@ -45,6 +45,7 @@ if str(REPO) not in sys.path:
 
 import envs  # noqa: E402
 import envs.robot.sim as robot_sim  # noqa: E402
+from agents.cli_types import positive_int  # noqa: E402
 
 PANDA_IDS = {"reach": "PandaReach-v3", "push": "PandaPush-v3"}
 PEER = "panda-gym"
@@ -319,18 +320,16 @@ WHY = (
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark and writes ``robot_speed.json`` and ``robot_speed.md``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=500, help="steps per env per round")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    parser.add_argument("--frames", type=int, default=10, help="camera frames per renderer")
+    parser.add_argument("--steps", type=positive_int, default=500, help="steps per env per round")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="interleaved rounds")
+    parser.add_argument(
+        "--frames", type=positive_int, default=10, help="camera frames per renderer"
+    )
     parser.add_argument(
         "--out", type=Path, default=REPO / "benchmarks" / "results", help="output folder"
     )
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     args = parser.parse_args(argv)
-    for option in ("steps", "rounds", "frames"):
-        value = getattr(args, option)
-        if value < 1:
-            parser.error(f"--{option} must be a whole number >= 1, got {value}")
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out must be a folder, but {args.out} is a file")
     if args.quick:
