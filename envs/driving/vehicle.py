@@ -215,6 +215,7 @@ class Traffic:
         # Each vehicle's leader (a slot index), valid while the lanes and the ego's lane
         # bit (_leaders_key) are unchanged.
         self._leaders = np.full(n, n + 1, dtype=np.intp)
+        self._vehicle_ids = np.arange(n)
         self._leaders_key: int | None = None
         self.occ = np.zeros(n, dtype=np.intp)
         self.update_lanes()
@@ -418,21 +419,31 @@ class Traffic:
     def _mobil(self, acc: np.ndarray, v0: np.ndarray, ego: EgoState | None) -> np.ndarray:
         """MOBIL decisions for every settled vehicle, left and right stacked in one pass.
 
-        Gain = own acceleration gain + politeness x the new follower's gain, above
-        ``MOBIL_THRESHOLD``; safe when the new follower (and the changer) need not brake
-        harder than ``MOBIL_B_SAFE`` and both gaps exceed ``IDM_S0 + 1`` m. The old
-        follower's gain is left out (it is never negative under IDM).
+        Gain = own acceleration gain + politeness x (new follower's gain + old
+        follower's gain), above ``MOBIL_THRESHOLD`` (Kesting et al., 2007); safe when
+        the new follower (and the changer) need not brake harder than ``MOBIL_B_SAFE``
+        and both gaps exceed ``IDM_S0 + 1`` m. The old follower is the vehicle whose
+        leader the changer is; the ego never counts as one (it is not modelled as
+        yielding or gaining).
         """
         road, n = self.road, self.count
-        V, B = self._V, self._B[: n + 1]
-        # Only a driver held below its free-road acceleration can gain by changing.
-        r = self.v / v0
-        r *= r
-        r *= r
-        np.subtract(1.0, r, out=r)
-        r *= self.a_max
-        r -= acc
-        want = r > MOBIL_THRESHOLD
+        S, V, B = self._S, self._V, self._B[: n + 1]
+        follower = np.full(n + 2, n + 1, dtype=np.intp)  # n + 1: none
+        follower[self._leaders] = self._vehicle_ids
+        old_follower = follower[:n]
+        has_old_follower = old_follower < n
+        # Nobody gains more than its free-road acceleration over the current one, so
+        # only a driver held back (or holding back its follower) can gain by changing.
+        headroom = self.v / v0
+        headroom *= headroom
+        headroom *= headroom
+        np.subtract(1.0, headroom, out=headroom)
+        headroom *= self.a_max
+        headroom -= acc
+        held_back = np.where(has_old_follower, headroom.take(old_follower, mode="clip"), 0.0)
+        held_back *= self.politeness
+        held_back += headroom
+        want = held_back > MOBIL_THRESHOLD
         if self._movers:  # else every vehicle sits exactly on its lane centre
             center = (self.lane - 0.5 * (road.lanes - 1)) * road.lane_width
             want &= np.abs(self.d - center) < 0.05
@@ -466,19 +477,28 @@ class Traffic:
         v0_all[:n] = v0
         if ego is not None:
             v0_all[n] = max(ego.v, 1.0)
-        # One IDM call for: follower now (behind our new leader), follower after, me after.
-        who = np.concatenate((fi, fi, me))
-        a3 = _idm(
+        # The old follower's new leader would be our current one.
+        of = old_follower.take(me)
+        our_leader = self._leaders.take(me)
+        of_gap = S.take(our_leader) - S.take(of)
+        of_gap -= VEHICLE_LENGTH
+        # One IDM call for: new follower now (behind our new leader), new follower
+        # after, me after, old follower after.
+        who = np.concatenate((fi, fi, me, of))
+        gap = np.concatenate((nf_gap + VEHICLE_LENGTH + nl_gap, nf_gap, nl_gap, of_gap))
+        a4 = _idm(
             V.take(who),
             v0_all.take(who),
-            np.maximum(np.concatenate((nf_gap + VEHICLE_LENGTH + nl_gap, nf_gap, nl_gap)), 0.1),
-            V.take(np.concatenate((li, me, li))),
+            np.maximum(gap, 0.1, out=gap),
+            V.take(np.concatenate((li, me, li, our_leader))),
             self._T.take(who),
             self._A.take(who),
             self._INV_ROOT.take(who),
         )
         m = len(me)
-        nf_now, nf_after, my_after = a3[:m], a3[m : 2 * m], a3[2 * m :]
+        nf_now, nf_after, my_after = a4[:m], a4[m : 2 * m], a4[2 * m : 3 * m]
+        of_gain = a4[3 * m :] - acc.take(of, mode="clip")
+        of_gain *= has_old_follower.take(me)
         safe = (
             (nf_after > -MOBIL_B_SAFE)
             & (nf_gap > IDM_S0 + 1.0)
@@ -488,7 +508,7 @@ class Traffic:
         if ego is not None:
             # The ego is not assumed to yield: never cut in close in front of it.
             safe &= (fi != n) | ~has_f | (nf_gap > 2.0 * ego.v + 10.0)
-        gain = my_after - acc[me] + self.politeness[me] * (nf_after - nf_now)
+        gain = my_after - acc[me] + self.politeness[me] * (nf_after - nf_now + of_gain)
         gain = np.where(valid & safe, gain, -np.inf).reshape(2, len(cand))
         go_left = gain[0] >= gain[1]
         best = np.where(go_left, gain[0], gain[1])

@@ -117,6 +117,31 @@ def test_idm_traffic_never_collides_over_long_runs() -> None:
     assert changes > 10  # lane changes really happened, so the check is meaningful
 
 
+@pytest.mark.parametrize(("politeness", "changes"), [(1.0, True), (0.0, False)])
+def test_mobil_counts_the_old_followers_gain(politeness: float, changes: bool) -> None:
+    """A content driver moves over for a faster one stuck behind it only if polite."""
+    road = Road.generate(
+        np.random.default_rng(0), lanes=2, lane_width=3.5, curvature_max=0.0, length=2000
+    )
+    traffic = Traffic(
+        road,
+        s=np.array([100.0, 118.0]),  # a fast follower right behind a content driver
+        v=np.array([28.0, 20.0]),
+        lane=np.array([0, 0]),
+        v0=np.array([30.0, 20.5]),
+        headway=np.array([1.5, 1.5]),
+        a_max=np.array([1.5, 1.5]),
+        politeness=np.array([0.0, politeness]),
+        friction=1.0,
+        rng=np.random.default_rng(0),
+    )
+    started = traffic.step(0.2, mobil_every=1)
+    assert bool(started[1]) is changes
+    # The follower overtakes by changing lanes itself, unless the polite driver's change
+    # claims that gap first (of two starters into one gap, the one behind waits).
+    assert bool(started[0]) is not changes
+
+
 def test_mobil_never_changes_into_an_occupied_gap() -> None:
     checked = 0
     for traffic, started, before in _long_traffic_run(0.5, steps=1000, seed=4):
