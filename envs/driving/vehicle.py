@@ -187,14 +187,19 @@ class Traffic:
         # Per-slot buffers, one row each. Slot n: the ego during a step, else a phantom
         # far behind with no lane. Slot n + 1: a phantom far ahead in no lane, the
         # leader of the leaderless.
-        floats = np.empty((6, n + 2))
-        floats[:, :n] = (s, v, road.lane_center(np.asarray(lane)), v0, headway, a_max)
-        floats[:, n:] = _PHANTOMS
-        self._S, self._V, self._D, self._V0, self._T, self._A = floats
+        # Rows: s, v, d, v0, headway, a_max, then the IDM parameters as used: desired
+        # speed now (curves ahead) and 1 / (2 sqrt(a_max b)). MOBIL gathers the last
+        # five for any set of slots with one indexing call.
+        floats = np.empty((8, n + 2))
+        floats[:6, :n] = (s, v, road.lane_center(np.asarray(lane)), v0, headway, a_max)
+        floats[:6, n:] = _PHANTOMS
+        floats[6] = floats[3]
+        floats[7] = 0.5 / np.sqrt(floats[5] * IDM_B)
+        self._floats = floats
+        self._S, self._V, self._D, self._V0, self._T, self._A, self._V0_NOW, self._INV_ROOT = floats
         self._L = np.zeros(n + 2, dtype=np.intp)
         self._L[:n] = lane
         self._B = np.zeros(n + 2, dtype=np.intp)
-        self._INV_ROOT = 0.5 / np.sqrt(self._A * IDM_B)
         self.s, self.v, self.d, self.lane = self._S[:n], self._V[:n], self._D[:n], self._L[:n]
         self.bits = self._B[:n]
         self.v0, self.headway, self.a_max = self._V0[:n], self._T[:n], self._A[:n]
@@ -208,7 +213,7 @@ class Traffic:
             v_curve = np.sqrt(0.5 * friction * G / np.maximum(np.abs(road.kappa), 1e-6))
             self._v_curve_ahead = _running_min_ahead(v_curve, round(CURVE_LOOKAHEAD / road.ds))
         self._inv_ds = 1.0 / road.ds
-        self._v0_now = self.v0
+        self._v0_now = self._V0_NOW[:n]
         self._update_desired_speeds()
         self._steps = 0
         self._movers: list[int] = []  # vehicles between lanes (d off their lane centre)
@@ -216,6 +221,8 @@ class Traffic:
         # bit (_leaders_key) are unchanged.
         self._leaders = np.full(n, n + 1, dtype=np.intp)
         self._vehicle_ids = np.arange(n)
+        self._no_changes = np.zeros(n, dtype=bool)
+        self._no_changes.flags.writeable = False
         self._leaders_key: int | None = None
         self.occ = np.zeros(n, dtype=np.intp)
         self.update_lanes()
@@ -319,7 +326,7 @@ class Traffic:
     # --------------------------------------------------------------- dynamics
 
     def step(self, dt: float, *, ego: EgoState | None = None, mobil_every: int = 5) -> np.ndarray:
-        """Advances all vehicles by ``dt``; returns a bool mask of lane changes begun.
+        """Advances all vehicles by ``dt``; returns a (read-only) bool mask of lane changes begun.
 
         The ego (if given) takes part as a leader/follower but is not moved. MOBIL
         decisions are taken every ``mobil_every`` calls (drivers do not reconsider
@@ -362,13 +369,13 @@ class Traffic:
             self._move_sideways(dt)
         if ego is not None:
             S[n], B[n] = -1e9, 0
-        return np.zeros(n, dtype=bool) if started is None else started
+        return self._no_changes if started is None else started
 
     def _update_desired_speeds(self) -> None:
         """Caps every driver's desired speed by the curve speed on the road just ahead."""
         if self._v_curve_ahead is not None:
             k = (self.s * self._inv_ds).astype(np.intp)
-            self._v0_now = np.minimum(self.v0, self._v_curve_ahead.take(k, mode="clip"))
+            np.minimum(self.v0, self._v_curve_ahead.take(k, mode="clip"), out=self._v0_now)
 
     def _gaps_ahead(self) -> np.ndarray:
         """``ds[i, j]``: how far slot ``j`` (a vehicle or the ego) is ahead of vehicle ``i``."""
@@ -473,10 +480,8 @@ class Traffic:
         np.negative(f_raw, out=f_raw)
         has_f = f_raw < np.inf
         nf_gap = np.minimum(f_raw - VEHICLE_LENGTH, NO_LEADER_GAP)
-        v0_all = self._V0.copy()
-        v0_all[:n] = v0
         if ego is not None:
-            v0_all[n] = max(ego.v, 1.0)
+            self._V0_NOW[n] = max(ego.v, 1.0)
         # The old follower's new leader would be our current one.
         of = old_follower.take(me)
         our_leader = self._leaders.take(me)
@@ -486,14 +491,15 @@ class Traffic:
         # after, me after, old follower after.
         who = np.concatenate((fi, fi, me, of))
         gap = np.concatenate((nf_gap + VEHICLE_LENGTH + nl_gap, nf_gap, nl_gap, of_gap))
+        _, v_who, _, _, headway, a_max, v0_who, inv_root = self._floats[:, who]
         a4 = _idm(
-            V.take(who),
-            v0_all.take(who),
+            v_who,
+            v0_who,
             np.maximum(gap, 0.1, out=gap),
             V.take(np.concatenate((li, me, li, our_leader))),
-            self._T.take(who),
-            self._A.take(who),
-            self._INV_ROOT.take(who),
+            headway,
+            a_max,
+            inv_root,
         )
         m = len(me)
         nf_now, nf_after, my_after = a4[:m], a4[m : 2 * m], a4[2 * m : 3 * m]
