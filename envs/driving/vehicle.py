@@ -6,10 +6,12 @@ and a friction limit on lateral acceleration: when the tyres cannot deliver the 
 the steering asks for, the yaw rate saturates at ``mu * g / v`` and the car understeers
 out of the curve.
 
-Traffic advances every vehicle in one NumPy update per step: leaders and followers come
-from an all-pairs gap matrix, accelerations from the Intelligent Driver Model (Treiber
-et al., 2000), and lane changes from MOBIL (Kesting et al., 2007) with per-driver
-politeness, evaluated for every vehicle and both directions at once.
+Traffic advances every vehicle in one NumPy update per step: leaders come from an
+all-pairs gap matrix (searched again only when lanes change), accelerations from the
+Intelligent Driver Model (Treiber et al., 2000) toward a desired speed capped by the
+curves ahead, and lane changes from MOBIL (Kesting et al., 2007) with per-driver
+politeness, decided every ``MOBIL_PERIOD`` for every vehicle and both directions at
+once.
 
 Example:
     >>> import numpy as np
