@@ -399,7 +399,7 @@ class BirdseyeRenderer:
         if palette.noise > 0.0 and rng is not None:
             # A random crop of a fixed Gaussian texture: as random as the offsets, and
             # an order of magnitude cheaper than fresh normal draws per frame.
-            dy, dx = rng.integers(0, _NOISE_MARGIN, 2)
+            dy, dx = (rng.random(2) * _NOISE_MARGIN).astype(int).tolist()
             h, w = img.shape[:2]
             img += self._noise_bank[dy : dy + h, dx : dx + w] * (255.0 * palette.noise)
         img.clip(0.0, 255.0, out=img)  # ~3x faster than maximum + minimum here
