@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -108,13 +109,7 @@ def surroundings(road: Road, ego: EgoState, traffic: Traffic, nearest: int = 0) 
         own = 1 << lane
         best, lead_v = math.inf, 0.0
         near_bits = 0
-        for s, d, v, bits in zip(
-            traffic.s.tolist(),
-            traffic.d.tolist(),
-            traffic.v.tolist(),
-            traffic.bits.tolist(),
-            strict=True,
-        ):
+        for s, v, d, bits in zip(*traffic.as_lists(), strict=True):
             r = s - ego_s
             q = d - ego_d
             if -OCCUPIED_WINDOW < r < OCCUPIED_WINDOW:
@@ -177,10 +172,20 @@ def kinematics(
     d_scale = 0.5 / road.lane_width
     for _, rel_s, rel_d, rel_v in around.neighbours[:vehicles]:
         values += (1.0, rel_s * (1.0 / NEIGHBOUR_RANGE), rel_d * d_scale, rel_v * (1.0 / 20.0))
-    values += [0.0] * (kinematics_size(vehicles) - len(values))
+    size = kinematics_size(vehicles)
+    values += [0.0] * (size - len(values))
     out = np.array(values, dtype=np.float32)
-    out.clip(-1.0, 1.0, out=out)
-    return out
+    low, high = _unit_bounds(size)
+    np.minimum(out, high, out=out)  # array bounds: cheaper than clip() with scalars
+    return np.maximum(out, low, out=out)
+
+
+@functools.cache
+def _unit_bounds(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only float32 arrays of -1 and +1 (bounds of a kinematics vector)."""
+    low, high = np.full(size, -1.0, dtype=np.float32), np.full(size, 1.0, dtype=np.float32)
+    low.flags.writeable = high.flags.writeable = False
+    return low, high
 
 
 _PREVIEW = np.asarray(PREVIEW_DISTANCES)

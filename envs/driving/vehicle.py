@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -223,6 +224,9 @@ class Traffic:
         # bit (_leaders_key) are unchanged.
         self._leaders = np.full(n, n + 1, dtype=np.intp)
         self._vehicle_ids = np.arange(n)
+        self._dt, self._a_max_dt = 0.0, self.a_max
+        # Flat index of row r's first column in a (2n, n + 1) matrix (MOBIL's rows).
+        self._row_start = np.arange(2 * n, dtype=np.intp) * (n + 1)
         self._no_changes = np.zeros(n, dtype=bool)
         self._no_changes.flags.writeable = False
         self._leaders_key: int | None = None
@@ -316,6 +320,11 @@ class Traffic:
         np.bitwise_or(lane_bit.take(occ), lane_bit.take(self.lane), out=self.bits)
         self._leaders_key = None
 
+    def as_lists(self) -> tuple[list[float], list[float], list[float], list[int]]:
+        """``(s, v, d, bits)`` as plain lists, for per-vehicle Python loops in observers."""
+        s, v, d = self._floats[:3, : self.count].tolist()
+        return s, v, d, self.bits.tolist()
+
     def min_gap(self) -> float:
         """Smallest bumper-to-bumper gap between two vehicles sharing a lane [m]."""
         if self.count < 2:
@@ -352,20 +361,29 @@ class Traffic:
         leader = self._leaders
         lead_gap = S.take(leader)
         lead_gap -= self.s
-        lead_gap -= VEHICLE_LENGTH
+        lead_gap -= _filled(VEHICLE_LENGTH, n)
         if decide:
             self._update_desired_speeds()
         v0 = self._v0_now
-        acc = _idm(
-            self.v, v0, lead_gap, V.take(leader), self.headway, self.a_max, self._INV_ROOT[:n]
+        if dt != self._dt:
+            self._dt, self._a_max_dt = dt, self.a_max * dt
+        # IDM with a_max scaled by dt: the speed change of this step.
+        dv = _idm(
+            self.v,
+            v0,
+            lead_gap,
+            V.take(leader),
+            self.headway,
+            self._a_max_dt,
+            self._INV_ROOT[:n],
+            max_brake=IDM_MAX_BRAKE * dt,
         )
 
-        started = self._mobil(acc, v0, ego) if decide else None
+        started = self._mobil(dv * (1.0 / dt), v0, ego) if decide else None
 
         # --- integrate (semi-implicit Euler), in place so the views stay valid
-        acc *= dt
-        self.v += acc
-        np.maximum(self.v, 0.0, out=self.v)
+        self.v += dv
+        np.maximum(self.v, _filled(0.0, n), out=self.v)
         self.s += self.v * dt
         if self._movers:
             self._move_sideways(dt)
@@ -453,13 +471,11 @@ class Traffic:
         held_back *= self.politeness
         held_back += headroom
         want = held_back > MOBIL_THRESHOLD
-        if self._movers:  # else every vehicle sits exactly on its lane centre
-            center = (self.lane - 0.5 * (road.lanes - 1)) * road.lane_width
-            want &= np.abs(self.d - center) < 0.05
+        if self._movers:
+            want[self._movers] = False  # only drivers settled in their lane decide
         cand = want.nonzero()[0]
-        started = np.zeros(n, dtype=bool)
         if len(cand) == 0:
-            return started
+            return self._no_changes
         me = np.concatenate((cand, cand))
         lane = self.lane[cand]
         target = np.concatenate((lane + 1, lane - 1))
@@ -474,7 +490,7 @@ class Traffic:
         # The follower is the target-lane vehicle with the largest ds <= 0.
         behind = np.where(gaps <= 0.0, gaps, -np.inf)
         li, fi = ahead.argmin(axis=1), behind.argmax(axis=1)
-        start = np.arange(len(me), dtype=np.intp) * (n + 1)
+        start = self._row_start[: len(me)]
         nl_gap = ahead.take(li + start)
         nl_gap -= VEHICLE_LENGTH
         np.minimum(nl_gap, NO_LEADER_GAP, out=nl_gap)
@@ -537,11 +553,13 @@ class Traffic:
             )
             go &= ~clash.any(axis=1)
         if go.any():
+            started = np.zeros(n, dtype=bool)
             started[cand] = go
             self.lane[cand] += np.where(go, np.where(go_left, 1, -1), 0)
             self._movers = sorted(set(self._movers).union(cand[go].tolist()))
             self.update_lanes()
-        return started
+            return started
+        return self._no_changes
 
     # ------------------------------------------------------------- recycling
 
@@ -575,7 +593,10 @@ class Traffic:
             nearest = dist.argmin(axis=2)  # (lanes, candidates): nearest other vehicle
             clearance = dist.min(axis=2)
             free = np.flatnonzero(clearance > RECYCLE_CLEARANCE)
-            pick = int(free[self.rng.integers(len(free))]) if len(free) else int(clearance.argmax())
+            if len(free):
+                pick = int(free[int(self.rng.random() * len(free))])
+            else:
+                pick = int(clearance.argmax())
             lane, slot = divmod(pick, len(cand))
             speed = min(float(self.v0[i]), speed_limit)
             if clearance[lane, slot] < 120.0:
@@ -597,29 +618,42 @@ def _idm(
     headway: np.ndarray,
     a_max: np.ndarray,
     inv_root: np.ndarray,
+    *,
+    max_brake: float = IDM_MAX_BRAKE,
 ) -> np.ndarray:
     """IDM acceleration (vectorised); ``inv_root`` is ``1 / (2 * sqrt(a_max * b))``.
 
     ``gap`` (bumper to bumper) must be nonzero; it is negative only for an overlap,
-    which brakes as hard as allowed.
+    which brakes as hard as allowed (``max_brake``). Pass ``a_max * dt`` and
+    ``max_brake * dt`` to get the speed change over ``dt`` instead.
 
-    In-place on temporaries: each small-array NumPy call costs more than its arithmetic.
+    In-place on temporaries, with array (not scalar) constants: each small-array NumPy
+    call costs more than its arithmetic, and a scalar operand adds half as much again.
     """
+    n = len(v)
     s_star = v - lead_v
     s_star *= inv_root
     s_star += headway
     s_star *= v  # v * T + v * dv / (2 sqrt(a b))
-    np.maximum(s_star, 0.0, out=s_star)
-    s_star += IDM_S0
+    s_star += _filled(IDM_S0, n)
+    np.maximum(s_star, _filled(IDM_S0, n), out=s_star)
     s_star /= gap
     s_star *= s_star
     r = v / v0
     r *= r
     r *= r
     r += s_star
-    np.subtract(1.0, r, out=r)
+    np.subtract(_filled(1.0, n), r, out=r)
     r *= a_max
-    return np.maximum(r, -IDM_MAX_BRAKE, out=r)
+    return np.maximum(r, _filled(-max_brake, n), out=r)
+
+
+@functools.cache
+def _filled(value: float, size: int) -> np.ndarray:
+    """A read-only array of ``size`` copies of ``value`` (a reusable operand)."""
+    out = np.full(size, value)
+    out.flags.writeable = False
+    return out
 
 
 def _running_min_ahead(values: np.ndarray, window: int) -> np.ndarray:
