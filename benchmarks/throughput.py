@@ -32,6 +32,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 # Policy frequency and vehicle count of our driving env, mirrored in highway-env's config.
 HIGHWAY_CONFIG = {"vehicles_count": 20, "lanes_count": 3, "policy_frequency": 5}
 VECTOR_SIZES = (1, 2, 4)
+ACTION_POOL = 1000  # random actions drawn before timing, cycled (a multiple of 50 and 20)
 VECTOR_KINDS = ("gym-sync", "gym-async", "sb3-subproc")
 
 
@@ -97,16 +98,19 @@ def time_single(make: Callable[[], gym.Env], seconds: float) -> float:
     """Steps per CPU-second of one env with random actions, for about ``seconds`` of CPU.
 
     Single envs step inside this process, so its CPU time is the fair clock on a shared
-    machine: other jobs' load does not count against either side.
+    machine: other jobs' load does not count against either side. The random actions
+    are drawn before the clock starts (``ACTION_POOL`` of them, cycled), so sampling
+    does not count either.
     """
     env = make()
     try:
         env.action_space.seed(0)
         env.reset(seed=0)
+        pool = [env.action_space.sample() for _ in range(ACTION_POOL)]
         steps, start = 0, time.process_time()
         while True:
-            for _ in range(50):
-                _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            for action in pool[steps % ACTION_POOL : steps % ACTION_POOL + 50]:
+                _, _, terminated, truncated, _ = env.step(action)
                 if terminated or truncated:
                     env.reset()
             steps += 50
@@ -118,30 +122,32 @@ def time_single(make: Callable[[], gym.Env], seconds: float) -> float:
 
 
 def time_vector(make: Callable[[], gym.Env], kind: str, n: int, seconds: float) -> float:
-    """Total env steps/s of ``n`` copies in a Gymnasium or SB3 vector env."""
+    """Total env steps/s of ``n`` copies in a Gymnasium or SB3 vector env (actions pre-drawn)."""
     if kind == "sb3-subproc":
         from stable_baselines3.common.vec_env import SubprocVecEnv
 
         venv = SubprocVecEnv([make] * n)
         venv.seed(0)
         venv.reset()
-        sample = lambda: np.stack([venv.action_space.sample() for _ in range(n)])  # noqa: E731
+        pool = [
+            np.stack([venv.action_space.sample() for _ in range(n)]) for _ in range(ACTION_POOL)
+        ]
         step = lambda a: venv.step(a)  # noqa: E731
     else:
         cls = gym.vector.SyncVectorEnv if kind == "gym-sync" else gym.vector.AsyncVectorEnv
         venv = cls([make] * n)
         venv.reset(seed=0)
-        sample = venv.action_space.sample
+        pool = [venv.action_space.sample() for _ in range(ACTION_POOL)]
         step = venv.step
     try:
-        steps, start = 0, time.perf_counter()
+        calls, start = 0, time.perf_counter()
         while True:
-            for _ in range(20):
-                step(sample())
-            steps += 20 * n
+            for action in pool[calls % ACTION_POOL : calls % ACTION_POOL + 20]:
+                step(action)
+            calls += 20
             elapsed = time.perf_counter() - start
             if elapsed >= seconds:
-                return steps / elapsed
+                return calls * n / elapsed
     finally:
         venv.close()
 
