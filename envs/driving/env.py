@@ -39,6 +39,7 @@ __all__ = ["OBS_TYPES", "DrivingEnv"]
 OBS_TYPES = ("kinematics", "birdseye")
 START_S = 200.0  # where the ego starts on the road [m]
 ROAD_SPACING = 2.0  # [m] between centreline samples (curvature varies over >= 15 m)
+RECYCLE_PERIOD = 1.0  # [s] between checks for vehicles that left the window around the ego
 CURVATURE_LOOKAHEAD = 20.0  # [m] of the ``curvature_ahead`` perception label
 
 
@@ -192,6 +193,7 @@ class DrivingEnv(ScenarioEnv):
             cfg.substeps,
             cfg.max_steps,
             max(1, round(MOBIL_PERIOD * cfg.policy_frequency)),
+            max(1, round(RECYCLE_PERIOD * cfg.policy_frequency)),
         )
         self._lost_heading = cfg.lost_control_heading
         self._observed = cfg.observed_vehicles
@@ -275,7 +277,7 @@ class DrivingEnv(ScenarioEnv):
         assert road is not None and traffic is not None
         sc = self.scenario
         limit = sc["speed_limit"]
-        dt, sub, substeps, max_steps, mobil_every = self._timing
+        dt, sub, substeps, max_steps, mobil_every, recycle_every = self._timing
         steer, accel = self._actions.command(action, road, ego, limit)
         if self._noise:
             n0, n1 = self._noise[self._steps % len(self._noise)]
@@ -287,7 +289,8 @@ class DrivingEnv(ScenarioEnv):
         prev_steer, prev_accel = ego.steer, ego.accel
         travelled = bicycle_step(ego, steer, accel, sub, road, sc["friction"], substeps)
         traffic.step(dt, ego=ego, mobil_every=mobil_every)
-        traffic.recycle(ego.s, limit)
+        if self._steps % recycle_every == 0:
+            traffic.recycle(ego.s, limit)
         self._steps += 1
         self._distance += travelled
 

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from envs.driving.actions import META_ACTIONS, ContinuousActions, DiscreteActions, track
-from envs.driving.vehicle import VEHICLE_LENGTH, G
+from envs.driving.vehicle import VEHICLE_LENGTH, G, running_min_ahead
 
 __all__ = ["DrivingExpert"]
 
-_LOOKAHEAD = np.arange(0.0, 150.0, 5.0)
+SPEED_LOOKAHEAD = 150.0  # [m] of road whose curves the speed plan brakes for
 FRICTION_USE = 0.6  # fraction of the friction limit the expert plans to use in curves
 COMFORT_BRAKE = 2.5  # [m/s^2] used to slow down for curves ahead
 IDM_T, IDM_S0, IDM_A, IDM_B = 1.3, 4.0, 2.0, 3.0
@@ -44,6 +44,8 @@ class DrivingExpert:
     def __init__(self, env: Any) -> None:
         self.env = env
         self._target_lane = 0
+        self._plan_for: tuple[Any, float] | None = None  # (road, friction) of the plan
+        self._speed_plan: list[float] = []
         self._cooldown = 0
 
     def predict(
@@ -64,10 +66,11 @@ class DrivingExpert:
         limit = sc["speed_limit"]
 
         # Speed plan: the limit, and every curve ahead reachable by comfortable braking.
-        kappa = np.abs(road.curvature_at(ego.s + _LOOKAHEAD))
-        v_curve = np.sqrt(FRICTION_USE * sc["friction"] * G / np.maximum(kappa, 1e-6))
-        reachable = np.sqrt(v_curve**2 + 2.0 * COMFORT_BRAKE * _LOOKAHEAD)
-        v_des = min(limit, float(reachable.min()))
+        if self._plan_for is None or self._plan_for[0] is not road:
+            self._speed_plan = _speed_plan(road, sc["friction"])
+            self._plan_for = (road, sc["friction"])
+        plan = self._speed_plan
+        v_des = min(limit, plan[min(max(int(ego.s / road.ds + 0.5), 0), len(plan) - 1)])
 
         # Plain lists: a few passes over ~20 vehicles beat small-array NumPy calls.
         # A vehicle is in lane k when k is its physical or its target lane (its bits).
@@ -144,3 +147,18 @@ class DrivingExpert:
             else:
                 name = "IDLE"
         return META_ACTIONS.index(name), state
+
+
+def _speed_plan(road: Any, friction: float) -> list[float]:
+    """Per road sample, the top speed [m/s] that can still brake for every curve ahead.
+
+    Curves within ``SPEED_LOOKAHEAD`` count, braking at ``COMFORT_BRAKE``:
+    ``v(s)^2 = min over s' in [s, s + lookahead] of (v_curve(s')^2 + 2 b (s' - s))``:
+    a running minimum of ``v_curve^2 + 2 b s'`` ahead, minus ``2 b s``.
+    """
+    s = np.arange(len(road.kappa)) * road.ds
+    v_curve_sq = FRICTION_USE * friction * G / np.maximum(np.abs(road.kappa), 1e-6)
+    window = round(SPEED_LOOKAHEAD / road.ds) + 1
+    reach_sq = running_min_ahead(v_curve_sq + 2.0 * COMFORT_BRAKE * s, window)
+    reach_sq -= 2.0 * COMFORT_BRAKE * s
+    return np.sqrt(reach_sq).tolist()

@@ -36,7 +36,15 @@ import numpy as np
 
 from envs.driving.road import Road
 
-__all__ = ["VEHICLE_LENGTH", "VEHICLE_WIDTH", "EgoState", "G", "Traffic", "bicycle_step"]
+__all__ = [
+    "VEHICLE_LENGTH",
+    "VEHICLE_WIDTH",
+    "EgoState",
+    "G",
+    "Traffic",
+    "bicycle_step",
+    "running_min_ahead",
+]
 
 G = 9.81
 VEHICLE_LENGTH = 4.5
@@ -214,7 +222,7 @@ class Traffic:
         self._v_curve_ahead: np.ndarray | None = None
         if np.any(road.kappa):
             v_curve = np.sqrt(0.5 * friction * G / np.maximum(np.abs(road.kappa), 1e-6))
-            self._v_curve_ahead = _running_min_ahead(v_curve, round(CURVE_LOOKAHEAD / road.ds))
+            self._v_curve_ahead = running_min_ahead(v_curve, round(CURVE_LOOKAHEAD / road.ds))
         self._inv_ds = 1.0 / road.ds
         self._v0_now = self._V0_NOW[:n]
         self._update_desired_speeds()
@@ -602,11 +610,14 @@ class Traffic:
             if clearance[lane, slot] < 120.0:
                 # Match the nearest vehicle in the lane so nobody has to brake hard.
                 speed = float(self.v[nearest[lane, slot]])
-            self.s[i], self.lane[i], self.v[i] = cand[slot], lane, speed
+            s_new = float(cand[slot])
+            self.s[i], self.lane[i], self.occ[i], self.v[i] = s_new, lane, lane, speed
             self.d[i] = road.lane_center(lane)
             self.bits[i] = 1 << lane
-        self.update_lanes()
-        self._update_desired_speeds()
+            if self._v_curve_ahead is not None:
+                k = min(int(s_new * self._inv_ds), len(self._v_curve_ahead) - 1)
+                self._v0_now[i] = min(self.v0[i], self._v_curve_ahead[k])
+        self._leaders_key = None
         return len(out)
 
 
@@ -656,7 +667,7 @@ def _filled(value: float, size: int) -> np.ndarray:
     return out
 
 
-def _running_min_ahead(values: np.ndarray, window: int) -> np.ndarray:
+def running_min_ahead(values: np.ndarray, window: int) -> np.ndarray:
     """``out[i] = values[i : i + window].min()`` (the window shrinks at the end).
 
     Doubling: after each pass every entry holds the minimum of twice as many values,
