@@ -53,8 +53,7 @@ def track(
     v = max(ego.v, 3.0)
     psi_des = math.atan2(lateral_gain * (target_d - ego.d), v)
     psi_des = min(max(psi_des, -0.25), 0.25)
-    kappa = road.kappa_list
-    kappa_road = kappa[min(max(int((ego.s + 0.2 * v) / road.ds + 0.5), 0), len(kappa) - 1)]
+    kappa_road = road.kappa_list[road.sample_index(ego.s + 0.2 * v)]
     path_kappa = kappa_road + heading_gain * (psi_des - ego.psi) / v
     steer = math.atan(WHEELBASE * path_kappa)
     accel = speed_gain * (target_speed - ego.v)

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from envs.driving.actions import META_ACTIONS, ContinuousActions, DiscreteActions, track
-from envs.driving.vehicle import VEHICLE_LENGTH, G, running_min_ahead
+from envs.driving.arrays import running_min_ahead
+from envs.driving.vehicle import VEHICLE_LENGTH, G
 
 __all__ = ["DrivingExpert"]
 
@@ -70,7 +71,7 @@ class DrivingExpert:
             self._speed_plan = _speed_plan(road, sc["friction"])
             self._plan_for = (road, sc["friction"])
         plan = self._speed_plan
-        v_des = min(limit, plan[min(max(int(ego.s / road.ds + 0.5), 0), len(plan) - 1)])
+        v_des = min(limit, plan[road.sample_index(ego.s)])
 
         # Plain lists: a few passes over ~20 vehicles beat small-array NumPy calls.
         # A vehicle is in lane k when k is its physical or its target lane (its bits).

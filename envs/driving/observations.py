@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.driving.arrays import filled
 from envs.driving.road import Road
 from envs.driving.vehicle import (
     MAX_BRAKE,
@@ -175,20 +175,8 @@ def kinematics(
     size = kinematics_size(vehicles)
     values += [0.0] * (size - len(values))
     out = np.array(values, dtype=np.float32)
-    low, high = _unit_bounds(size)
-    np.minimum(out, high, out=out)  # array bounds: cheaper than clip() with scalars
-    return np.maximum(out, low, out=out)
-
-
-@functools.cache
-def _unit_bounds(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Read-only float32 arrays of -1 and +1 (bounds of a kinematics vector)."""
-    low, high = np.full(size, -1.0, dtype=np.float32), np.full(size, 1.0, dtype=np.float32)
-    low.flags.writeable = high.flags.writeable = False
-    return low, high
-
-
-_PREVIEW = np.asarray(PREVIEW_DISTANCES)
+    np.minimum(out, filled(1.0, size, np.float32), out=out)  # array bounds beat clip()
+    return np.maximum(out, filled(-1.0, size, np.float32), out=out)
 
 
 # ------------------------------------------------------------------------ raster
@@ -239,21 +227,6 @@ class Palette:
         )
         colours = np.clip(colours * float(scenario["brightness"]), 0.0, 255.0)
         return cls(colours, float(scenario["blur"]), float(scenario["pixel_noise"]))
-
-    @classmethod
-    def clean(cls) -> Palette:
-        """The default look: asphalt, white markings, grass, no effects."""
-        return cls.from_scenario(
-            {
-                "road_colour": "asphalt",
-                "marking_colour": "white",
-                "marking_contrast": 1.0,
-                "verge_colour": "grass",
-                "brightness": 1.0,
-                "blur": 0.0,
-                "pixel_noise": 0.0,
-            }
-        )
 
 
 class BirdseyeRenderer:

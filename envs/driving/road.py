@@ -151,13 +151,16 @@ class Road:
         """``kappa`` as a Python list: scalar lookups without NumPy call overhead."""
         return self.kappa.tolist()
 
+    def sample_index(self, s: float) -> int:
+        """Index of the centreline sample nearest arc length ``s`` (clamped to the road)."""
+        return min(max(int(s / self.ds + 0.5), 0), len(self.kappa) - 1)
+
     def curvature_at(self, s: float | np.ndarray) -> float | np.ndarray:
         """Curvature at arc length ``s`` (nearest sample; clamped to the road)."""
         if isinstance(s, np.ndarray):
             idx = np.clip((s / self.ds + 0.5).astype(int), 0, len(self.kappa) - 1)
             return self.kappa[idx]
-        kappa = self.kappa_list
-        return kappa[min(max(int(s / self.ds + 0.5), 0), len(kappa) - 1)]
+        return self.kappa_list[self.sample_index(s)]
 
     def pose_at(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Centreline ``(x, y, theta)`` at arc lengths ``s`` (linear interpolation)."""

@@ -28,12 +28,12 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from envs.driving.arrays import filled, running_min_ahead
 from envs.driving.road import Road
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "G",
     "Traffic",
     "bicycle_step",
-    "running_min_ahead",
 ]
 
 G = 9.81
@@ -195,12 +194,11 @@ class Traffic:
         self.rng = rng
         self.road = road
 
-        # Per-slot buffers, one row each. Slot n: the ego during a step, else a phantom
-        # far behind with no lane. Slot n + 1: a phantom far ahead in no lane, the
-        # leader of the leaderless.
-        # Rows: s, v, d, v0, headway, a_max, then the IDM parameters as used: desired
-        # speed now (curves ahead) and 1 / (2 sqrt(a_max b)). MOBIL gathers the last
-        # five for any set of slots with one indexing call.
+        # Per-slot buffers, one row each: s, v, d, v0, headway, a_max, then the IDM
+        # parameters as used: desired speed now (curves ahead) and 1 / (2 sqrt(a b)).
+        # Slot n: the ego during a step, else a phantom far behind with no lane; slot
+        # n + 1: a phantom far ahead, the leader of the leaderless. MOBIL gathers rows
+        # for any set of slots with one indexing call.
         floats = np.empty((8, n + 2))
         floats[:6, :n] = (s, v, road.lane_center(np.asarray(lane)), v0, headway, a_max)
         floats[:6, n:] = _PHANTOMS
@@ -369,7 +367,7 @@ class Traffic:
         leader = self._leaders
         lead_gap = S.take(leader)
         lead_gap -= self.s
-        lead_gap -= _filled(VEHICLE_LENGTH, n)
+        lead_gap -= filled(VEHICLE_LENGTH, n)
         if decide:
             self._update_desired_speeds()
         v0 = self._v0_now
@@ -391,7 +389,7 @@ class Traffic:
 
         # --- integrate (semi-implicit Euler), in place so the views stay valid
         self.v += dv
-        np.maximum(self.v, _filled(0.0, n), out=self.v)
+        np.maximum(self.v, filled(0.0, n), out=self.v)
         self.s += self.v * dt
         if self._movers:
             self._move_sideways(dt)
@@ -614,10 +612,8 @@ class Traffic:
             self.s[i], self.lane[i], self.occ[i], self.v[i] = s_new, lane, lane, speed
             self.d[i] = road.lane_center(lane)
             self.bits[i] = 1 << lane
-            if self._v_curve_ahead is not None:
-                k = min(int(s_new * self._inv_ds), len(self._v_curve_ahead) - 1)
-                self._v0_now[i] = min(self.v0[i], self._v_curve_ahead[k])
         self._leaders_key = None
+        self._update_desired_speeds()
         return len(out)
 
 
@@ -646,37 +642,14 @@ def _idm(
     s_star *= inv_root
     s_star += headway
     s_star *= v  # v * T + v * dv / (2 sqrt(a b))
-    s_star += _filled(IDM_S0, n)
-    np.maximum(s_star, _filled(IDM_S0, n), out=s_star)
+    s_star += filled(IDM_S0, n)
+    np.maximum(s_star, filled(IDM_S0, n), out=s_star)
     s_star /= gap
     s_star *= s_star
     r = v / v0
     r *= r
     r *= r
     r += s_star
-    np.subtract(_filled(1.0, n), r, out=r)
+    np.subtract(filled(1.0, n), r, out=r)
     r *= a_max
-    return np.maximum(r, _filled(-max_brake, n), out=r)
-
-
-@functools.cache
-def _filled(value: float, size: int) -> np.ndarray:
-    """A read-only array of ``size`` copies of ``value`` (a reusable operand)."""
-    out = np.full(size, value)
-    out.flags.writeable = False
-    return out
-
-
-def running_min_ahead(values: np.ndarray, window: int) -> np.ndarray:
-    """``out[i] = values[i : i + window].min()`` (the window shrinks at the end).
-
-    Doubling: after each pass every entry holds the minimum of twice as many values,
-    so ``log2(window)`` NumPy calls instead of one per window offset.
-    """
-    out = values.copy()
-    span = 1
-    while span < window:
-        step = min(span, window - span)
-        np.minimum(out[:-step], out[step:], out=out[:-step])
-        span += step
-    return out
+    return np.maximum(r, filled(-max_brake, n), out=r)
