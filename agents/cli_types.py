@@ -27,6 +27,8 @@ __all__ = ["fraction", "json_object", "nonneg_int", "positive_float", "positive_
 def _checked(
     convert: Callable[[str], Any], valid: Callable[[Any], bool], expected: str
 ) -> Callable[[str], Any]:
+    """A parser that converts with ``convert`` and accepts what ``valid`` says."""
+
     def parse(text: str) -> Any:
         try:
             value = convert(text)
@@ -36,7 +38,6 @@ def _checked(
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
         return value
 
-    parse.__name__ = expected  # argparse names the type in its messages
     return parse
 
 
