@@ -7,6 +7,8 @@
 * ``discrete`` — ``Discrete(5)`` meta-actions ``LANE_LEFT, IDLE, LANE_RIGHT, FASTER,
   SLOWER`` that move a target lane and a target speed; :func:`track` (a Frenet
   lane-tracking controller with curvature feed-forward) turns the targets into commands.
+
+Everything works on N worlds at once (arrays with a leading world axis).
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ __all__ = [
     "ACTION_TYPES",
     "MAX_PATH_CURVATURE",
     "META_ACTIONS",
-    "ContinuousActions",
-    "DiscreteActions",
+    "DiscreteTargets",
+    "action_space",
+    "continuous_commands",
+    "encode_continuous",
     "track",
+    "track_commands",
 ]
 
 ACTION_TYPES = ("continuous", "discrete")
@@ -34,81 +39,75 @@ META_ACTIONS = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 SPEED_STEP = 4.0  # [m/s] per FASTER/SLOWER
 
 
-def track(
-    road: Road,
-    ego: EgoState,
-    target_d: float,
-    target_speed: float,
+def track_commands(
+    kappa_ahead: np.ndarray,
+    d: np.ndarray,
+    psi: np.ndarray,
+    v: np.ndarray,
+    target_d: np.ndarray,
+    target_speed: np.ndarray,
     *,
     lateral_gain: float = 0.6,
     heading_gain: float = 2.5,
     speed_gain: float = 1.0,
-) -> tuple[float, float]:
-    """Lane-tracking controller: ``(steer [rad], accel [m/s^2])`` toward the targets.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lane-tracking controller, elementwise: ``(steer [rad], accel [m/s^2])``.
 
     The desired heading closes the lateral error with time constant ``1/lateral_gain``;
-    the path curvature is the road's curvature a short distance ahead plus a correction
-    that closes the heading error with rate ``heading_gain``.
+    the path curvature is the road's curvature ``kappa_ahead`` (taken ``0.2 * max(v, 3)``
+    metres ahead) plus a correction that closes the heading error with rate
+    ``heading_gain``.
     """
-    v = max(ego.v, 3.0)
-    psi_des = math.atan2(lateral_gain * (target_d - ego.d), v)
-    psi_des = min(max(psi_des, -0.25), 0.25)
-    kappa_road = road.kappa_list[road.sample_index(ego.s + 0.2 * v)]
-    path_kappa = kappa_road + heading_gain * (psi_des - ego.psi) / v
-    steer = math.atan(WHEELBASE * path_kappa)
-    accel = speed_gain * (target_speed - ego.v)
-    return steer, accel
+    v_min = np.maximum(v, 3.0)
+    psi_des = np.clip(np.arctan2(lateral_gain * (target_d - d), v_min), -0.25, 0.25)
+    path_kappa = kappa_ahead + heading_gain * (psi_des - psi) / v_min
+    return np.arctan(WHEELBASE * path_kappa), speed_gain * (target_speed - v)
 
 
-class ContinuousActions:
-    """``[steer, accel]`` in ``[-1, 1]`` scaled to a curvature and an acceleration."""
-
-    def __init__(self) -> None:
-        self.space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
-
-    def reset(self, road: Road, ego: EgoState, speed_limit: float) -> None:
-        """Nothing to remember between episodes."""
-
-    def command(
-        self, action: np.ndarray, road: Road, ego: EgoState, speed_limit: float
-    ) -> tuple[float, float]:
-        """``(steer [rad], accel [m/s^2])`` for a (validated) action."""
-        steer = math.atan(WHEELBASE * MAX_PATH_CURVATURE * float(action[0]))
-        a = float(action[1])
-        return steer, a * (MAX_ACCEL if a > 0 else MAX_BRAKE)
-
-    @staticmethod
-    def encode(steer: float, accel: float) -> np.ndarray:
-        """The action that asks for ``steer`` [rad] and ``accel`` [m/s^2] (clipped)."""
-        a0 = math.tan(steer) / (WHEELBASE * MAX_PATH_CURVATURE)
-        a1 = accel / (MAX_ACCEL if accel > 0 else MAX_BRAKE)
-        return np.clip(np.asarray([a0, a1], dtype=np.float32), -1.0, 1.0)
+def track(road: Road, ego: EgoState, target_d: float, target_speed: float) -> tuple[float, float]:
+    """:func:`track_commands` for one ego on ``road``, as Python floats."""
+    kappa = road.curvature_at(ego.s + 0.2 * max(ego.v, 3.0))
+    steer, accel = track_commands(kappa, ego.d, ego.psi, ego.v, target_d, target_speed)
+    return float(steer), float(accel)
 
 
-class DiscreteActions:
-    """Meta-actions over a target lane and target speed, executed by :func:`track`."""
+def continuous_commands(actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(steer [rad], accel [m/s^2])`` of ``(N, 2)`` validated ``[steer, accel]`` actions."""
+    a = np.asarray(actions, dtype=np.float64)
+    steer = np.arctan(WHEELBASE * MAX_PATH_CURVATURE * a[:, 0])
+    return steer, a[:, 1] * np.where(a[:, 1] > 0, MAX_ACCEL, MAX_BRAKE)
 
-    def __init__(self) -> None:
-        self.space = spaces.Discrete(len(META_ACTIONS))
-        self.target_lane = 0
-        self.target_speed = 0.0
 
-    def reset(self, road: Road, ego: EgoState, speed_limit: float) -> None:
-        """Targets start at the ego's lane and speed."""
-        self.target_lane = road.lane_of(ego.d)
-        self.target_speed = round(ego.v / SPEED_STEP) * SPEED_STEP
+def encode_continuous(steer: float, accel: float) -> np.ndarray:
+    """The continuous action that asks for ``steer`` [rad] and ``accel`` [m/s^2] (clipped)."""
+    a0 = math.tan(steer) / (WHEELBASE * MAX_PATH_CURVATURE)
+    a1 = accel / (MAX_ACCEL if accel > 0 else MAX_BRAKE)
+    return np.clip(np.asarray([a0, a1], dtype=np.float32), -1.0, 1.0)
 
-    def command(
-        self, action: int, road: Road, ego: EgoState, speed_limit: float
-    ) -> tuple[float, float]:
-        """Updates the targets with meta-action ``action``; returns the low-level command."""
-        name = META_ACTIONS[int(action)]
-        if name == "LANE_LEFT":
-            self.target_lane = min(self.target_lane + 1, road.lanes - 1)
-        elif name == "LANE_RIGHT":
-            self.target_lane = max(self.target_lane - 1, 0)
-        elif name == "FASTER":
-            self.target_speed = min(self.target_speed + SPEED_STEP, speed_limit + SPEED_STEP)
-        elif name == "SLOWER":
-            self.target_speed = max(self.target_speed - SPEED_STEP, 0.0)
-        return track(road, ego, float(road.lane_center(self.target_lane)), self.target_speed)
+
+class DiscreteTargets:
+    """Target lanes and speeds of N worlds, moved by meta-actions, tracked by the controller."""
+
+    def __init__(self, num: int) -> None:
+        self.lane = np.zeros(num, dtype=np.intp)
+        self.speed = np.zeros(num)
+
+    def reset(self, k: int, lane: int, speed: float) -> None:
+        """World ``k``'s targets start at the ego's lane and (rounded) speed."""
+        self.lane[k] = lane
+        self.speed[k] = round(speed / SPEED_STEP) * SPEED_STEP
+
+    def apply(self, actions: np.ndarray, lanes: np.ndarray, speed_limit: np.ndarray) -> None:
+        """Moves every world's targets by its meta-action (``(N,)`` ints)."""
+        self.lane = np.where(actions == 0, np.minimum(self.lane + 1, lanes - 1), self.lane)
+        self.lane = np.where(actions == 2, np.maximum(self.lane - 1, 0), self.lane)
+        faster = np.minimum(self.speed + SPEED_STEP, speed_limit + SPEED_STEP)
+        self.speed = np.where(actions == 3, faster, self.speed)
+        self.speed = np.where(actions == 4, np.maximum(self.speed - SPEED_STEP, 0.0), self.speed)
+
+
+def action_space(action_type: str) -> spaces.Space:
+    """The action space of ``action_type`` (``"continuous"`` or ``"discrete"``)."""
+    if action_type == "continuous":
+        return spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    return spaces.Discrete(len(META_ACTIONS))

@@ -2,45 +2,33 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium import spaces
 
 from envs.core import ScenarioEnv
-from envs.driving.actions import ACTION_TYPES, ContinuousActions, DiscreteActions
+from envs.driving.actions import ACTION_TYPES
 from envs.driving.config import DrivingConfig, RewardWeights, from_mapping
-from envs.driving.observations import (
-    LABEL_UNITS,
-    BirdseyeRenderer,
-    Palette,
-    Surroundings,
-    kinematics,
-    kinematics_size,
-    surroundings,
-)
+from envs.driving.observations import LABEL_UNITS, BirdseyeRenderer
 from envs.driving.road import Road
 from envs.driving.scenarios import TASKS, scenario_space
-from envs.driving.vehicle import (
-    AHEAD,
-    BEHIND,
-    MAX_JERK,
-    MAX_STEER_RATE,
-    MOBIL_PERIOD,
-    EgoState,
-    Traffic,
-    bicycle_step,
-)
+from envs.driving.vehicle import EgoState, Traffic
+from envs.driving.worlds import OBS_TYPES, DrivingWorlds
 
-__all__ = ["OBS_TYPES", "DrivingEnv"]
+__all__ = ["OBS_TYPES", "DrivingEnv", "check_driving_args"]
 
-OBS_TYPES = ("kinematics", "birdseye")
-START_S = 200.0  # where the ego starts on the road [m]
-ROAD_SPACING = 2.0  # [m] between centreline samples (curvature varies over >= 15 m)
-RECYCLE_PERIOD = 1.0  # [s] between checks for vehicles that left the window around the ego
-CURVATURE_LOOKAHEAD = 20.0  # [m] of the ``curvature_ahead`` perception label
+_ONE = np.zeros(1, dtype=np.intp)
+
+
+def check_driving_args(task: str, obs_type: str, action_type: str) -> None:
+    """Raises ``ValueError`` naming the valid values when an argument is unknown."""
+    if task not in TASKS:
+        raise ValueError(f"unknown driving task {task!r}; valid: {list(TASKS)}")
+    if obs_type not in OBS_TYPES:
+        raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
+    if action_type not in ACTION_TYPES:
+        raise ValueError(f"action_type must be one of {list(ACTION_TYPES)}, got {action_type!r}")
 
 
 class DrivingEnv(ScenarioEnv):
@@ -128,8 +116,14 @@ class DrivingEnv(ScenarioEnv):
     Perception hooks: :meth:`perception_frame` (the bird's-eye raster) and
     :meth:`perception_labels` (units in ``perception_label_units``).
 
+    The simulation is :class:`~envs.driving.worlds.DrivingWorlds`, the same core that
+    :class:`~envs.driving.vector.DrivingVectorEnv` runs for N worlds at once: this env is
+    the batch of one, and world ``k`` of a vector env seeded with ``seed + k`` follows
+    this env seeded with ``seed + k`` bit for bit under the same actions.
+
     ## Version History
-    * v0: first version.
+    * v0: first version (batched core: traffic recycling and pixel noise draw their
+      randomness at reset).
 
     Example:
         >>> env = DrivingEnv(task="full", split="train")
@@ -158,14 +152,7 @@ class DrivingEnv(ScenarioEnv):
         reward: RewardWeights | Mapping[str, float] | None = None,
         config: DrivingConfig | Mapping[str, Any] | None = None,
     ) -> None:
-        if task not in TASKS:
-            raise ValueError(f"unknown driving task {task!r}; valid: {list(TASKS)}")
-        if obs_type not in OBS_TYPES:
-            raise ValueError(f"obs_type must be one of {list(OBS_TYPES)}, got {obs_type!r}")
-        if action_type not in ACTION_TYPES:
-            raise ValueError(
-                f"action_type must be one of {list(ACTION_TYPES)}, got {action_type!r}"
-            )
+        check_driving_args(task, obs_type, action_type)
         super().__init__(
             scenario_space(task), split=split, context=context, render_mode=render_mode
         )
@@ -174,213 +161,86 @@ class DrivingEnv(ScenarioEnv):
         self.action_type = action_type
         self.weights = from_mapping(RewardWeights, reward, **vars(RewardWeights.for_task(task)))
         self.config = from_mapping(DrivingConfig, config)
-        self._actions = ContinuousActions() if action_type == "continuous" else DiscreteActions()
-        self.action_space = self._actions.space
-        cfg = self.config
-        self._birdseye = BirdseyeRenderer(cfg.birdseye_size, cfg.birdseye_scale)
-        if obs_type == "kinematics":
-            n = kinematics_size(cfg.observed_vehicles)
-            world_space: spaces.Space = spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
-        else:
-            size = cfg.birdseye_size
-            world_space = spaces.Box(0, 255, shape=(size, size, 3), dtype=np.uint8)
-        self._declare_observation_space(world_space)
-        # Per-step constants, computed once (the config is frozen).
-        dt = cfg.dt
-        self._timing = (
-            dt,
-            dt / cfg.substeps,
-            cfg.substeps,
-            cfg.max_steps,
-            max(1, round(MOBIL_PERIOD * cfg.policy_frequency)),
-            max(1, round(RECYCLE_PERIOD * cfg.policy_frequency)),
+        self.worlds = DrivingWorlds(
+            1,
+            space=self.scenario_space,
+            obs_type=obs_type,
+            action_type=action_type,
+            weights=self.weights,
+            config=self.config,
         )
-        self._lost_heading = cfg.lost_control_heading
-        self._observed = cfg.observed_vehicles
-        self._kinematics = obs_type == "kinematics"
-        w = self.weights
-        self._w = (
-            w.progress,
-            w.centring,
-            w.speeding,
-            w.comfort,
-            w.lane_change,
-            w.collision,
-            w.off_road,
-        )
+        self.action_space = self.worlds.action_space
+        self._declare_observation_space(self.worlds.observation_space)
         self._view: BirdseyeRenderer | None = None
         self._figure: Any = None
-        # World state (built by reset).
-        self.road: Road | None = None
-        self.ego = EgoState(0.0, 0.0, 0.0, 0.0)
-        self.traffic: Traffic | None = None
-        self._around: Surroundings | None = None
-        self._look: tuple[Palette, np.random.Generator] | None = None
-        self._pixel_seed = 0
-        self._last_frame: np.ndarray | None = None
+        self._discrete = action_type == "discrete"
 
     # ------------------------------------------------------------------ world
 
     def _reset_world(self, scenario: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        rng = self.np_random
-        cfg = self.config
-        limit = scenario["speed_limit"]
-        length = START_S + cfg.horizon * limit * 1.6 + AHEAD + 100.0
-        self.road = road = Road.generate(
-            rng,
-            lanes=scenario["lanes"],
-            lane_width=scenario["lane_width"],
-            curvature_max=scenario["curvature"],
-            length=length,
-            ds=ROAD_SPACING,
-            lead_in=START_S + 40.0,
-        )
-        lane = int(rng.integers(road.lanes))
-        speed = limit * float(rng.uniform(0.7, 0.9))
-        self.ego = EgoState(s=START_S, d=float(road.lane_center(lane)), psi=0.0, v=speed)
-        window = (AHEAD + BEHIND) / 1000.0
-        count = min(cfg.max_vehicles, round(scenario["traffic_density"] * road.lanes * window))
-        self.traffic = Traffic.spawn(
-            rng,
-            road,
-            count=count,
-            center_s=START_S,
-            speed_limit=limit,
-            aggressiveness=scenario["aggressiveness"],
-            friction=scenario["friction"],
-            keep_clear=(self.ego.s, self.ego.d),
-        )
-        # Traffic and actuation noise draw from np_random; pixel noise from its own
-        # generator (made on the first frame) so rendering never changes the dynamics.
-        self._pixel_seed = int(rng.integers(2**63))
-        self._look = None
-        self._actions.reset(road, self.ego, limit)
-        # Actuation noise for the whole episode, drawn at once: [steer rad, accel m/s^2].
-        self._noise: list[list[float]] = []
-        if scenario["actuation_noise"] > 0.0:
-            scale = scenario["actuation_noise"] * np.array([0.16, 3.0])
-            self._noise = (rng.standard_normal((cfg.max_steps, 2)) * scale).tolist()
-        self._queue: deque[tuple[float, float]] = deque(
-            [(0.0, 0.0)] * scenario["latency"], maxlen=scenario["latency"] + 1
-        )
-        self._steps = 0
-        self._distance = 0.0
-        self._abs_offset_sum = 0.0
-        self._last_frame = None
-        self._around = surroundings(road, self.ego, self.traffic, self._observed)
-        self._lane = self._around.lane
-        info = self._info(False, False, False)
-        return self._observe(), info
+        self.worlds.reset_world(0, scenario, self.np_random)
+        info = {key: value.item() for key, value in self.worlds.reset_info(_ONE).items()}
+        return self.worlds.observe(_ONE)[0], info
 
     def _step_world(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        road, ego, traffic = self.road, self.ego, self.traffic
-        assert road is not None and traffic is not None
-        sc = self.scenario
-        limit = sc["speed_limit"]
-        dt, sub, substeps, max_steps, mobil_every, recycle_every = self._timing
-        steer, accel = self._actions.command(action, road, ego, limit)
-        if self._noise:
-            n0, n1 = self._noise[self._steps % len(self._noise)]
-            steer += n0
-            accel += n1
-        if sc["latency"]:
-            self._queue.append((steer, accel))
-            steer, accel = self._queue.popleft()
-        prev_steer, prev_accel = ego.steer, ego.accel
-        travelled = bicycle_step(ego, steer, accel, sub, road, sc["friction"], substeps)
-        traffic.step(dt, ego=ego, mobil_every=mobil_every)
-        if self._steps % recycle_every == 0:
-            traffic.recycle(ego.s, limit)
-        self._steps += 1
-        self._distance += travelled
+        batch = np.array([action]) if self._discrete else action[None]
+        reward, terminated, truncated, info = self.worlds.step(batch)
+        terms = {name: float(value[0]) for name, value in info.pop("reward_terms").items()}
+        info = {key: value[0].item() for key, value in info.items()}
+        info["reward_terms"] = terms
+        obs = self.worlds.observe()[0]
+        return obs, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
 
-        self._around = around = surroundings(road, ego, traffic, self._observed)
-        crashed = around.collided
-        off_road = abs(ego.d) > road.half_width
-        lost = abs(ego.psi) > self._lost_heading
-        lane_offset = around.lane_offset
-        self._abs_offset_sum += abs(lane_offset)
+    # ------------------------------------------------- state (world 0, read-only)
 
-        w_progress, w_centring, w_speeding, w_comfort, w_lane, w_collision, w_off = self._w
-        half_lane = 0.5 * road.lane_width
-        steer_change = (ego.steer - prev_steer) / (MAX_STEER_RATE * dt)
-        accel_change = (ego.accel - prev_accel) / (MAX_JERK * dt)
-        centring = 1.0 - (lane_offset / half_lane) ** 2
-        terms = {
-            "progress": w_progress * min(travelled / (dt * limit), 1.0),
-            "centring": w_centring * (centring if centring > 0.0 else 0.0),
-            "speeding": w_speeding * max(ego.v / limit - 1.0, 0.0),
-            "comfort": w_comfort * 0.5 * (steer_change**2 + accel_change**2),
-            "lane_change": w_lane * float(around.lane != self._lane),
-            "collision": w_collision * float(crashed),
-            "off_road": w_off * float(off_road or lost),
-        }
-        self._lane = around.lane
-        terminated = crashed or off_road or lost
-        truncated = not terminated and self._steps >= max_steps
-        info = {
-            "is_success": False,
-            "crashed": crashed,
-            "off_road": off_road,
-            "lost_control": lost,
-            "lane_deviation": self._abs_offset_sum / self._steps,
-            "speed": ego.v,
-            "distance": self._distance,
-            "reward_terms": terms,
-        }
-        if truncated:
-            needed = self.config.success_speed_ratio * limit * self._steps * dt
-            info["is_success"] = self._distance >= needed
-        if self._kinematics:
-            obs = kinematics(road, ego, limit, self._observed, around)
-        else:
-            obs = self._observe()
-        return obs, sum(terms.values()), terminated, truncated, info
+    @property
+    def road(self) -> Road | None:
+        """The episode's road (``None`` before the first reset)."""
+        return self.worlds.roads.roads[0]
 
-    def _info(self, crashed: bool, off_road: bool, lost: bool) -> dict[str, Any]:
-        return {
-            "is_success": False,
-            "crashed": crashed,
-            "off_road": off_road,
-            "lost_control": lost,
-            "lane_deviation": self._abs_offset_sum / max(self._steps, 1),
-            "speed": self.ego.v,
-            "distance": self._distance,
-        }
+    @property
+    def ego(self) -> EgoState:
+        """A copy of the ego's state."""
+        return self.worlds.egos.get(0)
 
-    def _observe(self) -> np.ndarray:
-        assert self.road is not None and self.traffic is not None and self._around is not None
-        if self.obs_type == "kinematics":
-            return kinematics(
-                self.road,
-                self.ego,
-                self.scenario["speed_limit"],
-                self.config.observed_vehicles,
-                self._around,
-            )
-        frame = self._birdseye.render(self.road, self.ego, self.traffic, *self._appearance())
-        self._last_frame = frame
-        return frame
+    @property
+    def traffic(self) -> Traffic | None:
+        """The background traffic (``None`` before the first reset)."""
+        road = self.road
+        return None if road is None else Traffic.view(self.worlds.traffic, 0, road)
 
-    def _appearance(self) -> tuple[Palette, np.random.Generator]:
-        """The episode's palette and pixel-noise generator, built on first use."""
-        if self._look is None:
-            palette = Palette.from_scenario(self.scenario)
-            self._look = (palette, np.random.default_rng(self._pixel_seed))
-        return self._look
+    @property
+    def elapsed_steps(self) -> int:
+        """Steps taken in this episode."""
+        return int(self.worlds.steps[0])
+
+    @property
+    def target_lane(self) -> int:
+        """The discrete actions' target lane (meaningful with ``action_type="discrete"``)."""
+        return int(self.worlds.targets.lane[0])
+
+    @property
+    def target_speed(self) -> float:
+        """The discrete actions' target speed [m/s]."""
+        return float(self.worlds.targets.speed[0])
+
+    @property
+    def surroundings(self) -> Any:
+        """The ego's lane, lead vehicle, neighbours and contacts, as Python scalars."""
+        return self.worlds.around.world(0)
+
+    @property
+    def birdseye(self) -> BirdseyeRenderer:
+        """The renderer of bird's-eye observations and perception frames."""
+        return self.worlds.birdseye
 
     # ------------------------------------------------------------- perception
 
     def perception_frame(self) -> np.ndarray:
-        """The bird's-eye raster of the current state (uint8 HxWx3, visual params applied).
-
-        With ``obs_type="birdseye"`` it is the last observation itself.
-        """
-        if self.road is None or self.traffic is None:
+        """The bird's-eye raster of the current state (uint8 HxWx3, visual params applied)."""
+        if self.road is None:
             raise RuntimeError("call reset() before perception_frame()")
-        if self._last_frame is not None:
-            return self._last_frame.copy()
-        return self._birdseye.render(self.road, self.ego, self.traffic, *self._appearance())
+        return self.worlds.frames(_ONE)[0]
 
     def perception_labels(self) -> dict[str, float]:
         """Privileged labels of the current state (units: ``perception_label_units``).
@@ -392,31 +252,20 @@ class DrivingEnv(ScenarioEnv):
         0.75 m/px) and ``lead_rel_speed`` is 0 when no lead is within it. A missing
         adjacent lane counts as occupied.
         """
-        if self.road is None or self.traffic is None or self._around is None:
+        if self.road is None:
             raise RuntimeError("call reset() before perception_labels()")
-        a = self._around
-        visible = self._birdseye.visible_gap
-        lead_in_view = a.lead_gap < visible
-        return {
-            "lateral_offset": a.lane_offset,
-            "heading_error": self.ego.psi,
-            "curvature_ahead": self.road.curvature_at(self.ego.s + CURVATURE_LOOKAHEAD),
-            "lead_gap": a.lead_gap if lead_in_view else visible,
-            "lead_rel_speed": a.lead_rel_speed if lead_in_view else 0.0,
-            "left_lane_occupied": float(a.left_occupied),
-            "right_lane_occupied": float(a.right_occupied),
-        }
+        return {key: float(value[0]) for key, value in self.worlds.labels(_ONE).items()}
 
     # -------------------------------------------------------------- rendering
 
     def render(self) -> np.ndarray | None:
         """A 256x256 bird's-eye frame (``rgb_array``) or a matplotlib window (``human``)."""
-        if self.render_mode is None or self.road is None or self.traffic is None:
+        if self.render_mode is None or self.road is None:
             return None
         if self._view is None:
             self._view = BirdseyeRenderer(self.config.render_size, self.config.render_scale)
-        palette = Palette(self._appearance()[0].colours)
-        frame = self._view.render(self.road, self.ego, self.traffic, palette)
+        w = self.worlds
+        frame = self._view.render(w.roads, w.egos, w.traffic, w.colours[:1], _ONE)[0]
         if self.render_mode == "rgb_array":
             return frame
         import matplotlib.pyplot as plt  # lazy: only for human rendering

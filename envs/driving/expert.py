@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.driving.actions import META_ACTIONS, ContinuousActions, DiscreteActions, track
+from envs.driving.actions import META_ACTIONS, encode_continuous, track
 from envs.driving.arrays import running_min_ahead
 from envs.driving.vehicle import VEHICLE_LENGTH, G
 
@@ -62,7 +62,7 @@ class DrivingExpert:
         if road is None:
             raise RuntimeError("reset the env before asking the expert for an action")
         lane = road.lane_of(ego.d)
-        if env._steps == 0 or (episode_start is not None and bool(np.any(episode_start))):
+        if env.elapsed_steps == 0 or (episode_start is not None and bool(np.any(episode_start))):
             self._target_lane, self._cooldown = lane, 0
         limit = sc["speed_limit"]
 
@@ -131,19 +131,17 @@ class DrivingExpert:
 
         target_d = float(road.lane_center(self._target_lane))
         steer, _ = track(road, ego, target_d, v_des)
-        actions = env._actions
-        if isinstance(actions, ContinuousActions):
-            return ContinuousActions.encode(steer, accel), state
-        assert isinstance(actions, DiscreteActions)
-        if self._target_lane > actions.target_lane:
+        if env.action_type == "continuous":
+            return encode_continuous(steer, accel), state
+        if self._target_lane > env.target_lane:
             name = "LANE_LEFT"
-        elif self._target_lane < actions.target_lane:
+        elif self._target_lane < env.target_lane:
             name = "LANE_RIGHT"
         else:
             want = max(0.0, v + accel * 1.0)
-            if want > actions.target_speed + 2.0:
+            if want > env.target_speed + 2.0:
                 name = "FASTER"
-            elif want < actions.target_speed - 2.0:
+            elif want < env.target_speed - 2.0:
                 name = "SLOWER"
             else:
                 name = "IDLE"

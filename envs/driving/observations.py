@@ -15,19 +15,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from envs.driving.arrays import filled
-from envs.driving.road import Road
+from envs.driving.road import RoadBatch
 from envs.driving.vehicle import (
     MAX_BRAKE,
     MAX_STEER,
     VEHICLE_LENGTH,
     VEHICLE_WIDTH,
-    EgoState,
-    Traffic,
+    Egos,
+    TrafficBatch,
 )
 
 __all__ = [
@@ -65,11 +65,12 @@ def kinematics_size(vehicles: int) -> int:
     return EGO_FEATURES + len(PREVIEW_DISTANCES) + NEIGHBOUR_FEATURES * vehicles
 
 
-@dataclass(slots=True)
+@dataclass
 class Surroundings:
-    """What the ego's lane and its neighbours look like (privileged, exact).
+    """What the egos' lanes and their neighbours look like (privileged, exact), per world.
 
-    Built once per step by :func:`surroundings`; treat it as read-only.
+    Built by :func:`surroundings`; every field has a leading world axis. Treat it as
+    read-only; :meth:`world` gives one world's values as Python scalars.
 
     Attributes:
         lane: The ego's current lane index.
@@ -80,103 +81,134 @@ class Surroundings:
             there is no left lane.
         right_occupied: Same for the right lane.
         collided: The ego's footprint overlaps a vehicle's (road-aligned boxes).
-        neighbours: ``(distance, rel_s, rel_d, rel_speed)`` of the nearest vehicles by
-            ``|rel_s| + 2 |rel_d|`` within ``NEIGHBOUR_RANGE``, nearest first.
+        neighbours: ``(N, K, 3)`` ``(rel_s, rel_d, rel_speed)`` of the nearest vehicles by
+            ``|rel_s| + 2 |rel_d|`` within ``NEIGHBOUR_RANGE``, nearest first (zeros after
+            the last).
+        neighbour_count: How many of the ``K`` rows are vehicles.
     """
 
-    lane: int
-    lane_offset: float
-    lead_gap: float
-    lead_rel_speed: float
-    left_occupied: bool
-    right_occupied: bool
-    collided: bool
-    neighbours: list[tuple[float, float, float, float]]
+    lane: np.ndarray
+    lane_offset: np.ndarray
+    lead_gap: np.ndarray
+    lead_rel_speed: np.ndarray
+    left_occupied: np.ndarray
+    right_occupied: np.ndarray
+    collided: np.ndarray
+    neighbours: np.ndarray
+    neighbour_count: np.ndarray
+
+    def assign(self, worlds: np.ndarray, other: Surroundings) -> None:
+        """Overwrites ``worlds``' rows with ``other``'s (computed for those worlds)."""
+        for name in self.__dataclass_fields__:
+            getattr(self, name)[worlds] = getattr(other, name)
+
+    def world(self, k: int) -> SimpleNamespace:
+        """World ``k``'s surroundings as Python scalars (neighbours as a list of tuples)."""
+        out = {
+            name: getattr(self, name)[k].item()
+            for name in self.__dataclass_fields__
+            if name not in ("neighbours", "neighbour_count")
+        }
+        rows = self.neighbours[k, : self.neighbour_count[k]].tolist()
+        return SimpleNamespace(**out, neighbours=[tuple(r) for r in rows])
 
 
-def surroundings(road: Road, ego: EgoState, traffic: Traffic, nearest: int = 0) -> Surroundings:
-    """Computes :class:`Surroundings` for the current state, with ``nearest`` neighbours."""
-    lanes = road.lanes
-    lane = min(max(math.floor(ego.d / road.lane_width + 0.5 * lanes), 0), lanes - 1)
-    offset = ego.d - (lane - 0.5 * (lanes - 1)) * road.lane_width
-    lead_gap, lead_rel = LEAD_GAP_CAP, 0.0
-    left, right = lane + 1 >= lanes, lane == 0
-    overlap = False
-    close: list[tuple[float, float, float, float]] = []
-    if traffic.count:
-        # One plain loop over ~20 vehicles beats dozens of small-array NumPy calls here.
-        ego_s, ego_d, ego_v = ego.s, ego.d, ego.v
-        own = 1 << lane
-        best, lead_v = math.inf, 0.0
-        near_bits = 0
-        for s, v, d, bits in zip(*traffic.as_lists(), strict=True):
-            r = s - ego_s
-            q = d - ego_d
-            if -OCCUPIED_WINDOW < r < OCCUPIED_WINDOW:
-                near_bits |= bits
-                if -VEHICLE_LENGTH < r < VEHICLE_LENGTH and -VEHICLE_WIDTH < q < VEHICLE_WIDTH:
-                    overlap = True
-            if 0.0 < r < best and bits & own:
-                best, lead_v = r, v
-            dist = (r if r > 0.0 else -r) + (2.0 * q if q > 0.0 else -2.0 * q)
-            if dist < NEIGHBOUR_RANGE:
-                close.append((dist, r, q, v - ego_v))
-        if best < LEAD_GAP_CAP + VEHICLE_LENGTH:
-            lead_gap = best - VEHICLE_LENGTH
-            lead_rel = lead_v - ego_v
-        left = left or bool(near_bits & (1 << (lane + 1)))
-        right = right or bool(near_bits & (1 << max(lane - 1, 0)))
-        close.sort()
-        del close[nearest:]
-    return Surroundings(lane, offset, lead_gap, lead_rel, left, right, overlap, close)
+def surroundings(
+    roads: RoadBatch,
+    egos: Egos,
+    traffic: TrafficBatch,
+    nearest: int,
+    worlds: np.ndarray | None = None,
+) -> Surroundings:
+    """Computes :class:`Surroundings` of ``worlds`` (default all), with ``nearest`` neighbours."""
+    w = slice(None) if worlds is None else worlds
+    lanes, width = roads.lanes[w], roads.lane_width[w]
+    ego_s, ego_d, ego_v = egos.s[w], egos.d[w], egos.v[w]
+    lane = np.clip(np.floor(ego_d / width + 0.5 * lanes).astype(np.intp), 0, lanes - 1)
+    offset = ego_d - (lane - 0.5 * (lanes - 1)) * width
+    num = len(lane)
+    r = traffic.s[w] - ego_s[:, None]
+    q = traffic.d[w] - ego_d[:, None]
+    bits, speed = traffic.bits[w], traffic.v[w]
+    near = np.abs(r) < OCCUPIED_WINDOW
+    near_bits = np.bitwise_or.reduce(np.where(near, bits, 0), axis=1)
+    collided = (near & (np.abs(r) < VEHICLE_LENGTH) & (np.abs(q) < VEHICLE_WIDTH)).any(axis=1)
+    own = (bits & (1 << lane)[:, None]) != 0
+    ahead = np.where(own & (r > 0.0), r, np.inf)
+    if ahead.shape[1]:
+        lead = ahead.argmin(axis=1)
+        best = ahead[np.arange(num), lead]
+        lead_v = speed[np.arange(num), lead]
+    else:
+        best, lead_v = np.full(num, np.inf), np.zeros(num)
+    has_lead = best < LEAD_GAP_CAP + VEHICLE_LENGTH
+    lead_gap = np.where(has_lead, best - VEHICLE_LENGTH, LEAD_GAP_CAP)
+    lead_rel = np.where(has_lead, lead_v - ego_v, 0.0)
+    left = (lane + 1 >= lanes) | ((near_bits & (1 << (lane + 1))) != 0)
+    right = (lane == 0) | ((near_bits & (1 << np.maximum(lane - 1, 0))) != 0)
+    dist = np.abs(r) + 2.0 * np.abs(q)
+    dist = np.where(dist < NEIGHBOUR_RANGE, dist, np.inf)
+    order = np.argsort(dist, axis=1, kind="stable")[:, :nearest]
+    found = np.take_along_axis(dist, order, axis=1) < np.inf
+    neighbours = np.zeros((num, nearest, 3))
+    k = order.shape[1]
+    for j, values in enumerate((r, q, speed - ego_v[:, None])):
+        picked = np.take_along_axis(values, order, axis=1)
+        neighbours[:, :k, j] = np.where(found, picked, 0.0)
+    return Surroundings(
+        lane, offset, lead_gap, lead_rel, left, right, collided, neighbours, found.sum(axis=1)
+    )
 
 
 def kinematics(
-    road: Road,
-    ego: EgoState,
-    speed_limit: float,
-    vehicles: int,
+    roads: RoadBatch,
+    egos: Egos,
+    speed_limit: np.ndarray,
     around: Surroundings,
+    worlds: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The kinematics observation (float32, every entry in ``[-1, 1]``).
+    """The ``(N, size)`` kinematics observations of ``worlds`` (float32, entries in ``[-1, 1]``).
 
     Layout: ``[lane_offset, road_offset, heading_error, speed, speed_limit, steer,
     accel, left_edge, right_edge, lead_gap, lead_rel_speed]``, then the curvature at
-    each of ``PREVIEW_DISTANCES``, then for each of the ``vehicles`` nearest vehicles
-    ``[present, rel_s, rel_d, rel_speed]`` (nearest first; zeros when absent). The
-    neighbours come from ``around``, built with at least ``vehicles`` nearest.
+    each of ``PREVIEW_DISTANCES``, then for each of the ``K`` nearest vehicles
+    ``[present, rel_s, rel_d, rel_speed]`` (nearest first; zeros when absent), ``K``
+    being the neighbours ``around`` was built with. ``around`` covers all worlds.
     """
-    half = road.half_width
-    kappa = road.kappa_list
-    last = len(kappa) - 1
-    inv_ds = 1.0 / road.ds
-    base = ego.s / road.ds + 0.5
-    d, v = ego.d, ego.v
-    values = [
-        around.lane_offset / (0.5 * road.lane_width),
-        d / half,
-        ego.psi / (math.pi / 4),
-        v / speed_limit - 1.0,
-        speed_limit / 40.0,
-        ego.steer / MAX_STEER,
-        ego.accel / MAX_BRAKE,
-        (half - d) / 10.0,
-        (half + d) / 10.0,
-        around.lead_gap / (0.5 * LEAD_GAP_CAP) - 1.0,
-        around.lead_rel_speed / 20.0,
-    ]
-    for ahead in PREVIEW_DISTANCES:
-        values.append(
-            kappa[min(max(int(ahead * inv_ds + base), 0), last)] * (1.0 / CURVATURE_SCALE)
-        )
-    d_scale = 0.5 / road.lane_width
-    for _, rel_s, rel_d, rel_v in around.neighbours[:vehicles]:
-        values += (1.0, rel_s * (1.0 / NEIGHBOUR_RANGE), rel_d * d_scale, rel_v * (1.0 / 20.0))
-    size = kinematics_size(vehicles)
-    values += [0.0] * (size - len(values))
-    out = np.array(values, dtype=np.float32)
-    np.minimum(out, filled(1.0, size, np.float32), out=out)  # array bounds beat clip()
-    return np.maximum(out, filled(-1.0, size, np.float32), out=out)
+    w = slice(None) if worlds is None else worlds
+    half, width = roads.half_width[w], roads.lane_width[w]
+    d, v, limit = egos.d[w], egos.v[w], speed_limit[w]
+    ego = np.stack(
+        [
+            around.lane_offset[w] / (0.5 * width),
+            d / half,
+            egos.psi[w] / (math.pi / 4),
+            v / limit - 1.0,
+            limit / 40.0,
+            egos.steer[w] / MAX_STEER,
+            egos.accel[w] / MAX_BRAKE,
+            (half - d) / 10.0,
+            (half + d) / 10.0,
+            around.lead_gap[w] / (0.5 * LEAD_GAP_CAP) - 1.0,
+            around.lead_rel_speed[w] / 20.0,
+        ],
+        axis=1,
+    )
+    preview = roads.curvature_at(egos.s[w, None] + _PREVIEW, w) * (1.0 / CURVATURE_SCALE)
+    found = np.arange(around.neighbours.shape[1]) < around.neighbour_count[w, None]
+    rel = (
+        around.neighbours[w]
+        * np.stack(
+            [np.full_like(width, 1.0 / NEIGHBOUR_RANGE), 0.5 / width, np.full_like(width, 0.05)],
+            axis=1,
+        )[:, None, :]
+    )
+    cars = np.concatenate([found[..., None].astype(float), rel], axis=2)
+    out = np.concatenate([ego, preview, cars.reshape(len(d), -1)], axis=1).astype(np.float32)
+    return np.clip(out, -1.0, 1.0, out=out)
+
+
+_PREVIEW = np.asarray(PREVIEW_DISTANCES)
 
 
 # ------------------------------------------------------------------------ raster
@@ -270,143 +302,189 @@ class BirdseyeRenderer:
         self._side_m = 0.75 * size * scale + margin  # half-width, allowing heading error
         self._lut_zero = math.ceil(size * scale * 1.5 / _LUT_RES)
         self._lut_size = 2 * self._lut_zero + 1
-        self._lut_road: Road | None = None
-        self._lut = np.zeros(0, dtype=np.uint8)
+        self._lut_cache: dict[tuple[int, float], np.ndarray] = {}
         self._noise_bank = (
             np.random.default_rng(20240601)
-            .standard_normal((size + _NOISE_MARGIN, size + _NOISE_MARGIN, 3))
+            .standard_normal((size + NOISE_MARGIN, size + NOISE_MARGIN, 3))
             .astype(np.float32)
         )
 
-    def _rows(self, road: Road, ego: EgoState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per image row: centreline column offset [m], its heading and its ``s``."""
-        s_k = ego.s + self._samples
-        # Samples 2 m apart: on a road sampled every 1 m (or 2 m) they are strided views.
-        ratio = self._sample_step / road.ds
-        poses = None
-        if ratio == int(ratio):
-            poses = road.pose_every(float(s_k[0]), int(ratio), len(s_k))
-        x, y, theta = road.pose_at(s_k) if poses is None else poses
-        xc, yc, th0 = road.pose(ego.s)
-        ex = xc - ego.d * math.sin(th0)
-        ey = yc + ego.d * math.cos(th0)
-        yaw = th0 + ego.psi
-        c, sn = math.cos(yaw), math.sin(yaw)
-        dx, dy = x - ex, y - ey
-        f_k = np.maximum.accumulate(dx * c + dy * sn)  # monotonic interpolation abscissa
+    def _rows(
+        self, roads: RoadBatch, egos: Egos, worlds: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per world and image row ``(W, H)``: centreline column offset [m], heading, ``s``."""
+        ego_s = egos.s[worlds]
+        s_k = ego_s[:, None] + self._samples
+        x, y, theta = roads.pose_at(s_k, worlds)
+        xc, yc, th0 = (a[:, 0] for a in roads.pose_at(ego_s[:, None], worlds))
+        d = egos.d[worlds]
+        ex = xc - d * np.sin(th0)
+        ey = yc + d * np.cos(th0)
+        yaw = th0 + egos.psi[worlds]
+        c, sn = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+        dx, dy = x - ex[:, None], y - ey[:, None]
+        f_k = np.maximum.accumulate(dx * c + dy * sn, axis=1)  # monotonic abscissa
         l_k = dy * c - dx * sn
-        fwd = self._forward
-        return np.interp(fwd, f_k, l_k), np.interp(fwd, f_k, theta - yaw), np.interp(fwd, f_k, s_k)
+        return _interp_rows(self._forward, f_k, (l_k, theta - yaw[:, None], s_k))
 
-    def frenet_grid(self, road: Road, ego: EgoState) -> tuple[np.ndarray, np.ndarray]:
-        """Per-pixel ``(s, d)`` of the ego-centred view (first-order Frenet map).
+    def _luts(self, roads: RoadBatch, worlds: np.ndarray) -> np.ndarray:
+        """``(W, 2 * lut size)`` class by lateral offset (dash gap, then dash), per world.
 
-        A pixel ``delta`` metres left of the centreline point on its row lies at
-        ``d = delta * cos(phi)`` and ``s = s_row + delta * sin(phi)``, with ``phi`` the
-        centreline's heading relative to the ego.
+        Cached per road layout (lanes, lane width).
         """
-        l_c, phi, s_c = self._rows(road, ego)
-        delta = self._left[None, :] - l_c[:, None]
-        return s_c[:, None] + delta * np.sin(phi)[:, None], delta * np.cos(phi)[:, None]
+        out = np.empty((len(worlds), 2 * self._lut_size), dtype=np.uint8)
+        for j, key in enumerate(
+            zip(roads.lanes[worlds].tolist(), roads.lane_width[worlds].tolist(), strict=True)
+        ):
+            lut = self._lut_cache.get(key)
+            if lut is None:
+                lut = self._lut_cache[key] = self._lookup(*key)
+            out[j] = lut
+        return out
 
-    def _lookup(self, road: Road) -> np.ndarray:
-        """Class by lateral offset ``d`` (rows: dash gap / dash), cached per road."""
-        if self._lut_road is road:
-            return self._lut
+    def _lookup(self, lanes: int, width: float) -> np.ndarray:
         d = (np.arange(self._lut_size) - self._lut_zero) * _LUT_RES
-        half, w, mh = road.half_width, road.lane_width, self._mark_half
+        half, mh = 0.5 * lanes * width, self._mark_half
         solid = np.full(d.shape, VERGE, dtype=np.uint8)
         solid[np.abs(d) <= half] = ROAD
         solid[np.abs(np.abs(d) - half) < mh] = MARKING
-        u = d / w + 0.5 * road.lanes  # lane boundaries at integers
+        u = d / width + 0.5 * lanes  # lane boundaries at integers
         k = np.rint(u)
-        inner = (np.abs(u - k) * w < mh) & (k >= 1) & (k <= road.lanes - 1)
+        inner = (np.abs(u - k) * width < mh) & (k >= 1) & (k <= lanes - 1)
         dashed = solid.copy()
         dashed[inner] = MARKING
-        self._lut = np.concatenate([solid, dashed])
-        self._lut_road = road
-        return self._lut
+        return np.concatenate([solid, dashed])
 
-    def labels(self, road: Road, ego: EgoState, traffic: Traffic) -> np.ndarray:
-        """Per-pixel class map (``VERGE``, ``ROAD``, ``MARKING``, ``TRAFFIC``, ``EGO``).
+    def labels(
+        self, roads: RoadBatch, egos: Egos, traffic: TrafficBatch, worlds: np.ndarray
+    ) -> np.ndarray:
+        """``(W, H, H)`` class maps (``VERGE``, ``ROAD``, ``MARKING``, ``TRAFFIC``, ``EGO``).
 
         Lanes and markings come from a lookup table over ``d``; dashes (6 m on, 6 m
         off) follow each row's ``s``; vehicles are road-aligned boxes in ``(s, d)``.
         """
-        lut = self._lookup(road)
-        l_c, phi, s_c = self._rows(road, ego)
-        cos_phi = np.cos(phi)
-        delta = self._left[None, :] - l_c[:, None]
-        d = delta * cos_phi[:, None]
+        num, size = len(worlds), self.size
+        l_c, phi, s_c = self._rows(roads, egos, worlds)
+        delta = self._left[None, None, :] - l_c[:, :, None]
+        d = delta * np.cos(phi)[:, :, None]
         index = d * (1.0 / _LUT_RES)
         index += self._lut_zero + 0.5
-        index.clip(0.0, self._lut_size - 1, out=index)  # the method: one fast pass
+        index.clip(0.0, self._lut_size - 1, out=index)
         code = index.astype(np.intp)
-        code += (np.mod(s_c, 12.0) < 6.0).astype(np.intp)[:, None] * self._lut_size
-        label = lut.take(code)
-        rel = traffic.s - ego.s
-        view = (
-            (rel > self._behind_m)
-            & (rel < self._ahead_m)
-            & (np.abs(traffic.d - ego.d) < self._side_m)
-        )
-        if view.any():
-            s = s_c[:, None] + delta * np.sin(phi)[:, None]
-            vs = traffic.s[view][:, None, None]
-            vd = traffic.d[view][:, None, None]
-            hit = (np.abs(s[None] - vs) < 0.5 * VEHICLE_LENGTH) & (
-                np.abs(d[None] - vd) < 0.5 * VEHICLE_WIDTH
+        code += (np.mod(s_c, 12.0) < 6.0).astype(np.intp)[:, :, None] * self._lut_size
+        label = np.take_along_axis(self._luts(roads, worlds), code.reshape(num, -1), axis=1)
+        label = label.reshape(num, size, size)
+        rel = traffic.s[worlds] - egos.s[worlds, None]
+        lat = traffic.d[worlds] - egos.d[worlds, None]
+        view = (rel > self._behind_m) & (rel < self._ahead_m) & (np.abs(lat) < self._side_m)
+        shown = int(view.sum(axis=1).max(initial=0))
+        if shown:
+            # The (at most) ``shown`` vehicles in view of each world, as boxes in (s, d).
+            order = np.argsort(~view, axis=1, kind="stable")[:, :shown]
+            valid = np.take_along_axis(view, order, axis=1)
+            vs = np.where(valid, np.take_along_axis(traffic.s[worlds], order, axis=1), np.inf)
+            vd = np.take_along_axis(traffic.d[worlds], order, axis=1)
+            s = s_c[:, :, None] + delta * np.sin(phi)[:, :, None]
+            hit = (np.abs(s[:, None] - vs[:, :, None, None]) < 0.5 * VEHICLE_LENGTH) & (
+                np.abs(d[:, None] - vd[:, :, None, None]) < 0.5 * VEHICLE_WIDTH
             )
-            label[hit.any(axis=0)] = TRAFFIC
+            label[hit.any(axis=1)] = TRAFFIC
         r0, r1, c0, c1 = self._ego_box
-        label[r0:r1, c0:c1] = EGO
+        label[:, r0:r1, c0:c1] = EGO
         return label
 
     def render(
         self,
-        road: Road,
-        ego: EgoState,
-        traffic: Traffic,
-        palette: Palette,
-        rng: np.random.Generator | None = None,
+        roads: RoadBatch,
+        egos: Egos,
+        traffic: TrafficBatch,
+        colours: np.ndarray,
+        worlds: np.ndarray,
+        *,
+        blur: np.ndarray | None = None,
+        noise: np.ndarray | None = None,
+        noise_offsets: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The ``(size, size, 3)`` uint8 image; ``rng`` draws the pixel noise."""
-        img = palette.colours.take(self.labels(road, ego, traffic), axis=0)
-        if palette.blur > 0.0:
-            img = _blur(img, palette.blur)
-        if palette.noise > 0.0 and rng is not None:
-            # A random crop of a fixed Gaussian texture: as random as the offsets, and
-            # an order of magnitude cheaper than fresh normal draws per frame.
-            dy, dx = (rng.random(2) * _NOISE_MARGIN).astype(int).tolist()
-            h, w = img.shape[:2]
-            img += self._noise_bank[dy : dy + h, dx : dx + w] * (255.0 * palette.noise)
-        img.clip(0.0, 255.0, out=img)  # ~3x faster than maximum + minimum here
+        """The ``(W, H, H, 3)`` uint8 images of ``worlds``.
+
+        Args:
+            roads: The worlds' roads (all worlds).
+            egos: The worlds' egos.
+            traffic: The worlds' traffic.
+            colours: ``(W, 5, 3)`` palettes of the rendered worlds (:class:`Palette`).
+            worlds: Which worlds to draw.
+            blur: ``(W,)`` Gaussian blur sigmas [px] (0: none).
+            noise: ``(W,)`` pixel noise std as a fraction of 255 (0: none).
+            noise_offsets: ``(W, 2)`` integer crop offsets in ``[0, 32)`` into the fixed
+                noise texture (a random crop: as random as the offsets).
+        """
+        label = self.labels(roads, egos, traffic, worlds)
+        num = len(worlds)
+        flat = label + (np.arange(num) * 5)[:, None, None]
+        img = np.asarray(colours, dtype=np.float32).reshape(-1, 3).take(flat, axis=0)
+        if blur is not None and np.any(blur > 0.0):
+            img = _blur(img, blur)
+        if noise is not None and noise_offsets is not None and np.any(noise > 0.0):
+            steps = np.arange(self.size)
+            dy, dx = noise_offsets[:, 0], noise_offsets[:, 1]
+            crop = self._noise_bank[
+                (dy[:, None] + steps)[:, :, None], (dx[:, None] + steps)[:, None, :]
+            ]
+            img += crop * (255.0 * np.asarray(noise, np.float32))[:, None, None, None]
+        img.clip(0.0, 255.0, out=img)
         return img.astype(np.uint8)
 
 
-_NOISE_MARGIN = 32
+NOISE_MARGIN = 32
 _LUT_RES = 0.05  # [m] resolution of the lateral lookup table
 
 
-def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian-like blur: repeated separable 3-tap passes matching variance ``sigma^2``.
+def _interp_rows(
+    xq: np.ndarray, xp: np.ndarray, fps: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, ...]:
+    """Per-row ``np.interp(xq, xp[k], fp[k])`` for ``(W, S)`` nondecreasing ``xp`` rows.
+
+    A binary search per row and query (``log2 S`` vectorised passes); beyond the ends the
+    end values hold, as in ``np.interp``.
+    """
+    num, samples = xp.shape
+    rows = np.arange(num)[:, None]
+    lo = np.zeros((num, len(xq)), dtype=np.intp)
+    hi = np.full((num, len(xq)), samples, dtype=np.intp)
+    for _ in range(int(samples).bit_length()):
+        mid = (lo + hi) >> 1
+        right = xp[rows, np.minimum(mid, samples - 1)] <= xq
+        go = right & (mid < hi)
+        lo = np.where(go, mid + 1, lo)
+        hi = np.where(go, hi, mid)
+    j = np.clip(lo - 1, 0, samples - 2)
+    x0, x1 = xp[rows, j], xp[rows, j + 1]
+    span = x1 - x0
+    t = np.clip((xq - x0) / np.where(span > 0.0, span, 1.0), 0.0, 1.0)
+    out = []
+    for fp in fps:
+        f0, f1 = fp[rows, j], fp[rows, j + 1]
+        out.append(f0 + t * (f1 - f0))
+    return tuple(out)
+
+
+def _blur(img: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Gaussian-like blur per image: separable 3-tap passes matching variance ``sigma^2``.
 
     Each pass ``[w, 1 - 2w, w]`` adds variance ``2w`` (``w <= 1/3``); edges replicate.
+    Images needing fewer passes than the batch's most get identity passes (``w = 0``).
     """
-    variance = sigma * sigma
-    passes = max(1, math.ceil(variance / (2.0 / 3.0)))
-    w = np.float32(variance / (2.0 * passes))
-    c = np.float32(1.0 - 2.0 * w)
-    for _ in range(passes):
+    variance = np.asarray(sigma, dtype=np.float64) ** 2
+    passes = np.maximum(1, np.ceil(variance / (2.0 / 3.0))).astype(int)
+    passes[variance <= 0.0] = 0
+    for p in range(int(passes.max())):
+        active = passes > p
+        w = np.where(active, variance / (2.0 * np.maximum(passes, 1)), 0.0).astype(np.float32)
+        w = w[:, None, None, None]
+        c = np.float32(1.0) - np.float32(2.0) * w
         # Rows, then columns: pad by replicating the edge, then centre * c + w * neighbours.
-        pad = np.concatenate((img[:1], img, img[-1:]), axis=0)
-        side = pad[:-2] + pad[2:]
-        side *= w
-        img = img * c
-        img += side
         pad = np.concatenate((img[:, :1], img, img[:, -1:]), axis=1)
-        side = pad[:, :-2] + pad[:, 2:]
-        side *= w
-        img = img * c
-        img += side
+        img = img * c + (pad[:, :-2] + pad[:, 2:]) * w
+        pad = np.concatenate((img[:, :, :1], img, img[:, :, -1:]), axis=2)
+        img = img * c + (pad[:, :, :-2] + pad[:, :, 2:]) * w
     return img

@@ -25,7 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Road"]
+__all__ = ["Road", "RoadBatch"]
 
 
 @dataclass(frozen=True)
@@ -255,3 +255,77 @@ class Road:
         angle = math.atan2(along, (r - lateral) * math.copysign(1.0, r))
         d = r - math.copysign(math.hypot(along, r - lateral), r)
         return i * self.ds + angle * abs(r), d
+
+
+class RoadBatch:
+    """The roads of N worlds as ``(N, L)`` arrays (structure of arrays), plus the objects.
+
+    Every road is padded to ``L`` samples: curvature and heading repeat their last
+    value and the centreline continues straight, which is exactly how a single road
+    extends beyond its end, so a lookup means the same thing in any batch.
+
+    Args:
+        num: Number of worlds.
+        samples: ``L``, at least the sample count of any road put in.
+        ds: Sample spacing shared by every road [m].
+    """
+
+    def __init__(self, num: int, samples: int, ds: float) -> None:
+        self.ds = float(ds)
+        self.kappa, self.theta, self.x, self.y = np.zeros((4, num, samples))
+        self.lanes = np.ones(num, dtype=np.intp)
+        self.lane_width = np.full(num, 3.5)
+        self.roads: list[Road | None] = [None] * num
+
+    @property
+    def half_width(self) -> np.ndarray:
+        """``(N,)`` distance from the centreline to either road edge [m]."""
+        return 0.5 * self.lanes * self.lane_width
+
+    def set(self, k: int, road: Road) -> None:
+        """Puts ``road`` in world ``k``."""
+        if road.ds != self.ds:
+            raise ValueError(f"road spacing {road.ds} differs from the batch's {self.ds}")
+        n, total = len(road.kappa), self.kappa.shape[1]
+        if n > total:
+            raise ValueError(f"road of {n} samples exceeds the batch's {total}")
+        extra = np.arange(1, total - n + 1) * self.ds
+        self.kappa[k, :n], self.kappa[k, n:] = road.kappa, road.kappa[-1]
+        self.theta[k, :n], self.theta[k, n:] = road.theta, road.theta[-1]
+        self.x[k, :n] = road.x
+        self.x[k, n:] = road.x[-1] + extra * math.cos(road.theta[-1])
+        self.y[k, :n] = road.y
+        self.y[k, n:] = road.y[-1] + extra * math.sin(road.theta[-1])
+        self.lanes[k], self.lane_width[k] = road.lanes, road.lane_width
+        self.roads[k] = road
+
+    def index(self, s: np.ndarray) -> np.ndarray:
+        """Nearest-sample indices of arc lengths ``s`` (``(N, ...)``, clamped to the arrays)."""
+        return np.clip((s * (1.0 / self.ds) + 0.5).astype(np.intp), 0, self.kappa.shape[1] - 1)
+
+    def _gather(self, arr: np.ndarray, i: np.ndarray, worlds: np.ndarray | slice) -> np.ndarray:
+        """``arr[world, i]`` for each row of ``i`` (``(W, M)``), row ``j`` from ``worlds[j]``."""
+        rows = np.arange(len(arr))[worlds]
+        return arr.reshape(-1).take(rows[:, None] * arr.shape[1] + i)
+
+    def curvature_at(self, s: np.ndarray, worlds: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Curvature at arc lengths ``s`` (``(W, M)``) of ``worlds`` (nearest sample)."""
+        return self._gather(self.kappa, self.index(s), worlds)
+
+    def pose_at(
+        self, s: np.ndarray, worlds: np.ndarray | slice = slice(None)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Centreline ``(x, y, theta)`` at arc lengths ``s`` (``(W, M)``) of ``worlds`` (linear)."""
+        last = self.kappa.shape[1] - 1
+        u = np.clip(s * (1.0 / self.ds), 0.0, last - 1e-6)
+        i = u.astype(np.intp)
+        f = u - i
+        out = []
+        for arr in (self.x, self.y, self.theta):
+            a0 = self._gather(arr, i, worlds)
+            a1 = self._gather(arr, i + 1, worlds)
+            out.append(a0 + f * (a1 - a0))
+        x, y, theta = out
+        # Beyond the ends, extend straight along the end heading.
+        over = s - np.clip(s, 0.0, last * self.ds)
+        return x + over * np.cos(theta), y + over * np.sin(theta), theta

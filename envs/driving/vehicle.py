@@ -1,4 +1,12 @@
-"""Vehicles: the ego's kinematic bicycle and vectorised IDM/MOBIL background traffic.
+"""Vehicles of N driving worlds at once: the ego's kinematic bicycle and IDM/MOBIL traffic.
+
+Everything here is structure of arrays with a leading world axis: the egos are arrays of
+shape ``(N,)`` (:class:`Egos`), the background vehicles arrays of shape ``(N, V)``
+(:class:`TrafficBatch`, ``V`` the largest vehicle count of any world; absent slots are
+parked far behind with no lane). One NumPy update advances every world; a world's result
+depends only on its own rows, never on ``N``, on ``V`` or on its neighbours (reductions
+over vehicles are min/max/argmin only, and all randomness is drawn per world at reset),
+so world ``k`` of a batch evolves bit for bit like a batch of one.
 
 Both live in the road's Frenet frame (see :mod:`envs.driving.road`). The ego integrates
 the kinematic bicycle model in Frenet form, with steering-rate and acceleration limits
@@ -6,12 +14,15 @@ and a friction limit on lateral acceleration: when the tyres cannot deliver the 
 the steering asks for, the yaw rate saturates at ``mu * g / v`` and the car understeers
 out of the curve.
 
-Traffic advances every vehicle in one NumPy update per step: leaders come from an
-all-pairs gap matrix (searched again only when lanes change), accelerations from the
-Intelligent Driver Model (Treiber et al., 2000) toward a desired speed capped by the
-curves ahead, and lane changes from MOBIL (Kesting et al., 2007) with per-driver
-politeness, decided every ``MOBIL_PERIOD`` for every vehicle and both directions at
-once.
+Traffic follows the Intelligent Driver Model (Treiber et al., 2000) toward a desired
+speed capped by the curves ahead, behind the nearest vehicle sharing a lane (an
+all-pairs gap search per world); lane changes follow MOBIL (Kesting et al., 2007) with
+per-driver politeness, decided every ``MOBIL_PERIOD`` for every vehicle and both
+directions at once. Vehicles that leave the window around the ego are recycled to its
+far edges.
+
+:class:`Traffic` and :func:`bicycle_step` are the single-world views (a batch of one) used
+by tests and tools.
 
 Example:
     >>> import numpy as np
@@ -33,15 +44,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.driving.arrays import filled, running_min_ahead
+from envs.driving.arrays import running_min_ahead
 from envs.driving.road import Road
 
 __all__ = [
+    "MAX_LANES",
     "VEHICLE_LENGTH",
     "VEHICLE_WIDTH",
     "EgoState",
+    "Egos",
     "G",
     "Traffic",
+    "TrafficBatch",
+    "advance_egos",
     "bicycle_step",
 ]
 
@@ -54,6 +69,7 @@ MAX_STEER_RATE = 1.0  # rad/s
 MAX_ACCEL = 3.0  # m/s^2
 MAX_BRAKE = 7.0  # m/s^2
 MAX_JERK = 30.0  # m/s^3 (acceleration-rate limit)
+MAX_LANES = 4
 
 # Spawning window around the ego and IDM/MOBIL constants.
 BEHIND = 120.0
@@ -67,17 +83,22 @@ MOBIL_THRESHOLD = 0.2  # [m/s^2]
 MOBIL_PERIOD = 2.0  # [s] between a driver's lane-change decisions
 LANE_CHANGE_TIME = 3.0  # [s] to move one lane width
 NO_LEADER_GAP = 1e4
-LEADER_GUARD = 5  # leaders are also searched afresh every this many MOBIL steps
 RECYCLE_CLEARANCE = 30.0  # [m] a recycled vehicle keeps from others in its lane
-# (s, v, d, v0, headway, a_max) of the two phantom slots: far behind, far ahead.
-_PHANTOMS = np.array([[-1e9, 1e9], [0.0, 0.0], [0.0, 0.0], [20.0, 20.0], [1.5, 1.5], [1.5, 1.5]])
 CURVE_LOOKAHEAD = 64.0  # [m] of road ahead whose curves a driver already slows for
 _RECYCLE_OFFSETS = np.arange(-80.0, 1.0, 8.0)  # [m] candidate slots inside the window edge
+RECYCLE_BANK = 256  # random draws per world for recycling, drawn at reset, reused cyclically
+PARKED_S = -1e9  # where absent vehicles wait (no lane, never a leader)
+PHANTOM_S = 1e9  # the far-ahead phantom: the leader of every vehicle with none in its lanes
+# IDM parameters of the two extra slots MOBIL may look at: the ego and the phantom.
+_EXTRA_HEADWAY, _EXTRA_A_MAX = 1.5, 1.5
+
+
+# ----------------------------------------------------------------------------- ego
 
 
 @dataclass
 class EgoState:
-    """The ego car in Frenet coordinates.
+    """One ego car in Frenet coordinates (the single-world view of :class:`Egos`).
 
     Attributes:
         s: Arc length along the centreline [m].
@@ -98,6 +119,71 @@ class EgoState:
     yaw_demand_ratio: float = 0.0
 
 
+class Egos:
+    """The egos of N worlds: one float64 array of shape ``(N,)`` per :class:`EgoState` field."""
+
+    FIELDS = ("s", "d", "psi", "v", "steer", "accel", "yaw_demand_ratio")
+
+    def __init__(self, num: int) -> None:
+        self.s, self.d, self.psi, self.v, self.steer, self.accel, self.yaw_demand_ratio = (
+            np.zeros(num) for _ in self.FIELDS
+        )
+
+    def set(self, k: int, ego: EgoState) -> None:
+        """Writes world ``k``'s ego."""
+        for name in self.FIELDS:
+            getattr(self, name)[k] = getattr(ego, name)
+
+    def get(self, k: int) -> EgoState:
+        """World ``k``'s ego as an :class:`EgoState` (a copy)."""
+        return EgoState(*(float(getattr(self, name)[k]) for name in self.FIELDS))
+
+
+def advance_egos(
+    egos: Egos,
+    steer_cmd: np.ndarray,
+    accel_cmd: np.ndarray,
+    dt: float,
+    kappa: np.ndarray,
+    ds: float,
+    friction: np.ndarray,
+    substeps: int = 1,
+) -> np.ndarray:
+    """Advances every ego in place by ``substeps`` steps of ``dt``; returns distances along ``s``.
+
+    ``steer_cmd`` [rad] and ``accel_cmd`` [m/s^2] (shape ``(N,)``) are targets; the
+    steering angle moves toward its target at most ``MAX_STEER_RATE`` and acceleration
+    at most ``MAX_JERK``. The yaw rate is capped by the friction circle:
+    ``|v * r| <= friction * g``. ``kappa`` is ``(N, L)`` road curvature sampled every ``ds``.
+    """
+    steer_cmd = np.clip(steer_cmd, -MAX_STEER, MAX_STEER)
+    accel_cmd = np.clip(accel_cmd, -MAX_BRAKE, MAX_ACCEL)
+    rate, da = MAX_STEER_RATE * dt, MAX_JERK * dt
+    grip = friction * G
+    rows = np.arange(len(kappa))
+    last = kappa.shape[1] - 1
+    steer, accel, v, s, d, psi = egos.steer, egos.accel, egos.v, egos.s, egos.d, egos.psi
+    start = s.copy()
+    demand = np.zeros_like(s)
+    for _ in range(substeps):
+        steer = steer + np.clip(steer_cmd - steer, -rate, rate)
+        accel = accel + np.clip(accel_cmd - accel, -da, da)
+        yaw_rate = v * np.tan(steer) / WHEELBASE
+        limit = grip / np.maximum(v, 0.1)
+        demand = np.abs(yaw_rate) / limit
+        yaw_rate = np.where(demand > 1.0, np.copysign(limit, yaw_rate), yaw_rate)
+        k = kappa[rows, np.clip((s * (1.0 / ds) + 0.5).astype(np.intp), 0, last)]
+        s_dot = v * np.cos(psi) / np.maximum(1.0 - k * d, 0.1)
+        d = d + v * np.sin(psi) * dt
+        psi = psi + (yaw_rate - k * s_dot) * dt
+        psi = np.mod(psi + math.pi, 2 * math.pi) - math.pi
+        s = s + s_dot * dt
+        v = np.maximum(v + accel * dt, 0.0)
+    egos.s, egos.d, egos.psi, egos.v = s, d, psi, v
+    egos.steer, egos.accel, egos.yaw_demand_ratio = steer, accel, demand
+    return s - start
+
+
 def bicycle_step(
     ego: EgoState,
     steer_cmd: float,
@@ -107,72 +193,513 @@ def bicycle_step(
     friction: float,
     substeps: int = 1,
 ) -> float:
-    """Advances ``ego`` in place by ``substeps`` steps of ``dt``; returns the distance along ``s``.
+    """Single-world :func:`advance_egos`: advances ``ego`` in place; returns the distance."""
+    egos = Egos(1)
+    egos.set(0, ego)
+    travelled = advance_egos(
+        egos,
+        np.array([steer_cmd]),
+        np.array([accel_cmd]),
+        dt,
+        road.kappa[None, :],
+        road.ds,
+        np.array([friction]),
+        substeps,
+    )
+    for name in Egos.FIELDS:
+        setattr(ego, name, float(getattr(egos, name)[0]))
+    return float(travelled[0])
 
-    ``steer_cmd`` [rad] and ``accel_cmd`` [m/s^2] are targets; the steering angle moves
-    toward its target at most ``MAX_STEER_RATE`` and acceleration at most ``MAX_JERK``.
-    The yaw rate is capped by the friction circle: ``|v * r| <= friction * g``.
+
+# ------------------------------------------------------------------------ traffic
+
+
+def driver_params(
+    rng: np.random.Generator, n: int, speed_limit: float, aggressiveness: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Draws per-driver ``(v0, headway, a_max, politeness)``; aggressive = faster, closer."""
+    agg = np.clip(rng.uniform(aggressiveness - 0.1, aggressiveness + 0.1, n), 0.0, 1.0)
+    v0 = speed_limit * (rng.uniform(0.8, 1.0, n) + 0.2 * agg)
+    return v0, 1.6 - 0.8 * agg, 1.0 + 1.5 * agg, 0.5 * (1.0 - agg)
+
+
+def spawn_positions(
+    rng: np.random.Generator,
+    road: Road,
+    v0: np.ndarray,
+    *,
+    center_s: float,
+    speed_limit: float,
+    keep_clear: tuple[float, float] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draws ``(s, v, lane)`` of vehicles in the window around ``center_s`` with safe gaps."""
+    count = len(v0)
+    lanes = rng.integers(0, road.lanes, count).astype(np.intp)
+    # Evenly spaced slots per lane across the window, each jittered within its slot.
+    by_lane = np.argsort(lanes, kind="stable")
+    per_lane = np.bincount(lanes, minlength=road.lanes)
+    lane_sorted = lanes[by_lane]
+    rank = np.arange(count) - (np.cumsum(per_lane) - per_lane)[lane_sorted]
+    lo, hi = center_s - BEHIND * 0.8, center_s + AHEAD * 0.9
+    spacing = (hi - lo) / np.maximum(per_lane, 1)[lane_sorted]
+    s = np.empty(count)
+    s[by_lane] = lo + (rank + rng.uniform(0.0, 0.3, count)) * spacing
+    v = np.minimum(v0, speed_limit) * rng.uniform(0.85, 1.0, count)
+    if keep_clear is not None:
+        ego_s, ego_d = keep_clear
+        near = (lanes == road.lane_of(ego_d)) & (np.abs(s - ego_s) < 25.0)
+        s[near] = ego_s + 40.0 + 25.0 * np.arange(int(near.sum()))
+    # Push vehicles forward in their lane until every gap lets IDM stop safely:
+    # s'[j] = max(s[j], s'[j-1] + need[j-1]) along each lane, which is a running
+    # maximum of s - cumsum(need); lanes are kept apart by a large per-lane offset.
+    order = np.lexsort((s, lanes))
+    need = (VEHICLE_LENGTH + IDM_S0) + v[order]
+    before = np.cumsum(need) - need
+    apart = lanes[order] * 1e7
+    s[order] = np.maximum.accumulate(s[order] - before + apart) + before - apart
+    return s, v, lanes
+
+
+def curve_speeds_ahead(road: Road, friction: float) -> np.ndarray:
+    """Per road sample, the lowest curve speed on the next ``CURVE_LOOKAHEAD`` of road.
+
+    Traffic slows for curves so it uses at most half the available friction; a straight
+    road gives ``inf`` everywhere.
     """
-    # Plain floats and locals throughout: this runs at every simulation substep.
-    steer_cmd = min(max(steer_cmd, -MAX_STEER), MAX_STEER)
-    accel_cmd = min(max(accel_cmd, -MAX_BRAKE), MAX_ACCEL)
-    rate, da = MAX_STEER_RATE * dt, MAX_JERK * dt
-    grip = friction * G
-    kappa_list, inv_ds = road.kappa_list, 1.0 / road.ds
-    last = len(kappa_list) - 1
-    steer, accel = ego.steer, ego.accel
-    v, s, d, psi = ego.v, ego.s, ego.d, ego.psi
-    start = s
-    demand = 0.0
-    for _ in range(substeps):
-        steer += min(max(steer_cmd - steer, -rate), rate)
-        accel += min(max(accel_cmd - accel, -da), da)
-        yaw_rate = v * math.tan(steer) / WHEELBASE
-        limit = grip / (v if v > 0.1 else 0.1)
-        demand = abs(yaw_rate) / limit
-        if demand > 1.0:
-            yaw_rate = math.copysign(limit, yaw_rate)
-        kappa = kappa_list[min(max(int(s * inv_ds + 0.5), 0), last)]
-        denom = 1.0 - kappa * d
-        s_dot = v * math.cos(psi) / (denom if denom > 0.1 else 0.1)
-        d += v * math.sin(psi) * dt
-        psi += (yaw_rate - kappa * s_dot) * dt
-        psi = (psi + math.pi) % (2 * math.pi) - math.pi
-        s += s_dot * dt
-        v += accel * dt
-        if v < 0.0:
-            v = 0.0
-    ego.s, ego.d, ego.psi, ego.v = s, d, psi, v
-    ego.steer, ego.accel, ego.yaw_demand_ratio = steer, accel, demand
-    return s - start
+    if not np.any(road.kappa):
+        return np.full(len(road.kappa), np.inf)
+    v_curve = np.sqrt(0.5 * friction * G / np.maximum(np.abs(road.kappa), 1e-6))
+    return running_min_ahead(v_curve, round(CURVE_LOOKAHEAD / road.ds))
+
+
+def idm(
+    v: np.ndarray,
+    v0: np.ndarray,
+    gap: np.ndarray,
+    lead_v: np.ndarray,
+    headway: np.ndarray,
+    a_max: np.ndarray,
+    inv_root: np.ndarray,
+    max_brake: float = IDM_MAX_BRAKE,
+) -> np.ndarray:
+    """IDM acceleration, elementwise; ``inv_root`` is ``1 / (2 * sqrt(a_max * b))``.
+
+    ``gap`` (bumper to bumper) must be positive except for an overlap, which brakes as
+    hard as allowed (``max_brake``). Pass ``a_max * dt`` and ``max_brake * dt`` to get the
+    speed change over ``dt`` instead.
+    """
+    s_star = np.maximum(v * (headway + (v - lead_v) * inv_root) + IDM_S0, IDM_S0)
+    with np.errstate(divide="ignore"):
+        ratio = s_star / np.where(gap > 0.0, gap, 0.0)
+    r = v / v0
+    r *= r
+    r *= r
+    return np.maximum(a_max * (1.0 - r - ratio * ratio), -max_brake)
+
+
+class TrafficBatch:
+    """Background vehicles of N worlds as ``(N, V)`` arrays, advanced all at once.
+
+    Slot ``i`` of world ``k`` is a vehicle when ``present[k, i]``; absent slots are
+    parked at ``PARKED_S`` with no lane bit and zero acceleration, so they never lead,
+    follow, collide or show. :meth:`place` fills a world; capacity ``V`` grows as needed.
+
+    Attributes:
+        s, v, d: Arc lengths [m], speeds [m/s], lateral offsets [m].
+        lane: Target lane of each vehicle (its current lane unless changing).
+        occ: Physical lane of each vehicle (from ``d``).
+        bits: Lane bitmask: its physical and its target lane.
+        v0, headway, a_max, politeness: Driver parameters (IDM, MOBIL).
+        v0_now: Desired speed now (``v0`` capped by the curves ahead).
+        lanes, lane_width: Per-world road layout ``(N,)``.
+        steps: Per-world traffic steps since the world was placed.
+    """
+
+    FLOATS = ("s", "v", "d", "v0", "headway", "a_max", "politeness", "v0_now", "inv_root")
+    INTS = ("lane", "occ", "bits")
+
+    def __init__(self, num: int, ds: float, road_samples: int) -> None:
+        self.num, self.capacity, self.ds = num, 0, float(ds)
+        for name in self.FLOATS:
+            setattr(self, name, np.zeros((num, 0)))
+        for name in self.INTS:
+            setattr(self, name, np.zeros((num, 0), dtype=np.intp))
+        self.present = np.zeros((num, 0), dtype=bool)
+        self.count = np.zeros(num, dtype=np.intp)
+        self.lanes = np.ones(num, dtype=np.intp)
+        self.lane_width = np.full(num, 3.5)
+        self.steps = np.zeros(num, dtype=np.intp)
+        self.curve_speed = np.full((num, road_samples), np.inf)
+        self.recycle_jitter = np.zeros((num, RECYCLE_BANK, len(_RECYCLE_OFFSETS)))
+        self.recycle_pick = np.zeros((num, RECYCLE_BANK))
+        self.recycled = np.zeros(num, dtype=np.intp)
+        self._rows = np.arange(num)[:, None]
+
+    # ------------------------------------------------------------------ building
+
+    def _grow(self, capacity: int) -> None:
+        extra = capacity - self.capacity
+        if extra <= 0:
+            return
+        for name in (*self.FLOATS, *self.INTS):
+            old = getattr(self, name)
+            setattr(self, name, np.concatenate([old, np.zeros((self.num, extra), old.dtype)], 1))
+        self.present = np.concatenate([self.present, np.zeros((self.num, extra), bool)], 1)
+        self.capacity = capacity
+        for k in range(self.num):
+            self._park(k, slice(capacity - extra, capacity))
+
+    def _park(self, k: int, slots: slice) -> None:
+        """Makes slots of world ``k`` absent."""
+        self.present[k, slots] = False
+        self.s[k, slots], self.v[k, slots], self.d[k, slots] = PARKED_S, 0.0, 0.0
+        self.v0[k, slots] = self.v0_now[k, slots] = 1.0
+        self.headway[k, slots], self.a_max[k, slots], self.politeness[k, slots] = 1.5, 0.0, 0.0
+        self.inv_root[k, slots] = 0.0
+        self.lane[k, slots] = self.occ[k, slots] = self.bits[k, slots] = 0
+
+    def place(
+        self,
+        k: int,
+        road: Road,
+        *,
+        s: np.ndarray,
+        v: np.ndarray,
+        lane: np.ndarray,
+        v0: np.ndarray,
+        headway: np.ndarray,
+        a_max: np.ndarray,
+        politeness: np.ndarray,
+        friction: float,
+        rng: np.random.Generator,
+    ) -> None:
+        """Puts world ``k``'s vehicles in place (resetting its whole traffic state)."""
+        n = len(s)
+        self._grow(n)
+        self._park(k, slice(0, self.capacity))
+        self.present[k, :n] = True
+        self.lanes[k], self.lane_width[k] = road.lanes, road.lane_width
+        lane = np.asarray(lane, dtype=np.intp)
+        self.s[k, :n], self.v[k, :n], self.lane[k, :n] = s, v, lane
+        self.d[k, :n] = road.lane_center(lane)
+        self.v0[k, :n], self.headway[k, :n], self.a_max[k, :n] = v0, headway, a_max
+        self.politeness[k, :n] = politeness
+        self.inv_root[k, :n] = 0.5 / np.sqrt(np.asarray(a_max) * IDM_B)
+        self.count[k] = n
+        self.steps[k] = 0
+        ahead = curve_speeds_ahead(road, friction)
+        row = self.curve_speed[k]
+        row[: len(ahead)] = ahead
+        row[len(ahead) :] = ahead[-1]
+        shape = self.recycle_jitter.shape[1:]
+        self.recycle_jitter[k] = rng.uniform(-3.0, 3.0, shape)
+        self.recycle_pick[k] = rng.random(RECYCLE_BANK)
+        self.recycled[k] = 0
+        self.update_lanes(np.array([k]))
+        self._update_desired_speeds(np.array([k]))
+
+    # ------------------------------------------------------------------- queries
+
+    def update_lanes(self, worlds: np.ndarray | slice = slice(None)) -> None:
+        """Recomputes the physical lanes ``occ`` and lane bits from ``d`` and ``lane``."""
+        lanes = self.lanes[worlds, None]
+        occ = self.d[worlds] / self.lane_width[worlds, None] + (0.5 * lanes + 1.0)
+        occ = np.clip(occ.astype(np.intp) - 1, 0, lanes - 1)
+        self.occ[worlds] = occ
+        bits = (1 << occ) | (1 << self.lane[worlds])
+        self.bits[worlds] = np.where(self.present[worlds], bits, 0)
+
+    def lane_centre(self, lane: np.ndarray) -> np.ndarray:
+        """``d`` of the centre of ``lane`` (``(N, ...)``) in each world."""
+        shape = (-1,) + (1,) * (lane.ndim - 1)
+        lanes, width = self.lanes.reshape(shape), self.lane_width.reshape(shape)
+        return (lane - 0.5 * (lanes - 1)) * width
+
+    def settled(self) -> np.ndarray:
+        """``(N, V)``: vehicles at their target lane's centre (not changing lanes)."""
+        return self.d == self.lane_centre(self.lane)
+
+    # ------------------------------------------------------------------ dynamics
+
+    def step(
+        self,
+        dt: float,
+        ego_s: np.ndarray,
+        ego_v: np.ndarray,
+        ego_lane: np.ndarray | None,
+        *,
+        mobil_every: int,
+    ) -> np.ndarray:
+        """Advances every world's traffic by ``dt``; returns the ``(N, V)`` mask of lane changes.
+
+        The egos (``ego_lane`` their physical lanes, ``None`` for no ego) take part as
+        leaders/followers but are not moved. MOBIL decisions are taken in a world when its
+        step count is a multiple of ``mobil_every``.
+        """
+        self.steps += 1
+        started = np.zeros(self.s.shape, dtype=bool)
+        if self.capacity == 0:
+            return started
+        ego_bit = np.zeros(self.num, np.intp) if ego_lane is None else 1 << ego_lane
+        slots_s, slots_v, slots_b = self._slots(ego_s, ego_v, ego_bit)
+        leader = self._leaders(slots_s, slots_b)
+        rows = self._rows
+        lead_gap = slots_s[rows, leader] - self.s - VEHICLE_LENGTH
+        decide = np.flatnonzero(self.steps % mobil_every == 0)
+        if len(decide):
+            self._update_desired_speeds(decide)
+        with np.errstate(invalid="ignore"):
+            dv = idm(
+                self.v,
+                self.v0_now,
+                lead_gap,
+                slots_v[rows, leader],
+                self.headway,
+                self.a_max * dt,
+                self.inv_root,
+                IDM_MAX_BRAKE * dt,
+            )
+        dv = np.where(self.present, dv, 0.0)  # parked slots stay parked
+        if len(decide):
+            go, direction = self._mobil(
+                decide, dv * (1.0 / dt), slots_s, slots_v, slots_b, leader, ego_v, ego_lane
+            )
+            self.lane[decide] += direction
+            started[decide] = go
+        # Integrate (semi-implicit Euler), then move lane changers sideways.
+        self.v = np.maximum(self.v + dv, 0.0)
+        self.s = self.s + self.v * dt
+        target = self.lane_centre(self.lane)
+        lat = self.lane_width[:, None] * (dt / LANE_CHANGE_TIME)
+        gap = target - self.d
+        self.d = np.where(np.abs(gap) <= lat, target, self.d + np.copysign(lat, gap))
+        self.update_lanes()
+        return started
+
+    def _slots(
+        self, ego_s: np.ndarray, ego_v: np.ndarray, ego_bit: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(s, v, bits)`` of every vehicle, then the ego (slot ``V``), then the phantom."""
+        num = self.num
+        s = np.concatenate([self.s, ego_s[:, None], np.full((num, 1), PHANTOM_S)], axis=1)
+        v = np.concatenate([self.v, ego_v[:, None], np.zeros((num, 1))], axis=1)
+        b = np.concatenate([self.bits, ego_bit[:, None], np.full((num, 1), -1)], axis=1)
+        return s, v, b
+
+    def _leaders(self, slots_s: np.ndarray, slots_b: np.ndarray) -> np.ndarray:
+        """``(N, V)`` slot of each vehicle's leader: the nearest slot ahead sharing a lane bit.
+
+        The phantom (slot ``V + 1``) is in every lane, so everybody has a leader.
+        """
+        ahead = slots_s[:, None, :] - self.s[:, :, None]
+        same = (slots_b[:, None, :] & self.bits[:, :, None]) != 0
+        return np.where(same & (ahead > 0.0), ahead, np.inf).argmin(axis=2)
+
+    def _update_desired_speeds(self, worlds: np.ndarray) -> None:
+        """Caps the desired speeds in ``worlds`` by the curve speed on the road just ahead."""
+        last = self.curve_speed.shape[1] - 1
+        k = np.clip((self.s[worlds] * (1.0 / self.ds)).astype(np.intp), 0, last)
+        ahead = np.take_along_axis(self.curve_speed[worlds], k, axis=1)
+        self.v0_now[worlds] = np.minimum(self.v0[worlds], ahead)
+
+    def _mobil(
+        self,
+        worlds: np.ndarray,
+        acc: np.ndarray,
+        slots_s: np.ndarray,
+        slots_v: np.ndarray,
+        slots_b: np.ndarray,
+        leader: np.ndarray,
+        ego_v: np.ndarray,
+        ego_lane: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """MOBIL decisions in ``worlds``: ``(go, lane step)``, each ``(W, V)``.
+
+        Gain = own acceleration gain + politeness x (new follower's gain + old
+        follower's gain), above ``MOBIL_THRESHOLD`` (Kesting et al., 2007); safe when
+        the new follower (and the changer) need not brake harder than ``MOBIL_B_SAFE``
+        and both gaps exceed ``IDM_S0 + 1`` m. Only drivers settled in their lane decide.
+        The ego never counts as an old follower (it is not modelled as yielding or
+        gaining) and nobody cuts in close in front of it. Of two starters into the same
+        lane within a safe distance, the one behind waits.
+        """
+        w = len(worlds)
+        cap = self.capacity
+        ids = np.arange(cap)
+        s, v, lane = self.s[worlds], self.v[worlds], self.lane[worlds]
+        v0, a_max, pol = self.v0_now[worlds], self.a_max[worlds], self.politeness[worlds]
+        acc, lead = acc[worlds], leader[worlds]
+        S, Vs, B = slots_s[worlds], slots_v[worlds], slots_b[worlds]
+        ego_speed = ego_v[worlds]
+        # Per-slot IDM parameters: vehicles, then the ego (desired speed: its own), then
+        # the phantom.
+        extra = np.full((w, 2), _EXTRA_HEADWAY)
+        p_headway = np.concatenate([self.headway[worlds], extra], axis=1)
+        p_amax = np.concatenate([a_max, np.full((w, 2), _EXTRA_A_MAX)], axis=1)
+        ego_v0 = np.maximum(ego_speed, 1.0)[:, None]
+        p_v0 = np.concatenate([v0, ego_v0, np.full((w, 1), 20.0)], axis=1)
+        root = 0.5 / math.sqrt(_EXTRA_A_MAX * IDM_B)
+        p_root = np.concatenate([self.inv_root[worlds], np.full((w, 2), root)], axis=1)
+        rows = np.arange(w)[:, None]
+        # Old follower: the vehicle whose leader I am (the last such, if several).
+        is_follower = lead[:, None, :] == ids[None, :, None]  # (W, me, j)
+        old_f = np.where(is_follower, ids[None, None, :], -1).max(axis=2)
+        has_old_f = old_f >= 0
+        old_f = np.where(has_old_f, old_f, cap + 1)  # the phantom stands in for none
+        # Nobody gains more than its free-road acceleration over the current one, so
+        # only a driver held back (or holding back its follower) can gain by changing.
+        r = v / v0
+        r *= r
+        headroom = a_max * (1.0 - r * r) - acc
+        held_back = headroom + pol * np.where(
+            has_old_f, np.take_along_axis(headroom, np.minimum(old_f, cap - 1), 1), 0.0
+        )
+        settled = self.settled()[worlds]
+        want = (held_back > MOBIL_THRESHOLD) & settled & self.present[worlds]
+        # Both directions: axis 2 is (left, right).
+        target = lane[:, :, None] + np.array([1, -1])
+        lanes = self.lanes[worlds][:, None, None]
+        valid = want[:, :, None] & (target >= 0) & (target < lanes)
+        tbit = 1 << np.clip(target, 0, MAX_LANES - 1)
+        in_target = (B[:, None, None, : cap + 1] & tbit[..., None]) != 0  # (W, V, 2, V+1)
+        rel = S[:, None, None, : cap + 1] - s[:, :, None, None]
+        gaps = np.where(in_target, rel, np.inf)
+        ahead = np.where(gaps > 0.0, gaps, np.inf)
+        # A vehicle level with us (rel == 0) counts as behind: it blocks the gap too.
+        behind = np.where(gaps <= 0.0, gaps, -np.inf)
+        new_l, new_f = ahead.argmin(axis=3), behind.argmax(axis=3)
+        nl_gap = np.minimum(ahead.min(axis=3) - VEHICLE_LENGTH, NO_LEADER_GAP)
+        f_raw = -behind.max(axis=3)
+        has_f = f_raw < np.inf
+        nf_gap = np.minimum(f_raw - VEHICLE_LENGTH, NO_LEADER_GAP)
+        # The old follower's new leader would be our current one.
+        of_gap = np.take_along_axis(S, lead, 1) - np.take_along_axis(S, old_f, 1)
+        of_gap -= VEHICLE_LENGTH
+        rows3 = rows[:, :, None]
+        me = np.broadcast_to(ids[None, :, None], target.shape)
+        of2 = np.broadcast_to(old_f[:, :, None], target.shape)
+        our_lead = np.broadcast_to(lead[:, :, None], target.shape)
+        # One IDM call for: new follower now (behind our new leader), new follower after,
+        # me after, old follower after.
+        who = np.stack([new_f, new_f, me, of2])
+        behind_of = np.stack([new_l, me, new_l, our_lead])
+        gap = np.stack(
+            [
+                nf_gap + VEHICLE_LENGTH + nl_gap,
+                nf_gap,
+                nl_gap,
+                np.broadcast_to(of_gap[..., None], me.shape),
+            ]
+        )
+        a4 = idm(
+            Vs[rows3, who],
+            p_v0[rows3, who],
+            np.maximum(gap, 0.1),
+            Vs[rows3, behind_of],
+            p_headway[rows3, who],
+            p_amax[rows3, who],
+            p_root[rows3, who],
+        )
+        nf_now, nf_after, my_after, of_after = a4
+        acc_of = np.take_along_axis(acc, np.minimum(old_f, cap - 1), 1)
+        of_gain = np.where(has_old_f[..., None], of_after - acc_of[..., None], 0.0)
+        safe = (
+            (nf_after > -MOBIL_B_SAFE)
+            & (nf_gap > IDM_S0 + 1.0)
+            & (nl_gap > IDM_S0 + 1.0)
+            & (my_after > -MOBIL_B_SAFE)
+        )
+        if ego_lane is not None:
+            close_ego = (new_f == cap) & has_f & (nf_gap <= 2.0 * ego_speed[:, None, None] + 10.0)
+            safe &= ~close_ego
+        gain = my_after - acc[..., None] + pol[..., None] * (nf_after - nf_now + of_gain)
+        gain = np.where(valid & safe, gain, -np.inf)
+        go_left = gain[..., 0] >= gain[..., 1]
+        go = np.where(go_left, gain[..., 0], gain[..., 1]) > MOBIL_THRESHOLD
+        lane_to = np.where(go_left, lane + 1, lane - 1)
+        ahead_of_me = s[:, None, :] - s[:, :, None]  # > 0: column ahead of row
+        clash = (
+            go[:, :, None]
+            & go[:, None, :]
+            & (lane_to[:, :, None] == lane_to[:, None, :])
+            & (np.abs(ahead_of_me) < 2 * VEHICLE_LENGTH + 20.0)
+            & (ahead_of_me > 0.0)
+        )
+        go &= ~clash.any(axis=2)
+        return go, np.where(go, np.where(go_left, 1, -1), 0)
+
+    # ------------------------------------------------------------------ recycling
+
+    def recycle(self, ego_s: np.ndarray, speed_limit: np.ndarray, worlds: np.ndarray) -> int:
+        """Moves vehicles of ``worlds`` that left the window around the ego to its far edges.
+
+        A vehicle far behind reappears ahead, one far ahead reappears behind, each in a
+        lane slot at least ``RECYCLE_CLEARANCE`` from any other vehicle (a random one of
+        those; the clearest slot when none is) and at the speed of the nearest vehicle in
+        that lane. Vehicles of a world are placed one at a time; worlds in parallel.
+        Returns how many vehicles were recycled.
+        """
+        if self.capacity == 0 or len(worlds) == 0:
+            return 0
+        rel = self.s[worlds] - ego_s[worlds, None]
+        out = self.present[worlds] & ((rel < -BEHIND) | (rel > AHEAD))
+        total = int(out.sum())
+        if total == 0:
+            return 0
+        moved_worlds = worlds[out.any(axis=1)]
+        lane_ids = np.arange(MAX_LANES)
+        n_cand = len(_RECYCLE_OFFSETS)
+        while out.any():
+            has = out.any(axis=1)
+            sub = np.flatnonzero(has)
+            k = worlds[sub]
+            i = out[sub].argmax(axis=1)
+            out[sub, i] = False
+            behind = rel[sub, i] < 0
+            edge = np.where(behind, ego_s[k] + AHEAD, ego_s[k] - BEHIND)
+            cand = edge[:, None] + np.where(behind[:, None], _RECYCLE_OFFSETS, -_RECYCLE_OFFSETS)
+            draw = self.recycled[k] % RECYCLE_BANK
+            cand = cand + self.recycle_jitter[k, draw]
+            self.recycled[k] += 1
+            bits = self.bits[k]
+            others = (bits[:, None, :] & (1 << lane_ids)[None, :, None]) != 0  # (W, lanes, V)
+            others[np.arange(len(k)), :, i] = False
+            dist = np.where(
+                others[:, :, None, :],
+                np.abs(self.s[k][:, None, None, :] - cand[:, None, :, None]),
+                np.inf,
+            )  # (W, lanes, candidates, V)
+            nearest = dist.argmin(axis=3)
+            clearance = dist.min(axis=3)
+            exists = lane_ids[None, :] < self.lanes[k][:, None]
+            clearance = np.where(exists[:, :, None], clearance, -np.inf).reshape(len(k), -1)
+            free = clearance > RECYCLE_CLEARANCE
+            n_free = free.sum(axis=1)
+            nth = (self.recycle_pick[k, draw] * n_free).astype(np.intp)
+            pick_free = (np.cumsum(free, axis=1) > nth[:, None]).argmax(axis=1)
+            pick = np.where(n_free > 0, pick_free, clearance.argmax(axis=1))
+            lane, slot = np.divmod(pick, n_cand)
+            clear = clearance[np.arange(len(k)), pick]
+            near = nearest.reshape(len(k), -1)[np.arange(len(k)), pick]
+            speed = np.where(
+                clear < 120.0, self.v[k, near], np.minimum(self.v0[k, i], speed_limit[k])
+            )
+            self.s[k, i] = cand[np.arange(len(k)), slot]
+            self.v[k, i] = speed
+            self.lane[k, i] = self.occ[k, i] = lane
+            self.d[k, i] = (lane - 0.5 * (self.lanes[k] - 1)) * self.lane_width[k]
+            self.bits[k, i] = 1 << lane
+        self._update_desired_speeds(moved_worlds)
+        return total
 
 
 class Traffic:
-    """Background vehicles as arrays (one entry per vehicle), advanced all at once.
+    """The traffic of one world of a :class:`TrafficBatch`, with single-world accessors.
 
-    The arrays are views into buffers two longer than the vehicle count: slot ``count``
-    holds the ego during :meth:`step` (so traffic follows and yields to it) and a
-    phantom far behind otherwise; slot ``count + 1`` is a phantom far ahead, the leader
-    of every vehicle with none in its lane. Use :meth:`spawn` to build one.
-
-    Leaders (the nearest vehicle ahead sharing a lane) are found with an all-pairs gap
-    matrix and then kept: within a lane nobody overtakes without colliding, so they only
-    change when lanes do (a lane change, a recycled vehicle, the ego entering another
-    lane). They are searched again then, and every ``LEADER_GUARD`` MOBIL decision
-    steps as a guard (after a collision, which ends the episode, order can change).
-
-    Attributes:
-        s: Arc lengths [m].
-        d: Lateral offsets [m].
-        v: Speeds [m/s].
-        lane: Target lane of each vehicle (its current lane unless changing).
-        occ: Physical lane of each vehicle (from ``d``).
-        bits: Lane bitmask of each vehicle: its physical and its target lane (call
-            :meth:`update_lanes` after changing ``s``, ``d`` or ``lane`` from outside).
-        v0: Desired speeds [m/s].
-        headway: IDM time headways T [s].
-        a_max: IDM maximum accelerations [m/s^2].
-        politeness: MOBIL politeness factors p.
+    ``Traffic(road, s=..., ...)`` and :meth:`spawn` build a batch of one;
+    :meth:`view` looks at world ``k`` of an existing batch. Arrays (``s``, ``v``, ``d``,
+    ``lane``, ``occ``, ``bits``, ``v0``, ...) are the world's present vehicles (copies
+    for a view of a larger batch); treat them as read-only.
     """
 
     def __init__(
@@ -189,65 +716,34 @@ class Traffic:
         friction: float,
         rng: np.random.Generator,
     ) -> None:
-        n = len(s)
-        self.count = n
-        self.rng = rng
         self.road = road
+        self.batch = TrafficBatch(1, road.ds, len(road.kappa))
+        self.world = 0
+        self.batch.place(
+            0,
+            road,
+            s=np.asarray(s, float),
+            v=np.asarray(v, float),
+            lane=lane,
+            v0=np.asarray(v0, float),
+            headway=np.asarray(headway, float),
+            a_max=np.asarray(a_max, float),
+            politeness=np.asarray(politeness, float),
+            friction=friction,
+            rng=rng,
+        )
 
-        # Per-slot buffers, one row each: s, v, d, v0, headway, a_max, then the IDM
-        # parameters as used: desired speed now (curves ahead) and 1 / (2 sqrt(a b)).
-        # Slot n: the ego during a step, else a phantom far behind with no lane; slot
-        # n + 1: a phantom far ahead, the leader of the leaderless. MOBIL gathers rows
-        # for any set of slots with one indexing call.
-        floats = np.empty((8, n + 2))
-        floats[:6, :n] = (s, v, road.lane_center(np.asarray(lane)), v0, headway, a_max)
-        floats[:6, n:] = _PHANTOMS
-        floats[6] = floats[3]
-        floats[7] = 0.5 / np.sqrt(floats[5] * IDM_B)
-        self._floats = floats
-        self._S, self._V, self._D, self._V0, self._T, self._A, self._V0_NOW, self._INV_ROOT = floats
-        self._L = np.zeros(n + 2, dtype=np.intp)
-        self._L[:n] = lane
-        self._B = np.zeros(n + 2, dtype=np.intp)
-        self.s, self.v, self.d, self.lane = self._S[:n], self._V[:n], self._D[:n], self._L[:n]
-        self.bits = self._B[:n]
-        self.v0, self.headway, self.a_max = self._V0[:n], self._T[:n], self._A[:n]
-        self.politeness = np.asarray(politeness, dtype=float)
-        self._lane_bit = 1 << np.arange(road.lanes + 2)
-        # Traffic slows for curves so it uses at most half the available friction: a
-        # driver's desired speed is capped by the curve speed anywhere on the next
-        # CURVE_LOOKAHEAD of road, refreshed at every lane decision.
-        self._v_curve_ahead: np.ndarray | None = None
-        if np.any(road.kappa):
-            v_curve = np.sqrt(0.5 * friction * G / np.maximum(np.abs(road.kappa), 1e-6))
-            self._v_curve_ahead = running_min_ahead(v_curve, round(CURVE_LOOKAHEAD / road.ds))
-        self._inv_ds = 1.0 / road.ds
-        self._v0_now = self._V0_NOW[:n]
-        self._update_desired_speeds()
-        self._steps = 0
-        self._movers: list[int] = []  # vehicles between lanes (d off their lane centre)
-        # Each vehicle's leader (a slot index), valid while the lanes and the ego's lane
-        # bit (_leaders_key) are unchanged.
-        self._leaders = np.full(n, n + 1, dtype=np.intp)
-        self._vehicle_ids = np.arange(n)
-        self._dt, self._a_max_dt = 0.0, self.a_max
-        # Flat index of row r's first column in a (2n, n + 1) matrix (MOBIL's rows).
-        self._row_start = np.arange(2 * n, dtype=np.intp) * (n + 1)
-        self._no_changes = np.zeros(n, dtype=bool)
-        self._no_changes.flags.writeable = False
-        self._leaders_key: int | None = None
-        self.occ = np.zeros(n, dtype=np.intp)
-        self.update_lanes()
+    @classmethod
+    def view(cls, batch: TrafficBatch, world: int, road: Road) -> Traffic:
+        """World ``world`` of ``batch`` (on ``road``) as a :class:`Traffic`."""
+        traffic = cls.__new__(cls)
+        traffic.road, traffic.batch, traffic.world = road, batch, world
+        return traffic
 
-    @staticmethod
-    def driver_params(
-        rng: np.random.Generator, n: int, speed_limit: float, aggressiveness: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Draws per-driver ``(v0, headway, a_max, politeness)``; aggressive = faster, closer."""
-        agg = rng.uniform(aggressiveness - 0.1, aggressiveness + 0.1, n)
-        np.minimum(np.maximum(agg, 0.0, out=agg), 1.0, out=agg)
-        v0 = speed_limit * (rng.uniform(0.8, 1.0, n) + 0.2 * agg)
-        return v0, 1.6 - 0.8 * agg, 1.0 + 1.5 * agg, 0.5 * (1.0 - agg)
+    @property
+    def count(self) -> int:
+        """Number of vehicles."""
+        return int(self.batch.count[self.world])
 
     @classmethod
     def spawn(
@@ -274,30 +770,10 @@ class Traffic:
             friction: Tyre-road friction (traffic slows for curves accordingly).
             keep_clear: ``(s, d)`` of a point (the ego) no vehicle may start near.
         """
-        v0, headway, a_max, politeness = cls.driver_params(rng, count, speed_limit, aggressiveness)
-        lanes = rng.integers(0, road.lanes, count).astype(np.intp)
-        # Evenly spaced slots per lane across the window, each jittered within its slot.
-        by_lane = np.argsort(lanes, kind="stable")
-        per_lane = np.bincount(lanes, minlength=road.lanes)
-        lane_sorted = lanes[by_lane]
-        rank = np.arange(count) - (np.cumsum(per_lane) - per_lane)[lane_sorted]
-        lo, hi = center_s - BEHIND * 0.8, center_s + AHEAD * 0.9
-        spacing = (hi - lo) / np.maximum(per_lane, 1)[lane_sorted]
-        s = np.empty(count)
-        s[by_lane] = lo + (rank + rng.uniform(0.0, 0.3, count)) * spacing
-        v = np.minimum(v0, speed_limit) * rng.uniform(0.85, 1.0, count)
-        if keep_clear is not None:
-            ego_s, ego_d = keep_clear
-            near = (lanes == road.lane_of(ego_d)) & (np.abs(s - ego_s) < 25.0)
-            s[near] = ego_s + 40.0 + 25.0 * np.arange(int(near.sum()))
-        # Push vehicles forward in their lane until every gap lets IDM stop safely:
-        # s'[j] = max(s[j], s'[j-1] + need[j-1]) along each lane, which is a running
-        # maximum of s - cumsum(need); lanes are kept apart by a large per-lane offset.
-        order = np.lexsort((s, lanes))
-        need = (VEHICLE_LENGTH + IDM_S0) + v[order]
-        before = np.cumsum(need) - need
-        apart = lanes[order] * 1e7
-        s[order] = np.maximum.accumulate(s[order] - before + apart) + before - apart
+        v0, headway, a_max, politeness = driver_params(rng, count, speed_limit, aggressiveness)
+        s, v, lanes = spawn_positions(
+            rng, road, v0, center_s=center_s, speed_limit=speed_limit, keep_clear=keep_clear
+        )
         return cls(
             road,
             s=s,
@@ -311,345 +787,41 @@ class Traffic:
             rng=rng,
         )
 
-    # ------------------------------------------------------------------ queries
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in TrafficBatch.FLOATS or name in TrafficBatch.INTS:
+            batch, world = self.__dict__["batch"], self.__dict__["world"]
+            return getattr(batch, name)[world, : batch.count[world]]
+        raise AttributeError(name)
+
+    @property
+    def movers(self) -> np.ndarray:
+        """Indices of the vehicles changing lanes (off their target lane's centre)."""
+        return np.flatnonzero(~self.batch.settled()[self.world, : self.count])
+
+    def step(self, dt: float, *, ego: EgoState | None = None, mobil_every: int = 5) -> np.ndarray:
+        """Advances the traffic by ``dt``; returns the bool mask of lane changes begun."""
+        if ego is None:
+            ego_s, ego_v, ego_lane = np.array([PARKED_S]), np.zeros(1), None
+        else:
+            ego_s, ego_v = np.array([ego.s]), np.array([ego.v])
+            ego_lane = np.array([self.road.lane_of(ego.d)])
+        started = self.batch.step(dt, ego_s, ego_v, ego_lane, mobil_every=mobil_every)
+        return started[0, : self.count]
+
+    def recycle(self, ego_s: float, speed_limit: float) -> int:
+        """Recycles vehicles that left the window around ``ego_s``; returns how many."""
+        return self.batch.recycle(np.array([ego_s]), np.array([speed_limit]), np.array([0]))
 
     def update_lanes(self) -> None:
-        """Recomputes the physical lanes ``occ`` and lane bitmasks ``bits`` from ``d``.
-
-        A vehicle occupies its physical lane and its target lane (both while changing).
-        """
-        road = self.road
-        occ = (self.d * (1.0 / road.lane_width) + (0.5 * road.lanes + 1.0)).astype(np.intp) - 1
-        np.minimum(np.maximum(occ, 0, out=occ), road.lanes - 1, out=occ)
-        self.occ = occ
-        lane_bit = self._lane_bit
-        np.bitwise_or(lane_bit.take(occ), lane_bit.take(self.lane), out=self.bits)
-        self._leaders_key = None
-
-    def as_lists(self) -> tuple[list[float], list[float], list[float], list[int]]:
-        """``(s, v, d, bits)`` as plain lists, for per-vehicle Python loops in observers."""
-        s, v, d = self._floats[:3, : self.count].tolist()
-        return s, v, d, self.bits.tolist()
+        """Recomputes ``occ`` and ``bits`` from ``d`` and ``lane``."""
+        self.batch.update_lanes()
 
     def min_gap(self) -> float:
         """Smallest bumper-to-bumper gap between two vehicles sharing a lane [m]."""
         if self.count < 2:
             return math.inf
-        same = (self.bits[:, None] & self.bits[None, :]) != 0
-        gap = np.abs(self.s[:, None] - self.s[None, :]) - VEHICLE_LENGTH
+        bits, s = self.bits, self.s
+        same = (bits[:, None] & bits[None, :]) != 0
+        gap = np.abs(s[:, None] - s[None, :]) - VEHICLE_LENGTH
         np.fill_diagonal(gap, np.inf)
         return float(np.min(np.where(same, gap, np.inf)))
-
-    # --------------------------------------------------------------- dynamics
-
-    def step(self, dt: float, *, ego: EgoState | None = None, mobil_every: int = 5) -> np.ndarray:
-        """Advances all vehicles by ``dt``; returns a (read-only) bool mask of lane changes begun.
-
-        The ego (if given) takes part as a leader/follower but is not moved. MOBIL
-        decisions are taken every ``mobil_every`` calls (drivers do not reconsider
-        their lane at every control step; the env makes that ``MOBIL_PERIOD``).
-        """
-        n = self.count
-        self._steps += 1
-        if n == 0:
-            return np.zeros(0, dtype=bool)
-        road = self.road
-        S, V, B = self._S, self._V, self._B
-        ego_bit = 0
-        if ego is not None:
-            lane = int(ego.d / road.lane_width + 0.5 * road.lanes + 1.0) - 1
-            ego_bit = 1 << min(max(lane, 0), road.lanes - 1)
-            S[n], V[n], B[n] = ego.s, ego.v, ego_bit
-        decide = self._steps % mobil_every == 0
-        if self._leaders_key != ego_bit or self._steps % (LEADER_GUARD * mobil_every) == 0:
-            self._find_leaders()
-            self._leaders_key = ego_bit
-        leader = self._leaders
-        lead_gap = S.take(leader)
-        lead_gap -= self.s
-        lead_gap -= filled(VEHICLE_LENGTH, n)
-        if decide:
-            self._update_desired_speeds()
-        v0 = self._v0_now
-        if dt != self._dt:
-            self._dt, self._a_max_dt = dt, self.a_max * dt
-        # IDM with a_max scaled by dt: the speed change of this step.
-        dv = _idm(
-            self.v,
-            v0,
-            lead_gap,
-            V.take(leader),
-            self.headway,
-            self._a_max_dt,
-            self._INV_ROOT[:n],
-            max_brake=IDM_MAX_BRAKE * dt,
-        )
-
-        started = self._mobil(dv * (1.0 / dt), v0, ego) if decide else None
-
-        # --- integrate (semi-implicit Euler), in place so the views stay valid
-        self.v += dv
-        np.maximum(self.v, filled(0.0, n), out=self.v)
-        self.s += self.v * dt
-        if self._movers:
-            self._move_sideways(dt)
-        if ego is not None:
-            S[n], B[n] = -1e9, 0
-        return self._no_changes if started is None else started
-
-    def _update_desired_speeds(self) -> None:
-        """Caps every driver's desired speed by the curve speed on the road just ahead."""
-        if self._v_curve_ahead is not None:
-            k = (self.s * self._inv_ds).astype(np.intp)
-            np.minimum(self.v0, self._v_curve_ahead.take(k, mode="clip"), out=self._v0_now)
-
-    def _gaps_ahead(self) -> np.ndarray:
-        """``ds[i, j]``: how far slot ``j`` (a vehicle or the ego) is ahead of vehicle ``i``."""
-        return self._S[: self.count + 1] - self.s[:, None]
-
-    def _find_leaders(self) -> None:
-        """Searches every vehicle's leader: the nearest slot ahead sharing a lane bit.
-
-        The far-ahead phantom (slot ``count + 1``) is in every lane here, so a vehicle
-        with nobody ahead in its lanes gets it.
-        """
-        n = self.count
-        ds = self._S - self.s[:, None]  # the diagonal is 0: never a leader
-        self._B[n + 1] = -1  # every lane bit
-        same_lane = (self._B & self.bits[:, None]) != 0
-        self._B[n + 1] = 0
-        self._leaders = np.where(same_lane & (ds > 0.0), ds, np.inf).argmin(axis=1)
-
-    def _move_sideways(self, dt: float) -> None:
-        """Moves the lane changers toward their target lane's centre, then their lanes.
-
-        A few vehicles change lanes at a time, so plain floats over them beat full-array
-        NumPy updates; the others' ``d``, ``occ`` and ``bits`` are unchanged.
-        """
-        road = self.road
-        width, lanes = road.lane_width, road.lanes
-        centre, offset = 0.5 * (lanes - 1), 0.5 * lanes + 1.0
-        lat = width / LANE_CHANGE_TIME * dt
-        inv_w = 1.0 / width
-        d, lane, occ, bits = self.d, self.lane, self.occ, self.bits
-        still = []
-        for i in self._movers:
-            target = int(lane[i])
-            target_d = (target - centre) * width
-            di = float(d[i])
-            di += min(max(target_d - di, -lat), lat)
-            d[i] = di
-            if di != target_d:
-                still.append(i)
-            o = min(max(int(di * inv_w + offset) - 1, 0), lanes - 1)
-            occ[i] = o
-            new_bits = (1 << o) | (1 << target)
-            if new_bits != bits[i]:
-                bits[i] = new_bits
-                self._leaders_key = None
-        self._movers = still
-
-    def _mobil(self, acc: np.ndarray, v0: np.ndarray, ego: EgoState | None) -> np.ndarray:
-        """MOBIL decisions for every settled vehicle, left and right stacked in one pass.
-
-        Gain = own acceleration gain + politeness x (new follower's gain + old
-        follower's gain), above ``MOBIL_THRESHOLD`` (Kesting et al., 2007); safe when
-        the new follower (and the changer) need not brake harder than ``MOBIL_B_SAFE``
-        and both gaps exceed ``IDM_S0 + 1`` m. The old follower is the vehicle whose
-        leader the changer is; the ego never counts as one (it is not modelled as
-        yielding or gaining).
-        """
-        road, n = self.road, self.count
-        S, V, B = self._S, self._V, self._B[: n + 1]
-        follower = np.full(n + 2, n + 1, dtype=np.intp)  # n + 1: none
-        follower[self._leaders] = self._vehicle_ids
-        old_follower = follower[:n]
-        has_old_follower = old_follower < n
-        # Nobody gains more than its free-road acceleration over the current one, so
-        # only a driver held back (or holding back its follower) can gain by changing.
-        headroom = self.v / v0
-        headroom *= headroom
-        headroom *= headroom
-        np.subtract(1.0, headroom, out=headroom)
-        headroom *= self.a_max
-        headroom -= acc
-        held_back = np.where(has_old_follower, headroom.take(old_follower, mode="clip"), 0.0)
-        held_back *= self.politeness
-        held_back += headroom
-        want = held_back > MOBIL_THRESHOLD
-        if self._movers:
-            want[self._movers] = False  # only drivers settled in their lane decide
-        cand = want.nonzero()[0]
-        if len(cand) == 0:
-            return self._no_changes
-        me = np.concatenate((cand, cand))
-        lane = self.lane[cand]
-        target = np.concatenate((lane + 1, lane - 1))
-        valid = (target >= 0) & (target < road.lanes)
-        tbit = self._lane_bit[np.maximum(target, 0)]
-        ds2 = self._gaps_ahead()[me]
-        in_t = (B & tbit[:, None]) != 0
-        gaps = np.where(in_t, ds2, np.inf)
-        ahead = np.where(gaps > 0.0, gaps, np.inf)
-        # A vehicle level with us (ds == 0) counts as behind: it blocks the gap too. We
-        # are never in our own target lane while settled, so the diagonal drops out.
-        # The follower is the target-lane vehicle with the largest ds <= 0.
-        behind = np.where(gaps <= 0.0, gaps, -np.inf)
-        li, fi = ahead.argmin(axis=1), behind.argmax(axis=1)
-        start = self._row_start[: len(me)]
-        nl_gap = ahead.take(li + start)
-        nl_gap -= VEHICLE_LENGTH
-        np.minimum(nl_gap, NO_LEADER_GAP, out=nl_gap)
-        f_raw = behind.take(fi + start)
-        np.negative(f_raw, out=f_raw)
-        has_f = f_raw < np.inf
-        nf_gap = np.minimum(f_raw - VEHICLE_LENGTH, NO_LEADER_GAP)
-        if ego is not None:
-            self._V0_NOW[n] = max(ego.v, 1.0)
-        # The old follower's new leader would be our current one.
-        of = old_follower.take(me)
-        our_leader = self._leaders.take(me)
-        of_gap = S.take(our_leader) - S.take(of)
-        of_gap -= VEHICLE_LENGTH
-        # One IDM call for: new follower now (behind our new leader), new follower
-        # after, me after, old follower after.
-        who = np.concatenate((fi, fi, me, of))
-        gap = np.concatenate((nf_gap + VEHICLE_LENGTH + nl_gap, nf_gap, nl_gap, of_gap))
-        _, v_who, _, _, headway, a_max, v0_who, inv_root = self._floats[:, who]
-        a4 = _idm(
-            v_who,
-            v0_who,
-            np.maximum(gap, 0.1, out=gap),
-            V.take(np.concatenate((li, me, li, our_leader))),
-            headway,
-            a_max,
-            inv_root,
-        )
-        m = len(me)
-        nf_now, nf_after, my_after = a4[:m], a4[m : 2 * m], a4[2 * m : 3 * m]
-        of_gain = a4[3 * m :] - acc.take(of, mode="clip")
-        of_gain *= has_old_follower.take(me)
-        safe = (
-            (nf_after > -MOBIL_B_SAFE)
-            & (nf_gap > IDM_S0 + 1.0)
-            & (nl_gap > IDM_S0 + 1.0)
-            & (my_after > -MOBIL_B_SAFE)
-        )
-        if ego is not None:
-            # The ego is not assumed to yield: never cut in close in front of it.
-            safe &= (fi != n) | ~has_f | (nf_gap > 2.0 * ego.v + 10.0)
-        gain = my_after - acc[me] + self.politeness[me] * (nf_after - nf_now + of_gain)
-        gain = np.where(valid & safe, gain, -np.inf).reshape(2, len(cand))
-        go_left = gain[0] >= gain[1]
-        best = np.where(go_left, gain[0], gain[1])
-        go = best > MOBIL_THRESHOLD
-        if np.count_nonzero(go) > 1:
-            # Two drivers must not move into the same gap from both sides: of any two
-            # starters heading for the same lane within a safe distance, the one
-            # behind waits.
-            lane_to = np.where(go_left, lane + 1, lane - 1)
-            s_c = self.s[cand]
-            rel = s_c[None, :] - s_c[:, None]  # > 0: column ahead of row
-            clash = (
-                go[:, None]
-                & go[None, :]
-                & (lane_to[:, None] == lane_to[None, :])
-                & (np.abs(rel) < 2 * VEHICLE_LENGTH + 20.0)
-                & (rel > 0.0)
-            )
-            go &= ~clash.any(axis=1)
-        if go.any():
-            started = np.zeros(n, dtype=bool)
-            started[cand] = go
-            self.lane[cand] += np.where(go, np.where(go_left, 1, -1), 0)
-            self._movers = sorted(set(self._movers).union(cand[go].tolist()))
-            self.update_lanes()
-            return started
-        return self._no_changes
-
-    # ------------------------------------------------------------- recycling
-
-    def recycle(self, ego_s: float, speed_limit: float) -> int:
-        """Moves vehicles that left the window around the ego to its far edges.
-
-        A vehicle far behind reappears ahead, one far ahead reappears behind, each in a
-        lane slot at least ``RECYCLE_CLEARANCE`` from any other vehicle (the clearest
-        slot when none is) and at the speed of the nearest vehicle in that lane.
-        Returns how many left the window.
-        """
-        if self.count == 0:
-            return 0
-        s_list = self.s.tolist()  # Python min/max: cheaper than two small reductions
-        if min(s_list) >= ego_s - BEHIND and max(s_list) <= ego_s + AHEAD:
-            return 0
-        road = self.road
-        rel = self.s - ego_s
-        out = np.flatnonzero((rel < -BEHIND) | (rel > AHEAD)).tolist()
-        lane_bits = self._lane_bit[: road.lanes, None]
-        for i in out:
-            # Candidate slots: every lane x positions inside the window's far edge.
-            if rel[i] < 0:
-                cand = (ego_s + AHEAD) + _RECYCLE_OFFSETS
-            else:
-                cand = (ego_s - BEHIND) - _RECYCLE_OFFSETS
-            cand += self.rng.uniform(-3.0, 3.0, len(cand))
-            others = (self.bits & lane_bits) != 0  # (lanes, n)
-            others[:, i] = False
-            dist = np.where(others[:, None, :], np.abs(self.s - cand[:, None]), np.inf)
-            nearest = dist.argmin(axis=2)  # (lanes, candidates): nearest other vehicle
-            clearance = dist.min(axis=2)
-            free = np.flatnonzero(clearance > RECYCLE_CLEARANCE)
-            if len(free):
-                pick = int(free[int(self.rng.random() * len(free))])
-            else:
-                pick = int(clearance.argmax())
-            lane, slot = divmod(pick, len(cand))
-            speed = min(float(self.v0[i]), speed_limit)
-            if clearance[lane, slot] < 120.0:
-                # Match the nearest vehicle in the lane so nobody has to brake hard.
-                speed = float(self.v[nearest[lane, slot]])
-            s_new = float(cand[slot])
-            self.s[i], self.lane[i], self.occ[i], self.v[i] = s_new, lane, lane, speed
-            self.d[i] = road.lane_center(lane)
-            self.bits[i] = 1 << lane
-        self._leaders_key = None
-        self._update_desired_speeds()
-        return len(out)
-
-
-def _idm(
-    v: np.ndarray,
-    v0: np.ndarray,
-    gap: np.ndarray,
-    lead_v: np.ndarray,
-    headway: np.ndarray,
-    a_max: np.ndarray,
-    inv_root: np.ndarray,
-    *,
-    max_brake: float = IDM_MAX_BRAKE,
-) -> np.ndarray:
-    """IDM acceleration (vectorised); ``inv_root`` is ``1 / (2 * sqrt(a_max * b))``.
-
-    ``gap`` (bumper to bumper) must be nonzero; it is negative only for an overlap,
-    which brakes as hard as allowed (``max_brake``). Pass ``a_max * dt`` and
-    ``max_brake * dt`` to get the speed change over ``dt`` instead.
-
-    In-place on temporaries, with array (not scalar) constants: each small-array NumPy
-    call costs more than its arithmetic, and a scalar operand adds half as much again.
-    """
-    n = len(v)
-    s_star = v - lead_v
-    s_star *= inv_root
-    s_star += headway
-    s_star *= v  # v * T + v * dv / (2 sqrt(a b))
-    s_star += filled(IDM_S0, n)
-    np.maximum(s_star, filled(IDM_S0, n), out=s_star)
-    s_star /= gap
-    s_star *= s_star
-    r = v / v0
-    r *= r
-    r *= r
-    r += s_star
-    np.subtract(filled(1.0, n), r, out=r)
-    r *= a_max
-    return np.maximum(r, filled(-max_brake, n), out=r)

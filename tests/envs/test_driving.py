@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import envs
-from envs.driving.actions import ContinuousActions, track
+from envs.driving.actions import encode_continuous, track
 from envs.driving.config import DrivingConfig, RewardWeights
 from envs.driving.env import DrivingEnv
 from envs.driving.expert import DrivingExpert
@@ -190,7 +190,7 @@ def test_friction_limit_in_the_env() -> None:
         )
         while True:
             st, ac = track(env.road, env.ego, float(env.road.lane_center(0)), speed)
-            _, _, terminated, truncated, info = env.step(ContinuousActions.encode(st, ac))
+            _, _, terminated, truncated, info = env.step(encode_continuous(st, ac))
             if terminated or truncated:
                 return info
 
@@ -286,12 +286,12 @@ def test_zero_speed_is_not_success() -> None:
 
 def test_lead_labels_stop_at_the_frames_visible_range() -> None:
     env = DrivingEnv(task="highway")
-    visible = env._birdseye.visible_gap
+    visible = env.birdseye.visible_gap
     assert visible == pytest.approx(48 * 0.75 - 0.5 * VEHICLE_LENGTH)
     env.reset(seed=3, options={"scenario": {"traffic_density": 40.0}})
     seen_near = seen_far = False
     for _ in range(60):
-        around, labels = env._around, env.perception_labels()
+        around, labels = env.surroundings, env.perception_labels()
         if around.lead_gap < visible:
             seen_near = True
             assert labels["lead_gap"] == around.lead_gap
@@ -313,7 +313,7 @@ def test_perception_hooks_and_visual_params() -> None:
     labels = env.perception_labels()
     assert list(labels) == list(DrivingEnv.perception_label_units)
     assert all(isinstance(v, float) for v in labels.values())
-    assert 0.0 <= labels["lead_gap"] <= env._birdseye.visible_gap
+    assert 0.0 <= labels["lead_gap"] <= env.birdseye.visible_gap
 
     def look(**visual: object) -> np.ndarray:
         env.reset(seed=0, options={"scenario": {"pixel_noise": 0.0, "blur": 0.0, **visual}})
@@ -385,12 +385,12 @@ def test_incremental_lane_bookkeeping_matches_a_full_recompute() -> None:
     moved = 0
     for traffic, _, _ in _long_traffic_run(0.6, steps=600, seed=6):
         occ, bits = traffic.occ.copy(), traffic.bits.copy()
-        moved += len(traffic._movers)
+        moved += len(traffic.movers)
         traffic.update_lanes()
         assert np.array_equal(occ, traffic.occ) and np.array_equal(bits, traffic.bits)
         centre = (traffic.lane - 0.5 * (traffic.road.lanes - 1)) * traffic.road.lane_width
         settled = np.ones(traffic.count, dtype=bool)
-        settled[traffic._movers] = False
+        settled[traffic.movers] = False
         assert np.array_equal(traffic.d[settled], centre[settled])
     assert moved > 20  # lane changes were in progress, so the check is meaningful
 
@@ -401,7 +401,7 @@ def test_kinematics_and_surroundings_match_their_vectorised_definitions() -> Non
     checked = 0
     for t in range(300):
         obs, _, terminated, truncated, _ = env.step(t % 5)
-        road, ego, traffic, around = env.road, env.ego, env.traffic, env._around
+        road, ego, traffic, around = env.road, env.ego, env.traffic, env.surroundings
         # Collision: road-aligned boxes.
         hit = (np.abs(traffic.s - ego.s) < VEHICLE_LENGTH) & (
             np.abs(traffic.d - ego.d) < VEHICLE_WIDTH
