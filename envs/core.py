@@ -25,7 +25,7 @@ from gymnasium import spaces
 
 from envs.scenarios import Distribution, Levels, ParamDistribution, Scenario, ScenarioSpace
 
-__all__ = ["CONTEXT_KEY", "ScenarioEnv", "validate_action"]
+__all__ = ["CONTEXT_KEY", "ScenarioEnv", "draw_scenario", "validate_action"]
 
 ObsType = TypeVar("ObsType")
 ActType = TypeVar("ActType")
@@ -132,12 +132,9 @@ class ScenarioEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType], abc.ABC)
         forced = options.pop("scenario", None)
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; valid: ['scenario']")
-        scenario = self._distribution.sample(self.np_random)
-        if not isinstance(self._distribution, (ParamDistribution, Levels)):
-            scenario = self.scenario_space.validate(scenario)  # a user-defined distribution
-        if forced is not None:
-            scenario.update(self.scenario_space.validate(forced, partial=True))
-        self.scenario = scenario
+        self.scenario = draw_scenario(
+            self.scenario_space, self._distribution, self.np_random, forced
+        )
         obs, info = self._reset_world(self.scenario)
         self._episode_over = False
         info["scenario"] = dict(self.scenario)
@@ -183,6 +180,25 @@ class ScenarioEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType], abc.ABC)
         if isinstance(self.observation_space, spaces.Dict):
             return {"observation": obs, CONTEXT_KEY: context}
         return np.concatenate([obs, context.astype(obs.dtype)])
+
+
+def draw_scenario(
+    space: ScenarioSpace,
+    distribution: Distribution,
+    rng: np.random.Generator,
+    forced: Mapping[str, Any] | None = None,
+) -> Scenario:
+    """The scenario of a reset: drawn from ``distribution``, then ``forced`` values applied.
+
+    Every env (and vector env world) draws its scenario this way, so a world seeded like
+    a single env sees the same scenarios.
+    """
+    scenario = distribution.sample(rng)
+    if not isinstance(distribution, (ParamDistribution, Levels)):
+        scenario = space.validate(scenario)  # a user-defined distribution
+    if forced is not None:
+        scenario.update(space.validate(forced, partial=True))
+    return scenario
 
 
 def validate_action(space: spaces.Space, action: Any) -> Any:

@@ -178,7 +178,7 @@ class DrivingEnv(ScenarioEnv):
     # ------------------------------------------------------------------ world
 
     def _reset_world(self, scenario: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        self.worlds.reset_world(0, scenario, self.np_random)
+        self.worlds.reset_worlds(_ONE, [scenario], [self.np_random])
         info = {key: value.item() for key, value in self.worlds.reset_info(_ONE).items()}
         return self.worlds.observe(_ONE)[0], info
 

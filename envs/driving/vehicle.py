@@ -86,7 +86,7 @@ NO_LEADER_GAP = 1e4
 RECYCLE_CLEARANCE = 30.0  # [m] a recycled vehicle keeps from others in its lane
 CURVE_LOOKAHEAD = 64.0  # [m] of road ahead whose curves a driver already slows for
 _RECYCLE_OFFSETS = np.arange(-80.0, 1.0, 8.0)  # [m] candidate slots inside the window edge
-RECYCLE_BANK = 256  # random draws per world for recycling, drawn at reset, reused cyclically
+RECYCLE_BANK = 64  # random draws per world for recycling, drawn at reset, reused cyclically
 PARKED_S = -1e9  # where absent vehicles wait (no lane, never a leader)
 PHANTOM_S = 1e9  # the far-ahead phantom: the leader of every vehicle with none in its lanes
 # IDM parameters of the two extra slots MOBIL may look at: the ego and the phantom.
@@ -373,7 +373,10 @@ class TrafficBatch:
         friction: float,
         rng: np.random.Generator,
     ) -> None:
-        """Puts world ``k``'s vehicles in place (resetting its whole traffic state)."""
+        """Puts world ``k``'s vehicles in place (resetting its whole traffic state).
+
+        Call :meth:`finish_placing` once for the worlds placed before stepping.
+        """
         n = len(s)
         self._grow(n)
         self._park(k, slice(0, self.capacity))
@@ -395,8 +398,11 @@ class TrafficBatch:
         self.recycle_jitter[k] = rng.uniform(-3.0, 3.0, shape)
         self.recycle_pick[k] = rng.random(RECYCLE_BANK)
         self.recycled[k] = 0
-        self.update_lanes(np.array([k]))
-        self._update_desired_speeds(np.array([k]))
+
+    def finish_placing(self, worlds: np.ndarray) -> None:
+        """Derives lanes and desired speeds of freshly placed ``worlds`` (after :meth:`place`)."""
+        self.update_lanes(worlds)
+        self._update_desired_speeds(worlds)
 
     # ------------------------------------------------------------------- queries
 
@@ -732,6 +738,7 @@ class Traffic:
             friction=friction,
             rng=rng,
         )
+        self.batch.finish_placing(np.array([0]))
 
     @classmethod
     def view(cls, batch: TrafficBatch, world: int, road: Road) -> Traffic:

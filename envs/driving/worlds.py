@@ -3,7 +3,7 @@
 :class:`DrivingWorlds` keeps every world's road, ego, traffic, actuation state, episode
 counters and look as arrays with a leading world axis, and advances all of them with one
 set of NumPy operations per step (no per-world Python loop on the step path). A world
-is (re)built by :meth:`DrivingWorlds.reset_world` from its scenario and its own
+is (re)built by :meth:`DrivingWorlds.reset_worlds` from its scenario and its own
 generator, which is the only randomness it ever uses: traffic recycling, actuation
 noise and pixel noise are drawn from it at reset. So a world's trajectory depends only
 on its seed, its scenario and its actions, never on how many worlds share the batch.
@@ -157,8 +157,24 @@ class DrivingWorlds:
 
     # ------------------------------------------------------------------ reset
 
-    def reset_world(self, k: int, scenario: dict[str, Any], rng: np.random.Generator) -> None:
-        """Builds world ``k`` for ``scenario``, drawing everything from ``rng``."""
+    def reset_worlds(
+        self,
+        worlds: np.ndarray,
+        scenarios: list[dict[str, Any]],
+        rngs: list[np.random.Generator],
+    ) -> None:
+        """Builds each of ``worlds`` for its scenario, drawing everything from its generator.
+
+        The random draws and road/traffic placement go world by world; what follows from
+        them is computed for all of ``worlds`` at once.
+        """
+        for k, scenario, rng in zip(worlds.tolist(), scenarios, rngs, strict=True):
+            self._build_world(k, scenario, rng)
+        self.traffic.finish_placing(worlds)
+        self.around.assign(worlds, self._surroundings(worlds))
+        self.lane[worlds] = self.around.lane[worlds]
+
+    def _build_world(self, k: int, scenario: dict[str, Any], rng: np.random.Generator) -> None:
         cfg = self.config
         limit = float(scenario["speed_limit"])
         road = Road.generate(
@@ -219,9 +235,6 @@ class DrivingWorlds:
         palette = Palette.from_scenario(scenario)
         self.colours[k] = palette.colours
         self.blur[k], self.pixel_noise[k] = palette.blur, palette.noise
-        worlds = np.array([k])
-        self.around.assign(worlds, self._surroundings(worlds))
-        self.lane[k] = self.around.lane[k]
 
     # ------------------------------------------------------------------- step
 
