@@ -418,7 +418,7 @@ class DrivingVectorEnv(VectorEnv):
 
 
 def _column_dtype(param: Any) -> Any:
-    """dtype of a scenario parameter's info column."""
+    """Dtype of a scenario parameter's info column."""
     if isinstance(param, Categorical):
         return object
     return np.int64 if isinstance(param, Integer) else np.float64
