@@ -33,7 +33,6 @@ import numpy as np
 
 import envs
 from agents.cli_types import positive_int
-from envs.driving.observations import Palette
 
 SCENARIO_20 = {"lanes": 3, "traffic_density": 20.0 / (3 * 0.32)}  # 20 vehicles in the window
 PEER = "highway-fast-v0"
@@ -91,10 +90,63 @@ def bench_ours(steps: int) -> dict[str, Any]:
     raw = envs.make("driving").unwrapped
     raw.reset(seed=0, options={"scenario": {**SCENARIO_20, "blur": 0.5, "pixel_noise": 0.03}})
     out["birdseye_frame_64"] = _time_calls(raw.perception_frame, max(steps // 2, 1))
-    renderer, clean = raw._birdseye, Palette(Palette.from_scenario(raw.scenario).colours)
-    out["birdseye_frame_64_clean"] = _time_calls(
-        lambda: renderer.render(raw.road, raw.ego, raw.traffic, clean), max(steps // 2, 1)
-    )
+    raw.reset(seed=0, options={"scenario": {**SCENARIO_20, "blur": 0.0, "pixel_noise": 0.0}})
+    out["birdseye_frame_64_clean"] = _time_calls(raw.perception_frame, max(steps // 2, 1))
+    return out
+
+
+def _time_batch(env: Any, batch_steps: int, seed: int, options: dict | None) -> dict[str, float]:
+    """Steps/s of a vector env under random actions (``batch_steps`` calls of N worlds)."""
+    env.action_space.seed(seed)
+    env.reset(seed=seed, options=options)
+    actions = [env.action_space.sample() for _ in range(batch_steps)]
+    done = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for action in actions:
+        _, _, terminated, truncated, _ = env.step(action)
+        done += int(terminated.sum() + truncated.sum())
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    steps = batch_steps * env.num_envs
+    return {
+        "num_envs": env.num_envs,
+        "steps": steps,
+        "episodes_ended": done,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "steps_per_s_wall": steps / wall,
+        "steps_per_s_cpu": steps / cpu,
+    }
+
+
+def bench_batched(num_envs: int, batch_steps: int) -> dict[str, Any]:
+    """Times the batched env (``DrivingVectorEnv``) with N worlds, random actions, resets."""
+    from envs.driving.vector import DrivingVectorEnv
+
+    opts = {"scenario": SCENARIO_20}
+    out: dict[str, Any] = {}
+    for name, kwargs, calls in (
+        ("kinematics_continuous", {}, batch_steps),
+        ("kinematics_discrete", {"action_type": "discrete"}, batch_steps),
+        (
+            "birdseye_discrete",
+            {"obs_type": "birdseye", "action_type": "discrete"},
+            batch_steps // 4,
+        ),
+    ):
+        env = DrivingVectorEnv(num_envs, **kwargs)
+        out[name] = _time_batch(env, max(calls, 2), 0, opts)
+    # Frames of every world at once (train-split looks: blur and pixel noise included).
+    env = DrivingVectorEnv(num_envs)
+    env.reset(seed=0, options=opts)
+    calls = max(batch_steps // 10, 2)
+    frames = _time_calls(env.perception_frames, calls)
+    out["birdseye_frames"] = {
+        **frames,
+        "frames_per_s_wall": frames["per_s_wall"] * num_envs,
+        "frames_per_s_cpu": frames["per_s_cpu"] * num_envs,
+    }
+    one = DrivingVectorEnv(1, action_type="discrete")
+    out["batch_of_one_discrete"] = _time_batch(one, batch_steps * 4, 0, opts)
     return out
 
 
@@ -152,6 +204,29 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
         rows.append(("highway-fast-v0, kinematics, discrete", hw["kinematics_discrete"]))
     for name, r in rows:
         lines.append(f"| {name} | {r['steps_per_s_cpu']:,.0f} | {r['steps_per_s_wall']:,.0f} |")
+    batched = results["batched"]
+    n = batched["kinematics_continuous"]["num_envs"]
+    for name, key in (
+        (f"ours, batched N={n}, kinematics, continuous", "kinematics_continuous"),
+        (f"ours, batched N={n}, kinematics, discrete", "kinematics_discrete"),
+        (f"ours, batched N={n}, birdseye 64x64, discrete", "birdseye_discrete"),
+        ("ours, batched N=1 (batch of one), kinematics, discrete", "batch_of_one_discrete"),
+    ):
+        r = batched[key]
+        lines.append(f"| {name} | {r['steps_per_s_cpu']:,.0f} | {r['steps_per_s_wall']:,.0f} |")
+    frames = batched["birdseye_frames"]
+    lines += [
+        "",
+        f"Batched bird's-eye frames (N={n} worlds per call, blur and noise of the train split): "
+        f"{frames['frames_per_s_cpu']:,.0f} frames/s (CPU time), "
+        f"{frames['frames_per_s_wall']:,.0f} (wall).",
+    ]
+    if "speedup_batched_cpu" in results:
+        lines.append(
+            f"Batched N={n} (kinematics, discrete) vs highway-fast-v0: "
+            f"{results['speedup_batched_cpu']:,.0f}x (CPU time); batch of one: "
+            f"{results['speedup_one_cpu']:,.0f}x (CPU time)."
+        )
     frame, clean = ours["birdseye_frame_64"], ours["birdseye_frame_64_clean"]
     lines += [
         "",
@@ -181,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         "--highway-steps", type=positive_int, default=300, help="steps for highway-fast-v0"
     )
     parser.add_argument(
+        "--num-envs", type=positive_int, default=256, help="worlds of the batched env"
+    )
+    parser.add_argument(
+        "--batch-steps", type=positive_int, default=200, help="calls of the batched env"
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results", help="output folder"
     )
     args = parser.parse_args(argv)
@@ -193,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
     }
     results["ours"] = bench_ours(args.steps)
+    results["batched"] = bench_batched(args.num_envs, args.batch_steps)
     results["highway_fast_v0"] = bench_highway(args.highway_steps)
     results["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     hw = results["highway_fast_v0"]
@@ -204,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         theirs = hw["kinematics_discrete"]
         results["speedup_cpu"] = ours["steps_per_s_cpu"] / theirs["steps_per_s_cpu"]
         results["speedup_wall"] = ours["steps_per_s_wall"] / theirs["steps_per_s_wall"]
+        batched = results["batched"]
+        rate = theirs["steps_per_s_cpu"]
+        results["speedup_batched_cpu"] = batched["kinematics_discrete"]["steps_per_s_cpu"] / rate
+        results["speedup_one_cpu"] = batched["batch_of_one_discrete"]["steps_per_s_cpu"] / rate
     write(results, args.out)
     print((args.out / "driving_speed.md").read_text())
     return 0
