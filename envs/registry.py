@@ -230,6 +230,13 @@ def make_vec(
     Raises:
         ValueError: Unknown env, ``num_envs < 1``, an unknown mode, or
             ``"vector_entry_point"`` for an env that declares no native batch.
+
+    >>> import envs
+    >>> venv = envs.make_vec("driving", num_envs=2, split="heldout-curves")
+    >>> obs, info = venv.reset(seed=0)
+    >>> obs.shape[0], venv.num_envs
+    (2, 2)
+    >>> venv.close()
     """
     entry = resolve(name)
     if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:

@@ -31,7 +31,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from envs.core import ScenarioEnv
-from envs.registry import make, resolve
+from envs.registry import make, make_vec, resolve
 
 __all__ = ["ConformanceError", "check_env_conformance", "check_vector_env", "rollout_digest"]
 
@@ -58,7 +58,8 @@ def check_env_conformance(
         splits: Splits to check observations in (default: every split of the space).
         determinism_steps: Steps of the seeded determinism check (resets included).
         steps_per_split: Random-action steps per split for the observation-bounds check.
-        check_vector: Also run it in a 2-worker ``AsyncVectorEnv``.
+        check_vector: Also run it in a 2-worker ``AsyncVectorEnv``, and check its native
+            batch (``vector_entry_point``), if any, with :func:`check_vector_env`.
         check_render: Check ``render_mode="rgb_array"`` (or ``"ansi"``) when supported.
 
     Raises:
@@ -100,6 +101,12 @@ def check_env_conformance(
         _check_render(name, kwargs, label)
     if check_vector:
         _check_vector(factory, label)
+        if resolve(name).vector_entry_point is not None:
+            check_vector_env(
+                lambda: make_vec(name, 3, **kwargs),
+                steps=determinism_steps,
+                require_episode_end=False,
+            )
 
 
 def _factory(name: str, kwargs: Mapping[str, Any]) -> Callable[..., gym.Env]:
@@ -271,6 +278,7 @@ def check_vector_env(
     *,
     steps: int = 120,
     seed: int = 0,
+    require_episode_end: bool = True,
 ) -> None:
     """Checks that a ``gymnasium.vector.VectorEnv`` keeps Gymnasium's vector contract.
 
@@ -282,14 +290,16 @@ def check_vector_env(
     gives it reward 0 and not done; ``SAME_STEP``: the done step has ``final_obs`` and
     ``final_info`` masked exactly on the done worlds); seeding (the same seed list gives
     the same observations and rollouts, and int seed ``s`` equals the list
-    ``[s, s + 1, ...]``); and a batch of actions of the wrong shape or with NaN raising
-    ``ValueError``. Run it once per autoreset mode the env supports.
+    ``[s, s + 1, ...]``); world independence (world 0's trajectory is bit-exact the same
+    whatever its neighbours' seeds); and a batch of actions of the wrong shape or with
+    NaN raising ``ValueError``. Run it once per autoreset mode the env supports.
 
     Args:
         vec_env_factory: Builds a fresh vector env (called several times).
-        steps: Random-action steps of the rollout checks (make it long enough for some
-            world's episode to end, or the autoreset check cannot run).
+        steps: Random-action steps of the rollout checks.
         seed: Base seed.
+        require_episode_end: Fail when no world's episode ended within ``steps`` (the
+            autoreset semantics went unchecked); False lets long-episode envs pass.
 
     Raises:
         ConformanceError: What was violated, naming the vector env class.
@@ -298,11 +308,12 @@ def check_vector_env(
     label = type(venv.unwrapped).__name__
     try:
         _check_vector_spaces(venv, label)
-        _check_vector_rollout(venv, steps, seed, label)
+        _check_vector_rollout(venv, steps, seed, label, require_episode_end)
         _check_vector_actions(venv, seed, label)
     finally:
         venv.close()
     _check_vector_seeding(vec_env_factory, steps, seed, label)
+    _check_world_independence(vec_env_factory, steps, seed, label)
 
 
 def _check_vector_spaces(venv: gym.vector.VectorEnv, label: str) -> None:
@@ -351,7 +362,9 @@ def _check_info_masks(info: Mapping[str, Any], n: int, where: str) -> None:
             raise ConformanceError(f"{where}: info[{key!r}] must have leading axis {n}")
 
 
-def _check_vector_rollout(venv: gym.vector.VectorEnv, steps: int, seed: int, label: str) -> None:
+def _check_vector_rollout(
+    venv: gym.vector.VectorEnv, steps: int, seed: int, label: str, require_episode_end: bool
+) -> None:
     n = venv.num_envs
     raw = venv.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     mode = AutoresetMode(getattr(raw, "value", raw))
@@ -391,7 +404,7 @@ def _check_vector_rollout(venv: gym.vector.VectorEnv, steps: int, seed: int, lab
             _check_same_step(venv, done, info, where)
         previous_done = done
         ended += int(done.sum())
-    if ended == 0 and mode != AutoresetMode.DISABLED:
+    if ended == 0 and mode != AutoresetMode.DISABLED and require_episode_end:
         raise ConformanceError(
             f"{label}: no episode ended in {steps} steps; pass more steps to check autoreset"
         )
@@ -458,6 +471,49 @@ def _check_vector_seeding(
         listed = [seed + i for i in range(a.num_envs)]
         if _vector_digest(a, seed, seed, steps) != _vector_digest(b, listed, seed, steps):
             raise ConformanceError(f"{label}: reset(seed={seed}) differs from seed={listed}")
+    finally:
+        a.close()
+        b.close()
+
+
+def _world_zero(venv: gym.vector.VectorEnv, seeds: list[int], action_seed: int, steps: int) -> list:
+    venv.action_space.seed(action_seed)
+    obs, info = venv.reset(seed=seeds)
+    record: list[Any] = [_freeze(_first(obs))]
+    for _ in range(steps):
+        obs, rewards, terminated, truncated, info = venv.step(venv.action_space.sample())
+        final = info.get("final_obs")
+        record.append(
+            (
+                _freeze(_first(obs)),
+                float(rewards[0]),
+                bool(terminated[0]),
+                bool(truncated[0]),
+                None if final is None else _freeze(final[0]),
+            )
+        )
+    return record
+
+
+def _first(obs: Any) -> Any:
+    return {k: v[0] for k, v in obs.items()} if isinstance(obs, Mapping) else obs[0]
+
+
+def _check_world_independence(
+    factory: Callable[[], gym.vector.VectorEnv], steps: int, seed: int, label: str
+) -> None:
+    a, b = factory(), factory()
+    try:
+        n = a.num_envs
+        if n < 2:
+            return
+        seeds = [seed + 11 * i for i in range(n)]
+        others = [seeds[0]] + [seed + 1000 + 7 * i for i in range(1, n)]
+        if _world_zero(a, seeds, seed, steps) != _world_zero(b, others, seed, steps):
+            raise ConformanceError(
+                f"{label}: world 0's trajectory changed with its neighbours' seeds; a world "
+                "must depend only on its own seed, scenario and actions"
+            )
     finally:
         a.close()
         b.close()

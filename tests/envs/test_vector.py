@@ -55,6 +55,14 @@ class _NoFinalObs(PointVectorEnv):
         return obs, rew, term, trunc, info
 
 
+class _SharedRandomness(PointVectorEnv):
+    def reset(self, *, seed: Any = None, options: Any = None) -> Any:
+        out = super().reset(seed=seed, options=options)
+        for world in self.worlds[1:]:  # every world draws from world 0's generator
+            world._np_random = self.worlds[0].np_random
+        return out
+
+
 class _NextStepRewarded(PointVectorEnv):
     def step(self, actions: Any) -> Any:
         pending = self._pending_reset.copy()
@@ -71,6 +79,7 @@ class _NextStepRewarded(PointVectorEnv):
         (_WrongDtype, AutoresetMode.SAME_STEP, "outside|dtype"),
         (_NoFinalObs, AutoresetMode.SAME_STEP, "_final_obs"),
         (_NextStepRewarded, AutoresetMode.NEXT_STEP, "NEXT_STEP"),
+        (_SharedRandomness, AutoresetMode.SAME_STEP, "neighbours"),
     ],
 )
 def test_broken_vector_envs_fail(cls: type, mode: AutoresetMode, match: str) -> None:
@@ -118,3 +127,12 @@ def test_make_vec_rejects_bad_input(kwargs: dict[str, Any], match: str) -> None:
     kwargs = {"name": "point", **kwargs}
     with pytest.raises(ValueError, match=match):
         envs.make_vec(**kwargs)
+
+
+def test_conformance_kit_checks_a_native_batch() -> None:
+    from envs.testing import check_env_conformance
+
+    with toy_vector.registered() as name:
+        check_env_conformance(name, determinism_steps=60, steps_per_split=10, check_render=False)
+    with toy_vector.registered(_NoMasks) as name, pytest.raises(ConformanceError, match="mask"):
+        check_env_conformance(name, determinism_steps=60, steps_per_split=10, check_render=False)
