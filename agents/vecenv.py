@@ -5,15 +5,15 @@ advanced per call, registered as an env's ``vector_entry_point``) or a Gymnasium
 ``SyncVectorEnv`` reaches SB3 through this one class. :func:`make_batched_vec_env` builds
 it from a registered env name, seeded and wrapped in SB3's ``VecMonitor``.
 
->>> import envs
 >>> venv = make_batched_vec_env("driving", 2, seed=0)
 >>> venv.reset().shape
-(2, 4)
+(2, 40)
 >>> venv.close()
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,7 +29,13 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 
 import envs
 
-__all__ = ["SUPPORTED_AUTORESET_MODES", "GymVectorAdapter", "make_batched_vec_env", "split_infos"]
+__all__ = [
+    "SUPPORTED_AUTORESET_MODES",
+    "GymVectorAdapter",
+    "autoreset_mode",
+    "make_batched_vec_env",
+    "split_infos",
+]
 
 SUPPORTED_AUTORESET_MODES = (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED)
 # Keys of a SAME_STEP step info that describe the episode just ended, not the new one.
@@ -287,6 +293,16 @@ def _row(obs: Any, i: int) -> Any:
     return np.array(obs[i])
 
 
+def _takes_autoreset_mode(entry_point: Any) -> bool:
+    from gymnasium.envs.registration import load_env_creator
+
+    creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+    try:
+        return "autoreset_mode" in inspect.signature(creator).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def make_batched_vec_env(
     name: str,
     num_envs: int,
@@ -300,7 +316,9 @@ def make_batched_vec_env(
     """Env ``name`` as ``num_envs`` worlds of one vector env, adapted to SB3 and monitored.
 
     Uses the env's native batch (``vector_entry_point``) when it has one, else
-    Gymnasium's ``SyncVectorEnv`` with ``SAME_STEP`` autoreset.
+    Gymnasium's ``SyncVectorEnv``. Either is asked for ``SAME_STEP`` autoreset (a native
+    batch whose constructor takes ``autoreset_mode``; one that does not must autoreset
+    in a mode :class:`GymVectorAdapter` supports).
 
     Args:
         name: Registered env name or id.
@@ -311,8 +329,9 @@ def make_batched_vec_env(
         monitor_file: ``VecMonitor`` CSV path (``None``: statistics in infos only).
         keywords: Episode-end info keys the monitor records.
     """
-    native = envs.resolve(name).vector_entry_point is not None
-    vector_kwargs = None if native else {"autoreset_mode": AutoresetMode.SAME_STEP}
+    entry = envs.resolve(name).vector_entry_point
+    same_step = {"autoreset_mode": AutoresetMode.SAME_STEP}
+    vector_kwargs = same_step if entry is None or _takes_autoreset_mode(entry) else None
     venv = envs.make_vec(
         name, num_envs, split, vector_kwargs=vector_kwargs, **dict(env_kwargs or {})
     )

@@ -15,7 +15,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 import curricula
 import envs
-from agents.vecenv import GymVectorAdapter, make_batched_vec_env, split_infos
+from agents.vecenv import GymVectorAdapter, autoreset_mode, make_batched_vec_env, split_infos
 from tests import toy_vector
 from tests.toy_vector import PointVectorEnv
 
@@ -78,6 +78,19 @@ def test_disabled_autoreset_resets_done_worlds_itself() -> None:
 def test_next_step_autoreset_is_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="SAME_STEP"):
         _adapter(AutoresetMode.NEXT_STEP)
+
+
+class _NextStepByDefault(PointVectorEnv):
+    def __init__(self, num_envs: int = 1, autoreset_mode: str = "NextStep", **kwargs: Any) -> None:
+        super().__init__(num_envs, autoreset_mode, **kwargs)
+
+
+def test_native_batches_are_asked_for_same_step() -> None:
+    assert autoreset_mode(_NextStepByDefault(2)) == AutoresetMode.NEXT_STEP
+    with toy_vector.registered(_NextStepByDefault) as name:
+        venv = make_batched_vec_env(name, 2, seed=0)
+        assert venv.venv.autoreset_mode == AutoresetMode.SAME_STEP
+        venv.close()
 
 
 def test_seeding_follows_dummy_vec_env() -> None:
