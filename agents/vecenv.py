@@ -57,13 +57,17 @@ def split_infos(info: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]]:
     """Turns a Gymnasium vector info (arrays with ``_key`` masks) into one dict per world.
 
     Nested dicts (``info["scenario"]``, ``info["reward_terms"]``) become per-world dicts;
-    NumPy scalars become Python scalars; a key without a mask belongs to every world.
+    NumPy scalars become Python scalars; a key without a mask belongs to every world
+    (its value is split along the first axis when that axis has one entry per world, and
+    copied to every world otherwise).
 
     >>> info = {"x": np.array([1.0, 2.0]), "_x": np.array([True, False]),
     ...         "scenario": {"a": np.array([3, 4]), "_a": np.array([True, True])},
     ...         "_scenario": np.array([True, True])}
     >>> split_infos(info, 2)
     [{'x': 1.0, 'scenario': {'a': 3}}, {'scenario': {'a': 4}}]
+    >>> split_infos({"note": "same for all"}, 2)
+    [{'note': 'same for all'}, {'note': 'same for all'}]
     """
     out: list[dict[str, Any]] = [{} for _ in range(num_envs)]
     for key, value in info.items():
@@ -71,7 +75,12 @@ def split_infos(info: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]]:
             continue  # a mask
         mask = info.get(f"_{key}")
         worlds = range(num_envs) if mask is None else np.flatnonzero(mask)
-        rows = split_infos(value, num_envs) if isinstance(value, Mapping) else value
+        if isinstance(value, Mapping):
+            rows = split_infos(value, num_envs)
+        elif mask is None and np.shape(value)[:1] != (num_envs,):
+            rows = [value] * num_envs
+        else:
+            rows = value
         for i in worlds:
             out[i][key] = _plain(rows[i])
     return out
