@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -239,8 +240,9 @@ def make_vec(
     >>> venv.close()
     """
     entry = resolve(name)
-    if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+    if isinstance(num_envs, bool) or not isinstance(num_envs, numbers.Integral) or num_envs < 1:
         raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+    num_envs = int(num_envs)
     mode = vectorization_mode
     if mode is None:
         mode = "vector_entry_point" if entry.vector_entry_point is not None else "sync"
