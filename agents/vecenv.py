@@ -49,8 +49,13 @@ def autoreset_mode(venv: gym.vector.VectorEnv) -> AutoresetMode:
     return AutoresetMode(mode.value if isinstance(mode, AutoresetMode) else mode)
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+def _rows(value: Any) -> Sequence[Any]:
+    """One entry per world: Python scalars for a 1-D array (``tolist`` is one C call)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype != object:
+        return value.tolist()
+    if isinstance(value, np.ndarray) and value.ndim > 1:
+        return list(value)
+    return [v.item() if isinstance(v, np.generic) else v for v in value]
 
 
 def split_infos(info: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]]:
@@ -74,15 +79,18 @@ def split_infos(info: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]]:
         if key.startswith("_") and key[1:] in info:
             continue  # a mask
         mask = info.get(f"_{key}")
-        worlds = range(num_envs) if mask is None else np.flatnonzero(mask)
         if isinstance(value, Mapping):
-            rows = split_infos(value, num_envs)
+            rows: Sequence[Any] = split_infos(value, num_envs)
         elif mask is None and np.shape(value)[:1] != (num_envs,):
             rows = [value] * num_envs
         else:
-            rows = value
-        for i in worlds:
-            out[i][key] = _plain(rows[i])
+            rows = _rows(value)
+        if mask is None or mask.all():
+            for world, row in zip(out, rows, strict=True):
+                world[key] = row
+        else:
+            for i in np.flatnonzero(mask).tolist():
+                out[i][key] = rows[i]
     return out
 
 
