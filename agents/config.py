@@ -37,6 +37,7 @@ import yaml
 __all__ = [
     "ALGOS",
     "SECTIONS",
+    "VEC_ENVS",
     "ConfigError",
     "HyperParams",
     "RunSettings",
@@ -81,6 +82,9 @@ _RESERVED_ALGO_KEYS = {
 }
 _RESERVED_POLICY_KEYS = {"self", "observation_space", "action_space", "lr_schedule"}
 
+# How the training envs run (RunSettings.vec_env); "auto" resolves per env.
+VEC_ENVS = ("auto", "dummy", "subproc", "batched")
+
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu")
 
 
@@ -108,7 +112,10 @@ class RunSettings:
 
     Attributes:
         n_envs: Parallel environments.
-        vec_env: ``"dummy"`` (one process) or ``"subproc"`` (one process per env).
+        vec_env: ``"dummy"`` (one process), ``"subproc"`` (one process per env),
+            ``"batched"`` (one Gymnasium vector env through ``agents.vecenv``: the env's
+            native batch when it declares a ``vector_entry_point``) or ``"auto"``:
+            ``batched`` for envs with a vector entry point, else ``dummy``.
         policy: SB3 policy name, or ``"auto"``: ``MultiInputPolicy`` for dict
             observations, ``CnnPolicy`` for images, ``MlpPolicy`` otherwise.
         normalize_obs: Normalise observations with ``VecNormalize`` (stats are saved).
@@ -127,7 +134,7 @@ class RunSettings:
     """
 
     n_envs: int = 1
-    vec_env: str = "dummy"
+    vec_env: str = "auto"
     policy: str = "auto"
     normalize_obs: bool = False
     normalize_reward: bool = False
@@ -145,8 +152,8 @@ class RunSettings:
     def __post_init__(self) -> None:
         if self.n_envs < 1:
             raise ConfigError(f"run.n_envs must be >= 1, got {self.n_envs}")
-        if self.vec_env not in ("dummy", "subproc"):
-            raise ConfigError(f"run.vec_env must be 'dummy' or 'subproc', got {self.vec_env!r}")
+        if self.vec_env not in VEC_ENVS:
+            raise ConfigError(f"run.vec_env must be one of {list(VEC_ENVS)}, got {self.vec_env!r}")
         if self.eval_workers < 1:
             raise ConfigError(f"run.eval_workers must be >= 1, got {self.eval_workers}")
         if self.keep_checkpoints < 1:

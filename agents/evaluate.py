@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=default_workers(),
         metavar="N",
-        help=f"worker processes for episodes (default {default_workers()})",
+        help=f"worker processes for episodes (default {default_workers()}); envs with a "
+        "native batch (vector_entry_point) run a split's episodes side by side in this "
+        "process instead (the scripted expert's still use the workers)",
     )
     p.add_argument(
         "--reps", type=positive_int, default=2000, help="bootstrap replicates across runs (2000)"

@@ -30,6 +30,7 @@ __all__ = [
     "info_keywords",
     "make_env",
     "make_vec_env",
+    "resolve_vec_env",
 ]
 
 # The shipped default algorithm per built-in env (``--algo`` overrides).
@@ -160,6 +161,17 @@ def make_env(
     return Monitor(env, filename=monitor_file, info_keywords=tuple(keywords))
 
 
+def resolve_vec_env(vec_env: str, name: str) -> str:
+    """The concrete ``run.vec_env`` for env ``name``.
+
+    ``"auto"`` becomes ``"batched"`` when the env declares a native batch
+    (``vector_entry_point``), else ``"dummy"``; other values are returned as they are.
+    """
+    if vec_env != "auto":
+        return vec_env
+    return "batched" if envs.resolve(name).vector_entry_point is not None else "dummy"
+
+
 def make_vec_env(
     name: str,
     env_kwargs: dict[str, Any],
@@ -173,8 +185,29 @@ def make_vec_env(
     keywords: Sequence[str] = ("is_success",),
     split: str = "train",
 ) -> Any:
-    """A seeded DummyVecEnv/SubprocVecEnv of Monitor-wrapped envs."""
+    """A seeded SB3 VecEnv of ``n_envs`` monitored envs, as ``vec_env`` says.
+
+    ``dummy``/``subproc``: a DummyVecEnv/SubprocVecEnv of Monitor-wrapped envs (one
+    monitor file per env); ``batched``: one Gymnasium vector env through
+    :class:`agents.vecenv.GymVectorAdapter` in a ``VecMonitor`` (one monitor file,
+    ``<prefix>0``, for every world); ``auto``: see :func:`resolve_vec_env`.
+    """
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    vec_env = resolve_vec_env(vec_env, name)
+    if vec_env == "batched":
+        from agents.vecenv import make_batched_vec_env
+
+        import_env_module(env_module)
+        return make_batched_vec_env(
+            name,
+            n_envs,
+            seed=seed,
+            split=split,
+            env_kwargs=env_kwargs,
+            monitor_file=str(Path(monitor_dir) / f"{monitor_prefix}0") if monitor_dir else None,
+            keywords=keywords,
+        )
 
     fns = [
         functools.partial(

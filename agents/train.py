@@ -34,6 +34,7 @@ from agents.callbacks import (
 )
 from agents.config import (
     ALGOS,
+    VEC_ENVS,
     ConfigError,
     RunSettings,
     TrainConfig,
@@ -111,8 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-envs", type=int, help="parallel envs (default: run.n_envs)")
     p.add_argument(
         "--vec-env",
-        choices=("dummy", "subproc"),
-        help="dummy: all envs in this process; subproc: one process per env (default: run.vec_env)",
+        choices=VEC_ENVS,
+        help="dummy: all envs in this process; subproc: one process per env; batched: one "
+        "Gymnasium vector env (the env's native batch when it registers a vector_entry_point, "
+        "else Gymnasium's sync vectorisation); auto: batched for envs with a native batch, "
+        "else dummy (default: run.vec_env, auto)",
     )
     p.add_argument(
         "--curriculum",
@@ -260,6 +264,7 @@ def prepare(args: argparse.Namespace) -> Plan:
     run = RunSettings.from_dict(
         merge(run_data, {k: v for k, v in cli_run.items() if v is not None})
     )
+    run = replace(run, vec_env=factory.resolve_vec_env(run.vec_env, env_name))
     if args.timesteps is not None:
         timesteps = args.timesteps
     _check_timesteps(timesteps)
@@ -612,11 +617,13 @@ def _frozen_normalizer(norm: Any) -> runs.ObsNormalizer | None:
 def _eval_callback(config: TrainConfig, run_dir: Path, keywords: tuple[str, ...]) -> Any:
     from stable_baselines3.common.vec_env import VecNormalize
 
+    # Wrapped like the training env (VecNormalize syncs its statistics wrapper by wrapper).
     eval_env = factory.make_vec_env(
         config.env,
         config.env_kwargs,
         n_envs=1,
         seed=config.seed + 10_000,
+        vec_env="batched" if config.run.vec_env == "batched" else "dummy",
         env_module=config.env_module,
         keywords=keywords,
     )

@@ -14,8 +14,9 @@ episode has already been drawn. A decision therefore takes effect from the worke
   ended receives its own draw (a bin's distribution or a one-level replay).
 
 Distributions travel as plain dicts (``Distribution.to_dict()``) through
-``env_method("set_distribution", ...)``, which works with ``DummyVecEnv`` and
-``SubprocVecEnv`` and through ``VecNormalize``/``VecMonitor`` wrappers. The callback
+``env_method("set_distribution", ...)``, which works with ``DummyVecEnv``,
+``SubprocVecEnv`` and batched Gymnasium vector envs (``agents.vecenv.GymVectorAdapter``
+routes it to each world) and through ``VecNormalize``/``VecMonitor`` wrappers. The callback
 tracks which scheduler ``version`` each worker's episode was drawn under, so schedulers
 never credit the delayed episodes to the wrong decision. Workers' first episodes come
 from the distribution the envs were built with (pass ``scheduler.distribution()`` as the

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -26,6 +27,7 @@ __all__ = [
     "load_plugins",
     "make",
     "make_expert",
+    "make_vec",
     "names",
     "register",
     "resolve",
@@ -52,6 +54,9 @@ class EnvSpec:
             scripted expert (an object with SB3's ``predict``), or ``None``.
         description: One line for listings.
         plugin: Name of the plugin entry point that registered it (``None`` if built in).
+        vector_entry_point: ``"module:Class"`` or a callable creating a native
+            ``gymnasium.vector.VectorEnv`` of N worlds (called with ``num_envs=N`` and the
+            env's kwargs), or ``None``: :func:`make_vec` then vectorises the single env.
     """
 
     name: str
@@ -61,6 +66,7 @@ class EnvSpec:
     expert: str | Callable[[gym.Env], Any] | None = None
     description: str = ""
     plugin: str | None = None
+    vector_entry_point: str | Callable[..., gym.vector.VectorEnv] | None = None
 
 
 _SPECS: dict[str, EnvSpec] = {}
@@ -76,13 +82,27 @@ def register(
     expert: str | Callable[[gym.Env], Any] | None = None,
     description: str = "",
     plugin: str | None = None,
+    vector_entry_point: str | Callable[..., gym.vector.VectorEnv] | None = None,
 ) -> EnvSpec:
     """Adds an env to the alias table and to Gymnasium's registry.
+
+    ``vector_entry_point`` (a native ``VectorEnv``) is registered with Gymnasium too, so
+    ``gymnasium.make_vec(env_id, num_envs=N, vectorization_mode="vector_entry_point")``
+    works as well as :func:`make_vec`.
 
     Raises:
         ValueError: ``name`` or ``env_id`` is already registered by something else.
     """
-    new = EnvSpec(name, env_id, entry_point, dict(kwargs or {}), expert, description, plugin)
+    new = EnvSpec(
+        name,
+        env_id,
+        entry_point,
+        dict(kwargs or {}),
+        expert,
+        description,
+        plugin,
+        vector_entry_point,
+    )
     return _add(new)
 
 
@@ -94,17 +114,23 @@ def _add(new: EnvSpec) -> EnvSpec:
     if taken:
         raise ValueError(f"env id {new.env_id!r} is already registered as {taken[0]!r}")
     existing = gym.registry.get(new.env_id)
-    if existing is not None and (existing.entry_point, existing.kwargs) != (
-        new.entry_point,
-        new.kwargs,
-    ):
+    if existing is not None and (
+        existing.entry_point,
+        existing.kwargs,
+        existing.vector_entry_point,
+    ) != (new.entry_point, new.kwargs, new.vector_entry_point):
         raise ValueError(
             f"env id {new.env_id!r} is already registered in Gymnasium with entry point "
             f"{existing.entry_point!r}; pick another id"
         )
     _SPECS[new.name] = new
     if existing is None:
-        gym.register(id=new.env_id, entry_point=new.entry_point, kwargs=new.kwargs)
+        gym.register(
+            id=new.env_id,
+            entry_point=new.entry_point,
+            vector_entry_point=new.vector_entry_point,
+            kwargs=new.kwargs,
+        )
     return new
 
 
@@ -174,6 +200,78 @@ def resolve(name: str) -> EnvSpec:
 def make(name: str, split: str = "train", **kwargs: Any) -> gym.Env:
     """Creates an env by short name or id, on ``split``, through ``gymnasium.make``."""
     return gym.make(resolve(name).env_id, split=split, **kwargs)
+
+
+VECTORIZATION_MODES = ("vector_entry_point", "sync", "async")
+
+
+def make_vec(
+    name: str,
+    num_envs: int = 1,
+    split: str = "train",
+    *,
+    vectorization_mode: str | None = None,
+    vector_kwargs: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> gym.vector.VectorEnv:
+    """Creates ``num_envs`` worlds of env ``name`` on ``split`` as one Gymnasium ``VectorEnv``.
+
+    Args:
+        name: Short name or Gymnasium id.
+        num_envs: Number of worlds (>= 1).
+        split: Split every world samples its scenarios from.
+        vectorization_mode: ``"vector_entry_point"`` (the env's native batch), ``"sync"``
+            or ``"async"`` (Gymnasium's vectorisation of the single env), or ``None``:
+            the native batch when the env declares one, else ``"sync"``.
+        vector_kwargs: Arguments of ``SyncVectorEnv``/``AsyncVectorEnv`` (e.g.
+            ``{"autoreset_mode": AutoresetMode.SAME_STEP}``); for a native batch they are
+            passed to its constructor with ``kwargs``.
+        **kwargs: Constructor kwargs of each world (as for :func:`make`).
+
+    Raises:
+        ValueError: Unknown env, ``num_envs < 1``, an unknown mode, or
+            ``"vector_entry_point"`` for an env that declares no native batch.
+
+    >>> import envs
+    >>> venv = envs.make_vec("driving", num_envs=2, split="heldout-curves")
+    >>> obs, info = venv.reset(seed=0)
+    >>> obs.shape[0], venv.num_envs
+    (2, 2)
+    >>> venv.close()
+    """
+    entry = resolve(name)
+    if isinstance(num_envs, bool) or not isinstance(num_envs, numbers.Integral) or num_envs < 1:
+        raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+    num_envs = int(num_envs)
+    mode = vectorization_mode
+    if mode is None:
+        mode = "vector_entry_point" if entry.vector_entry_point is not None else "sync"
+    mode = getattr(mode, "value", mode)  # accepts gymnasium's VectorizeMode enum too
+    if mode not in VECTORIZATION_MODES:
+        raise ValueError(
+            f"vectorization_mode must be one of {list(VECTORIZATION_MODES)} or None, got {mode!r}"
+        )
+    if mode == "vector_entry_point":
+        if entry.vector_entry_point is None:
+            raise ValueError(
+                f"env {entry.name!r} declares no vector_entry_point; use "
+                "vectorization_mode='sync' or 'async' (or None to choose automatically)"
+            )
+        return gym.make_vec(
+            entry.env_id,
+            num_envs=num_envs,
+            vectorization_mode=mode,
+            split=split,
+            **{**kwargs, **(vector_kwargs or {})},
+        )
+    return gym.make_vec(
+        entry.env_id,
+        num_envs=num_envs,
+        vectorization_mode=mode,
+        vector_kwargs=vector_kwargs,
+        split=split,
+        **kwargs,
+    )
 
 
 def make_expert(name: str, env: gym.Env) -> Any:

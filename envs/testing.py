@@ -8,6 +8,12 @@ Built-in envs' tests call it, and plugin authors can too::
 It runs Gymnasium's and SB3's ``check_env``, seeded determinism over resets, observations
 inside the space in every split, the required info keys, action validation, rendering,
 ``AsyncVectorEnv`` with two workers, and ``close()``.
+
+:func:`check_vector_env` checks a (native) ``gymnasium.vector.VectorEnv`` the same way:
+batched spaces, info masks, autoreset semantics, seeding and action validation::
+
+    from envs.testing import check_vector_env
+    check_vector_env(lambda: envs.make_vec("my-plugin-env", num_envs=3))
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env as gym_check_env
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
 
 from envs.core import ScenarioEnv
-from envs.registry import make, resolve
+from envs.registry import make, make_vec, resolve
 
-__all__ = ["ConformanceError", "check_env_conformance", "rollout_digest"]
+__all__ = ["ConformanceError", "check_env_conformance", "check_vector_env", "rollout_digest"]
 
 
 class ConformanceError(AssertionError):
@@ -50,7 +58,8 @@ def check_env_conformance(
         splits: Splits to check observations in (default: every split of the space).
         determinism_steps: Steps of the seeded determinism check (resets included).
         steps_per_split: Random-action steps per split for the observation-bounds check.
-        check_vector: Also run it in a 2-worker ``AsyncVectorEnv``.
+        check_vector: Also run it in a 2-worker ``AsyncVectorEnv``, and check its native
+            batch (``vector_entry_point``), if any, with :func:`check_vector_env`.
         check_render: Check ``render_mode="rgb_array"`` (or ``"ansi"``) when supported.
 
     Raises:
@@ -92,6 +101,12 @@ def check_env_conformance(
         _check_render(name, kwargs, label)
     if check_vector:
         _check_vector(factory, label)
+        if resolve(name).vector_entry_point is not None:
+            check_vector_env(
+                lambda: make_vec(name, 3, **kwargs),
+                steps=determinism_steps,
+                require_episode_end=False,
+            )
 
 
 def _factory(name: str, kwargs: Mapping[str, Any]) -> Callable[..., gym.Env]:
@@ -197,6 +212,8 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, Mapping):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     if isinstance(value, np.ndarray):
+        if value.dtype == object:  # vector infos: strings, final observations, ...
+            return (value.shape, tuple(_freeze(v) for v in value.flat))
         return (value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
@@ -251,3 +268,252 @@ def _check_vector(factory: Callable[..., gym.Env], label: str) -> None:
         raise ConformanceError(f"{label}: failed inside AsyncVectorEnv(2): {err}") from err
     finally:
         vec.close()
+
+
+# --------------------------------------------------------------------------- vector envs
+
+
+def check_vector_env(
+    vec_env_factory: Callable[[], gym.vector.VectorEnv],
+    *,
+    steps: int = 120,
+    seed: int = 0,
+    require_episode_end: bool = True,
+) -> None:
+    """Checks that a ``gymnasium.vector.VectorEnv`` keeps Gymnasium's vector contract.
+
+    Checked: observations inside ``observation_space`` and inside
+    ``batch_space(single_observation_space, N)`` with the space's dtype; rewards and
+    done flags of shape ``(N,)``; every info key (nested dicts too) paired with a bool
+    ``_key`` mask of shape ``(N,)``; the semantics of the autoreset mode in
+    ``metadata["autoreset_mode"]`` (``NEXT_STEP``: the step after a world's episode end
+    gives it reward 0 and not done; ``SAME_STEP``: the done step has ``final_obs`` and
+    ``final_info`` masked exactly on the done worlds); seeding (the same seed list gives
+    the same observations and rollouts, and int seed ``s`` equals the list
+    ``[s, s + 1, ...]``); world independence (world 0's trajectory is bit-exact the same
+    whatever its neighbours' seeds); and a batch of actions of the wrong shape or with
+    NaN raising ``ValueError``. Run it once per autoreset mode the env supports.
+
+    Args:
+        vec_env_factory: Builds a fresh vector env (called several times).
+        steps: Random-action steps of the rollout checks.
+        seed: Base seed.
+        require_episode_end: Fail when no world's episode ended within ``steps`` (the
+            autoreset semantics went unchecked); False lets long-episode envs pass.
+
+    Raises:
+        ConformanceError: What was violated, naming the vector env class.
+    """
+    venv = vec_env_factory()
+    label = type(venv.unwrapped).__name__
+    try:
+        _check_vector_spaces(venv, label)
+        _check_vector_rollout(venv, steps, seed, label, require_episode_end)
+        _check_vector_actions(venv, seed, label)
+    finally:
+        venv.close()
+    _check_vector_seeding(vec_env_factory, steps, seed, label)
+    _check_world_independence(vec_env_factory, steps, seed, label)
+
+
+def _check_vector_spaces(venv: gym.vector.VectorEnv, label: str) -> None:
+    n = venv.num_envs
+    if not isinstance(n, int) or n < 1:
+        raise ConformanceError(f"{label}: num_envs must be an int >= 1, got {n!r}")
+    for kind in ("observation", "action"):
+        single = getattr(venv, f"single_{kind}_space")
+        if getattr(venv, f"{kind}_space") != batch_space(single, n):
+            raise ConformanceError(
+                f"{label}: {kind}_space is not batch_space(single_{kind}_space, {n})"
+            )
+
+
+def _check_vector_obs(venv: gym.vector.VectorEnv, obs: Any, where: str) -> None:
+    batched = batch_space(venv.single_observation_space, venv.num_envs)
+    if not venv.observation_space.contains(obs) or not batched.contains(obs):
+        raise ConformanceError(f"{where}: batched observation outside the observation space")
+    leaves = obs.items() if isinstance(obs, Mapping) else [("", obs)]
+    for key, value in leaves:
+        space = venv.observation_space[key] if key else venv.observation_space
+        dtype = getattr(space, "dtype", None)
+        if dtype is not None and np.asarray(value).dtype != dtype:
+            raise ConformanceError(
+                f"{where}: observation {key or ''} has dtype {np.asarray(value).dtype}, "
+                f"the space {dtype}"
+            )
+
+
+def _check_info_masks(info: Mapping[str, Any], n: int, where: str) -> None:
+    for key, value in info.items():
+        if key.startswith("_") and key[1:] in info:
+            continue
+        mask = info.get(f"_{key}")
+        if mask is None:
+            raise ConformanceError(f"{where}: info key {key!r} has no '_{key}' mask")
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_ or mask.shape != (n,):
+            raise ConformanceError(
+                f"{where}: mask '_{key}' must be bool of shape ({n},), "
+                f"got {mask.dtype} {mask.shape}"
+            )
+        if isinstance(value, Mapping):
+            _check_info_masks(value, n, f"{where} info[{key!r}]")
+        elif key != "final_obs" and np.shape(value)[:1] != (n,):
+            raise ConformanceError(f"{where}: info[{key!r}] must have leading axis {n}")
+
+
+def _check_vector_rollout(
+    venv: gym.vector.VectorEnv, steps: int, seed: int, label: str, require_episode_end: bool
+) -> None:
+    n = venv.num_envs
+    raw = venv.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    mode = AutoresetMode(getattr(raw, "value", raw))
+    venv.action_space.seed(seed)
+    obs, info = venv.reset(seed=seed)
+    _check_vector_obs(venv, obs, f"{label} reset")
+    _check_info_masks(info, n, f"{label} reset")
+    previous_done = np.zeros(n, dtype=bool)
+    ended = 0
+    for t in range(steps):
+        where = f"{label} step {t}"
+        obs, rewards, terminated, truncated, info = venv.step(venv.action_space.sample())
+        _check_vector_obs(venv, obs, where)
+        _check_info_masks(info, n, where)
+        for name, value, dtype in (
+            ("rewards", rewards, np.floating),
+            ("terminated", terminated, np.bool_),
+            ("truncated", truncated, np.bool_),
+        ):
+            value = np.asarray(value)
+            if value.shape != (n,) or not np.issubdtype(value.dtype, dtype):
+                raise ConformanceError(
+                    f"{where}: {name} must be {dtype.__name__} of shape ({n},), "
+                    f"got {value.dtype} {value.shape}"
+                )
+        if not np.isfinite(rewards).all():
+            raise ConformanceError(f"{where}: non-finite rewards {rewards}")
+        done = np.asarray(terminated) | np.asarray(truncated)
+        if mode == AutoresetMode.NEXT_STEP and previous_done.any():
+            worlds = np.flatnonzero(previous_done)
+            if np.any(np.asarray(rewards)[worlds] != 0) or done[worlds].any():
+                raise ConformanceError(
+                    f"{where}: NEXT_STEP worlds {worlds.tolist()} must reset here, with "
+                    "reward 0 and not done"
+                )
+        if mode == AutoresetMode.SAME_STEP:
+            _check_same_step(venv, done, info, where)
+        previous_done = done
+        ended += int(done.sum())
+    if ended == 0 and mode != AutoresetMode.DISABLED and require_episode_end:
+        raise ConformanceError(
+            f"{label}: no episode ended in {steps} steps; pass more steps to check autoreset"
+        )
+
+
+def _check_same_step(
+    venv: gym.vector.VectorEnv, done: np.ndarray, info: Mapping[str, Any], where: str
+) -> None:
+    for key in ("final_obs", "final_info"):
+        if not done.any() and key not in info:
+            continue
+        mask = np.asarray(info.get(f"_{key}", np.zeros_like(done)))
+        if not np.array_equal(mask, done):
+            raise ConformanceError(
+                f"{where}: SAME_STEP '_{key}' must be true exactly on the done worlds "
+                f"{np.flatnonzero(done).tolist()}, got {mask.tolist()}"
+            )
+    for i in np.flatnonzero(done):
+        if not venv.single_observation_space.contains(info["final_obs"][i]):
+            raise ConformanceError(f"{where}: final_obs[{i}] outside the single observation space")
+
+
+def _check_vector_actions(venv: gym.vector.VectorEnv, seed: int, label: str) -> None:
+    venv.reset(seed=seed)
+    space = venv.action_space
+    bad: list[Any] = []
+    if isinstance(space, spaces.Box):
+        nan = np.zeros(space.shape, dtype=space.dtype)
+        nan.flat[0] = np.nan
+        bad = [nan, np.zeros((space.shape[0] + 1, *space.shape[1:]), dtype=space.dtype)]
+    elif isinstance(space, spaces.MultiDiscrete):
+        bad = [np.zeros(space.shape[0] + 1, dtype=space.dtype), space.nvec + space.start]
+    for actions in bad:
+        try:
+            venv.step(actions)
+        except ValueError:
+            venv.reset(seed=seed)
+            continue
+        raise ConformanceError(
+            f"{label}: step with a bad action batch (shape {np.shape(actions)}) did not "
+            "raise ValueError"
+        )
+
+
+def _vector_digest(
+    venv: gym.vector.VectorEnv, reset_seed: Any, action_seed: int, steps: int
+) -> list[Any]:
+    venv.action_space.seed(action_seed)
+    obs, info = venv.reset(seed=reset_seed)
+    record: list[Any] = [_freeze(obs), _freeze(info)]
+    for _ in range(steps):
+        record.append(_freeze(venv.step(venv.action_space.sample())))
+    return record
+
+
+def _check_vector_seeding(
+    factory: Callable[[], gym.vector.VectorEnv], steps: int, seed: int, label: str
+) -> None:
+    a, b = factory(), factory()
+    try:
+        seeds = [seed + 11 * i for i in range(a.num_envs)]
+        if _vector_digest(a, seeds, seed, steps) != _vector_digest(b, seeds, seed, steps):
+            raise ConformanceError(f"{label}: two vector envs with seeds {seeds} diverged")
+        listed = [seed + i for i in range(a.num_envs)]
+        if _vector_digest(a, seed, seed, steps) != _vector_digest(b, listed, seed, steps):
+            raise ConformanceError(f"{label}: reset(seed={seed}) differs from seed={listed}")
+    finally:
+        a.close()
+        b.close()
+
+
+def _world_zero(venv: gym.vector.VectorEnv, seeds: list[int], action_seed: int, steps: int) -> list:
+    venv.action_space.seed(action_seed)
+    obs, info = venv.reset(seed=seeds)
+    record: list[Any] = [_freeze(_first(obs))]
+    for _ in range(steps):
+        obs, rewards, terminated, truncated, info = venv.step(venv.action_space.sample())
+        final = info.get("final_obs")
+        record.append(
+            (
+                _freeze(_first(obs)),
+                float(rewards[0]),
+                bool(terminated[0]),
+                bool(truncated[0]),
+                None if final is None else _freeze(final[0]),
+            )
+        )
+    return record
+
+
+def _first(obs: Any) -> Any:
+    return {k: v[0] for k, v in obs.items()} if isinstance(obs, Mapping) else obs[0]
+
+
+def _check_world_independence(
+    factory: Callable[[], gym.vector.VectorEnv], steps: int, seed: int, label: str
+) -> None:
+    a, b = factory(), factory()
+    try:
+        n = a.num_envs
+        if n < 2:
+            return
+        seeds = [seed + 11 * i for i in range(n)]
+        others = [seeds[0]] + [seed + 1000 + 7 * i for i in range(1, n)]
+        if _world_zero(a, seeds, seed, steps) != _world_zero(b, others, seed, steps):
+            raise ConformanceError(
+                f"{label}: world 0's trajectory changed with its neighbours' seeds; a world "
+                "must depend only on its own seed, scenario and actions"
+            )
+    finally:
+        a.close()
+        b.close()

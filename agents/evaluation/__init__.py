@@ -9,7 +9,9 @@ One policy
     ``"random"``. Every split uses a fixed list of reset seeds derived from ``seed``
     (:func:`episode_seeds`), identical for every policy compared: common random
     numbers. The random policy and the env's scripted expert run on the same seeds, so
-    normalised score = (agent - random) / (expert - random) per split.
+    normalised score = (agent - random) / (expert - random) per split. Envs with a
+    native batch (``vector_entry_point``) run each split's episodes side by side in one
+    vector env, with the same per-episode seeds and results (see ``rollout``).
     ``TransferReport.table()`` is a markdown table (success, return, normalised score,
     length and the env's ``episode_info_keys``, each with a 95% CI; then generalisation
     gap = train - held-out and transfer ratio = held-out / train);

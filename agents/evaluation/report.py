@@ -438,7 +438,8 @@ def evaluate_transfer(
         episodes: Episodes per split.
         seed: Seed the episode seeds derive from.
         env_kwargs: Keyword arguments for ``envs.make`` (not ``split``).
-        n_workers: Worker processes (1: this process).
+        n_workers: Worker processes (1: this process); for envs with a native batch
+            only the scripted expert's episodes use them (see ``rollout``).
         progress: Show a progress bar.
         deterministic: Passed to ``predict``.
         normalise: Evaluate the random and expert baselines for normalised scores

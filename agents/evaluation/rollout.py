@@ -8,6 +8,16 @@ returns are reproducible.
 
 Episodes run in-process (``n_workers=1``) or in ``spawn`` worker processes, each
 keeping one env per split; results come back in job order whatever the worker count.
+
+Envs with a native batch (a ``vector_entry_point``) run a split's episodes side by side
+instead, in one vector env of up to :data:`VECTOR_WORLDS` worlds: world ``j`` resets with
+episode ``j``'s seed and samples its scenario from the split exactly as the single env
+does, and a world's trajectory depends only on its seed, scenario and actions, so every
+episode is the one the sequential path would run (the common random numbers hold). SB3
+models act on the whole batch in one call (batched float arithmetic may differ from
+one-at-a-time in the last bits); other policies, and the random baseline, act world by
+world exactly as in the sequential path. The scripted expert needs a single env of its
+own, so its episodes run sequentially.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import envs
 
 __all__ = [
     "BASELINES",
+    "VECTOR_WORLDS",
     "EpisodeJob",
     "EpisodeResult",
     "RandomPolicy",
@@ -44,6 +55,7 @@ __all__ = [
 ]
 
 BASELINES = ("expert", "random")
+VECTOR_WORLDS = 64  # the most worlds of one vector env in the vector path
 
 
 def episode_seeds(seed: int, split: str, episodes: int) -> list[int]:
@@ -301,6 +313,7 @@ def run_jobs(
     n_workers: int = 1,
     progress: bool = True,
     desc: str = "evaluating",
+    vectorize: bool | None = None,
 ) -> list[EpisodeResult]:
     """Runs ``jobs`` and returns their results in the same order.
 
@@ -314,11 +327,39 @@ def run_jobs(
             pickled are run in this process (with a warning).
         progress: Show a tqdm progress bar (on stderr).
         desc: Progress bar label.
+        vectorize: Run each split's episodes side by side in one vector env (see the
+            module docstring; the expert's always run sequentially). ``None``: when the
+            env has a native batch (``vector_entry_point``).
     """
     from tqdm.auto import tqdm
 
     if n_workers < 1:
         raise ValueError(f"n_workers must be >= 1, got {n_workers}")
+    if vectorize is None:
+        vectorize = envs.resolve(env_name).vector_entry_point is not None
+    if vectorize:
+        vector = [i for i, job in enumerate(jobs) if policies[job.policy] != "expert"]
+        if vector:
+            results: dict[int, EpisodeResult] = {}
+            with tqdm(total=len(vector), desc=desc, disable=not progress, unit="ep") as bar:
+                for group in _groups([(i, jobs[i]) for i in vector]):
+                    results.update(
+                        _run_vector(group, env_name, env_kwargs, policies, deterministic, bar)
+                    )
+            rest = [i for i in range(len(jobs)) if i not in results]
+            rest_results = run_jobs(
+                [jobs[i] for i in rest],
+                env_name=env_name,
+                env_kwargs=env_kwargs,
+                policies=policies,
+                deterministic=deterministic,
+                n_workers=n_workers,
+                progress=progress,
+                desc=desc,
+                vectorize=False,
+            )
+            results.update(zip(rest, rest_results, strict=True))
+            return [results[i] for i in range(len(jobs))]
     if n_workers > 1:
         for key, policy in policies.items():
             problem = None if isinstance(policy, str) else _picklable(policy)
@@ -330,13 +371,13 @@ def run_jobs(
                 n_workers = 1
                 break
     n_workers = min(n_workers, max(1, len(jobs)))
-    results: list[EpisodeResult | None] = [None] * len(jobs)
+    ordered: list[EpisodeResult | None] = [None] * len(jobs)
     with tqdm(total=len(jobs), desc=desc, disable=not progress, unit="ep") as bar:
         if n_workers == 1:
             worker = _Worker(env_name, env_kwargs, policies, deterministic)
             try:
                 for i, job in enumerate(jobs):
-                    results[i] = worker.run(job)
+                    ordered[i] = worker.run(job)
                     bar.update(1)
             finally:
                 worker.close()
@@ -356,12 +397,161 @@ def run_jobs(
                         for fut in done:
                             chunk = pending.pop(fut)
                             for i, res in zip(chunk, fut.result(), strict=True):
-                                results[i] = res
+                                ordered[i] = res
                             bar.update(len(chunk))
                 except BaseException:
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
-    return [r for r in results if r is not None]
+    return [r for r in ordered if r is not None]
+
+
+# --------------------------------------------------------------------------- vector path
+
+
+def _groups(jobs: list[tuple[int, EpisodeJob]]) -> list[list[tuple[int, EpisodeJob]]]:
+    """Jobs grouped by (policy, split), in order, in chunks of at most VECTOR_WORLDS."""
+    by_key: dict[tuple[str, str], list[tuple[int, EpisodeJob]]] = {}
+    for item in jobs:
+        by_key.setdefault((item[1].policy, item[1].split), []).append(item)
+    return [
+        group[k : k + VECTOR_WORLDS]
+        for group in by_key.values()
+        for k in range(0, len(group), VECTOR_WORLDS)
+    ]
+
+
+def _world_attr(venv: gym.vector.VectorEnv, name: str, default: Any) -> Any:
+    """Attribute ``name`` of world 0 (the vector env's own, the world protocol or Sync)."""
+    base = venv.unwrapped
+    if hasattr(base, name):
+        return getattr(base, name)
+    try:
+        if hasattr(base, "get_world_attr"):
+            return base.get_world_attr(0, name)
+        if isinstance(base, gym.vector.SyncVectorEnv):
+            return getattr(base.envs[0].unwrapped, name)
+    except AttributeError:
+        pass
+    return default
+
+
+def _vector_masks(venv: gym.vector.VectorEnv) -> np.ndarray | None:
+    """Every world's action mask, or None when the env gives none."""
+    base = venv.unwrapped
+    try:
+        if callable(getattr(base, "action_masks", None)):
+            return np.asarray(base.action_masks(), dtype=bool)
+        if hasattr(base, "call_world"):
+            rows = [base.call_world(i, "action_masks") for i in range(venv.num_envs)]
+        elif isinstance(base, gym.vector.SyncVectorEnv):
+            rows = [env.unwrapped.action_masks() for env in base.envs]  # type: ignore[attr-defined]
+        else:
+            return None
+    except AttributeError:
+        return None
+    return np.asarray(rows, dtype=bool)
+
+
+def _row(obs: Any, i: int) -> Any:
+    return {k: v[i] for k, v in obs.items()} if isinstance(obs, Mapping) else obs[i]
+
+
+class _BatchActor:
+    """Acts for every world of a vector env as the sequential path acts for one env."""
+
+    def __init__(
+        self, spec: Any, venv: gym.vector.VectorEnv, seeds: list[int], deterministic: bool
+    ) -> None:
+        self.n = venv.num_envs
+        self.deterministic = deterministic
+        if isinstance(spec, str) and spec == "random":
+            self.worlds: list[Any] = [RandomPolicy(venv.single_action_space) for _ in seeds]
+            for policy, seed in zip(self.worlds, seeds, strict=True):
+                policy.begin_episode(seed)
+            self.batched = None
+        else:
+            from stable_baselines3.common.base_class import BaseAlgorithm
+
+            batchable = isinstance(getattr(spec, "model", spec), BaseAlgorithm)
+            self.batched = spec if batchable else None
+            self.worlds = [spec] * self.n
+        self.masked = _accepts(self.worlds[0].predict, "action_masks")
+        self.states: list[Any] = [None] * self.n
+        self.state: Any = None
+        self.start = True
+
+    def act(self, obs: Any, masks: np.ndarray | None) -> np.ndarray:
+        """One action per world."""
+        kwargs: dict[str, Any] = {"deterministic": self.deterministic}
+        starts = np.full(self.n, self.start)
+        self.start = False
+        if self.batched is not None:
+            if self.masked and masks is not None:
+                kwargs["action_masks"] = masks
+            actions, self.state = self.batched.predict(
+                obs, state=self.state, episode_start=starts, **kwargs
+            )
+            return np.asarray(actions)
+        actions = []
+        for i, policy in enumerate(self.worlds):
+            if self.masked and masks is not None:
+                kwargs["action_masks"] = masks[i]
+            action, self.states[i] = policy.predict(
+                _row(obs, i), state=self.states[i], episode_start=starts[i : i + 1], **kwargs
+            )
+            actions.append(action)
+        return np.stack([np.asarray(a) for a in actions])
+
+
+def _run_vector(
+    group: list[tuple[int, EpisodeJob]],
+    env_name: str,
+    env_kwargs: Mapping[str, Any],
+    policies: Mapping[str, Any],
+    deterministic: bool,
+    bar: Any,
+) -> dict[int, EpisodeResult]:
+    """Runs one (policy, split) chunk of episodes side by side, one per world."""
+    from agents.vecenv import split_infos
+
+    split = group[0][1].split
+    venv = envs.make_vec(env_name, len(group), split, **dict(env_kwargs))
+    try:
+        n = venv.num_envs
+        seeds = [job.seed for _, job in group]
+        actor = _BatchActor(policies[group[0][1].policy], venv, seeds, deterministic)
+        keys = tuple(_world_attr(venv, "episode_info_keys", ()))
+        obs, info = venv.reset(seed=seeds)
+        scenarios = [dict(row.get("scenario", {})) for row in split_infos(info, n)]
+        returns = np.zeros(n)
+        lengths = np.zeros(n, dtype=int)
+        running = np.ones(n, dtype=bool)
+        results: dict[int, EpisodeResult] = {}
+        while running.any():
+            masks = _vector_masks(venv) if actor.masked else None
+            obs, rewards, terminated, truncated, info = venv.step(actor.act(obs, masks))
+            returns[running] += np.asarray(rewards, dtype=float)[running]
+            lengths[running] += 1
+            ended = running & (np.asarray(terminated) | np.asarray(truncated))
+            if not ended.any():
+                continue
+            step_infos = split_infos(info, n)
+            final_infos = split_infos(info.get("final_info", {}), n)
+            for w in np.flatnonzero(ended):
+                end = final_infos[w] if "final_info" in info and info["_final_info"][w] else None
+                end = step_infos[w] if end is None else end
+                results[group[w][0]] = EpisodeResult(
+                    ret=float(returns[w]),
+                    length=int(lengths[w]),
+                    success=bool(end.get("is_success", False)),
+                    scenario=scenarios[w],
+                    info={k: _plain(end[k]) for k in keys if k in end},
+                )
+                bar.update(1)
+            running &= ~ended
+        return results
+    finally:
+        venv.close()
 
 
 def default_workers() -> int:
