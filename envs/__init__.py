@@ -71,6 +71,7 @@ register(
     "practicegym/Driving-v0",
     "envs.driving.env:DrivingEnv",
     kwargs={"task": "full"},
+    vector_entry_point="envs.driving.vector:DrivingVectorEnv",
     expert="envs.driving.expert:DrivingExpert",
     description="Curvy multi-lane road with IDM/MOBIL traffic (lane keeping + traffic).",
 )
@@ -79,6 +80,7 @@ register(
     "practicegym/DrivingLaneKeep-v0",
     "envs.driving.env:DrivingEnv",
     kwargs={"task": "lane-keep"},
+    vector_entry_point="envs.driving.vector:DrivingVectorEnv",
     expert="envs.driving.expert:DrivingExpert",
     description="Curvy road with light or no traffic: stay in lane at speed.",
 )
@@ -87,6 +89,7 @@ register(
     "practicegym/DrivingHighway-v0",
     "envs.driving.env:DrivingEnv",
     kwargs={"task": "highway"},
+    vector_entry_point="envs.driving.vector:DrivingVectorEnv",
     expert="envs.driving.expert:DrivingExpert",
     description="Straight-ish multi-lane highway in traffic: make progress, change lanes.",
 )
