@@ -374,24 +374,70 @@ class BirdseyeRenderer:
         code += (np.mod(s_c, 12.0) < 6.0).astype(np.intp)[:, :, None] * self._lut_size
         label = np.take_along_axis(self._luts(roads, worlds), code.reshape(num, -1), axis=1)
         label = label.reshape(num, size, size)
+        traffic_mask = self._vehicle_pixels(traffic, egos, worlds, l_c, phi, s_c)
+        if traffic_mask is not None:
+            label[traffic_mask] = TRAFFIC
+        r0, r1, c0, c1 = self._ego_box
+        label[:, r0:r1, c0:c1] = EGO
+        return label
+
+    def _vehicle_pixels(
+        self,
+        traffic: TrafficBatch,
+        egos: Egos,
+        worlds: np.ndarray,
+        l_c: np.ndarray,
+        phi: np.ndarray,
+        s_c: np.ndarray,
+    ) -> np.ndarray | None:
+        """``(W, H, H)`` mask of pixels inside a vehicle's road-aligned box, or ``None``.
+
+        On row ``r`` a pixel ``delta`` metres left of the centreline lies at
+        ``d = delta cos(phi_r)`` and ``s = s_r + delta sin(phi_r)``, both linear in the
+        column, so each vehicle covers one run of columns per row: the runs are computed
+        for every (world, vehicle, row) at once and painted with a difference array.
+        """
         rel = traffic.s[worlds] - egos.s[worlds, None]
         lat = traffic.d[worlds] - egos.d[worlds, None]
         view = (rel > self._behind_m) & (rel < self._ahead_m) & (np.abs(lat) < self._side_m)
         shown = int(view.sum(axis=1).max(initial=0))
-        if shown:
-            # The (at most) ``shown`` vehicles in view of each world, as boxes in (s, d).
-            order = np.argsort(~view, axis=1, kind="stable")[:, :shown]
-            valid = np.take_along_axis(view, order, axis=1)
-            vs = np.where(valid, np.take_along_axis(traffic.s[worlds], order, axis=1), np.inf)
-            vd = np.take_along_axis(traffic.d[worlds], order, axis=1)
-            s = s_c[:, :, None] + delta * np.sin(phi)[:, :, None]
-            hit = (np.abs(s[:, None] - vs[:, :, None, None]) < 0.5 * VEHICLE_LENGTH) & (
-                np.abs(d[:, None] - vd[:, :, None, None]) < 0.5 * VEHICLE_WIDTH
-            )
-            label[hit.any(axis=1)] = TRAFFIC
-        r0, r1, c0, c1 = self._ego_box
-        label[:, r0:r1, c0:c1] = EGO
-        return label
+        if not shown:
+            return None
+        num, size = len(worlds), self.size
+        # The (at most) ``shown`` vehicles in view of each world: (W, K, 1) against rows.
+        order = np.argsort(~view, axis=1, kind="stable")[:, :shown]
+        valid = np.take_along_axis(view, order, axis=1)[:, :, None]
+        vs = np.take_along_axis(traffic.s[worlds], order, axis=1)[:, :, None]
+        vd = np.take_along_axis(traffic.d[worlds], order, axis=1)[:, :, None]
+        cos_p, sin_p = np.cos(phi)[:, None, :], np.sin(phi)[:, None, :]
+        s_row = s_c[:, None, :]
+        hw, hl = 0.5 * VEHICLE_WIDTH, 0.5 * VEHICLE_LENGTH
+        # delta interval from |d - vd| < hw (cos(phi) > 0 for any view of the road ahead).
+        lo = (vd - hw) / cos_p
+        hi = (vd + hw) / cos_p
+        # ... and from |s - vs| < hl (any delta when the row is parallel: sin(phi) = 0).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = (vs - hl - s_row) / sin_p
+            b = (vs + hl - s_row) / sin_p
+        parallel = sin_p == 0.0
+        inside = np.abs(s_row - vs) < hl
+        lo = np.where(parallel, np.where(inside, lo, np.inf), np.maximum(lo, np.minimum(a, b)))
+        hi = np.where(parallel, hi, np.minimum(hi, np.maximum(a, b)))
+        # Columns: delta = (ego_col - c) * scale - l_c, so c = ego_col - (delta + l_c) / scale.
+        l_row = l_c[:, None, :]
+        first = np.floor(self.ego_col - (hi + l_row) / self.scale) + 1.0
+        last = np.ceil(self.ego_col - (lo + l_row) / self.scale) - 1.0
+        first = np.clip(np.nan_to_num(first, nan=size), 0, size)
+        last = np.clip(np.nan_to_num(last, nan=-1.0), -1, size - 1)
+        keep = valid & (first <= last)
+        base = (np.arange(num)[:, None, None] * size + np.arange(size)) * (size + 1)
+        base = np.broadcast_to(base, keep.shape)
+        starts = (base + first.astype(np.intp))[keep]
+        ends = (base + last.astype(np.intp) + 1)[keep]
+        total = num * size * (size + 1)
+        runs = np.bincount(starts, minlength=total) - np.bincount(ends, minlength=total)
+        covered = runs.reshape(num, size, size + 1).cumsum(axis=2)[:, :, :size] > 0
+        return covered
 
     def render(
         self,
@@ -478,13 +524,21 @@ def _blur(img: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     passes = np.maximum(1, np.ceil(variance / (2.0 / 3.0))).astype(int)
     passes[variance <= 0.0] = 0
     for p in range(int(passes.max())):
-        active = passes > p
-        w = np.where(active, variance / (2.0 * np.maximum(passes, 1)), 0.0).astype(np.float32)
-        w = w[:, None, None, None]
+        w = np.where(passes > p, variance / (2.0 * np.maximum(passes, 1)), 0.0)
+        w = w.astype(np.float32)[:, None, None, None]
         c = np.float32(1.0) - np.float32(2.0) * w
-        # Rows, then columns: pad by replicating the edge, then centre * c + w * neighbours.
-        pad = np.concatenate((img[:, :1], img, img[:, -1:]), axis=1)
-        img = img * c + (pad[:, :-2] + pad[:, 2:]) * w
-        pad = np.concatenate((img[:, :, :1], img, img[:, :, -1:]), axis=2)
-        img = img * c + (pad[:, :, :-2] + pad[:, :, 2:]) * w
+        for axis in (1, 2):
+            out = img * c
+            side = img * w
+            head = [slice(None)] * 4
+            tail = [slice(None)] * 4
+            head[axis], tail[axis] = slice(1, None), slice(None, -1)
+            out[tuple(head)] += side[tuple(tail)]  # the neighbour before
+            out[tuple(tail)] += side[tuple(head)]  # the neighbour after
+            edge_first = [slice(None)] * 4
+            edge_last = [slice(None)] * 4
+            edge_first[axis], edge_last[axis] = slice(0, 1), slice(-1, None)
+            out[tuple(edge_first)] += side[tuple(edge_first)]  # replicated edges
+            out[tuple(edge_last)] += side[tuple(edge_last)]
+            img = out
     return img
