@@ -82,12 +82,21 @@ def test_overhead_times_env_step_against_a_null_env(tmp_path: Path) -> None:
     assert (tmp_path / "overhead.png").is_file()
 
 
+def test_overhead_times_the_native_batch(tmp_path: Path) -> None:
+    argv = ["--envs", "driving", "--timesteps", "512", "--batched", "8", "--out", str(tmp_path)]
+    assert overhead.main(argv) == 0
+    (result,) = _json(tmp_path / "overhead.json")["results"]
+    assert result["env"] == "driving (batched, N=8)"
+    assert 0 < result["step_share"] < 1 and result["ppo_steps_per_s"] > 0
+
+
 def test_driving_speed_runs(tmp_path: Path) -> None:
     from benchmarks import driving_speed
 
-    assert (
-        driving_speed.main(["--steps", "30", "--highway-steps", "5", "--out", str(tmp_path)]) == 0
-    )
+    argv = ["--steps", "30", "--highway-steps", "5", "--num-envs", "4", "--batch-steps", "4"]
+    assert driving_speed.main([*argv, "--out", str(tmp_path)]) == 0
+    batched = _json(tmp_path / "driving_speed.json")["batched"]
+    assert batched["kinematics_continuous"]["num_envs"] == 4
     data = _json(tmp_path / "driving_speed.json")
     assert data["ours"] and ("error" in data["highway_fast_v0"] or "speedup_cpu" in data)
 
