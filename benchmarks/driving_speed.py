@@ -95,11 +95,19 @@ def bench_ours(steps: int) -> dict[str, Any]:
     return out
 
 
-def _time_batch(env: Any, batch_steps: int, seed: int, options: dict | None) -> dict[str, float]:
-    """Steps/s of a vector env under random actions (``batch_steps`` calls of N worlds)."""
+def _time_batch(
+    env: Any, batch_steps: int, seed: int, options: dict | None, action: Any = None
+) -> dict[str, float]:
+    """Steps/s of a vector env (``batch_steps`` calls of N worlds), random actions by default.
+
+    ``action``: one fixed action batch instead (e.g. IDLE for every world).
+    """
     env.action_space.seed(seed)
     env.reset(seed=seed, options=options)
-    actions = [env.action_space.sample() for _ in range(batch_steps)]
+    if action is None:
+        actions = [env.action_space.sample() for _ in range(batch_steps)]
+    else:
+        actions = [action] * batch_steps
     done = 0
     wall, cpu = time.perf_counter(), time.process_time()
     for action in actions:
@@ -135,6 +143,12 @@ def bench_batched(num_envs: int, batch_steps: int) -> dict[str, Any]:
     ):
         env = DrivingVectorEnv(num_envs, **kwargs)
         out[name] = _time_batch(env, max(calls, 2), 0, opts)
+    # IDLE for every world: the lane-tracking controller keeps most episodes going to the
+    # horizon, so this times the step itself with few resets (random actions end an
+    # episode every few steps, and resets are built world by world).
+    env = DrivingVectorEnv(num_envs, action_type="discrete")
+    idle = np.ones(num_envs, dtype=np.int64)
+    out["kinematics_discrete_idle"] = _time_batch(env, batch_steps, 0, opts, idle)
     # Frames of every world at once (train-split looks: blur and pixel noise included).
     env = DrivingVectorEnv(num_envs)
     env.reset(seed=0, options=opts)
@@ -210,6 +224,7 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
         (f"ours, batched N={n}, kinematics, continuous", "kinematics_continuous"),
         (f"ours, batched N={n}, kinematics, discrete", "kinematics_discrete"),
         (f"ours, batched N={n}, birdseye 64x64, discrete", "birdseye_discrete"),
+        (f"ours, batched N={n}, kinematics, IDLE (few resets)", "kinematics_discrete_idle"),
         ("ours, batched N=1 (batch of one), kinematics, discrete", "batch_of_one_discrete"),
     ):
         r = batched[key]
