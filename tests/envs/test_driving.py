@@ -227,6 +227,7 @@ def test_conformance(name: str, kwargs: dict, det_steps: int, vector: bool) -> N
         determinism_steps=det_steps,
         steps_per_split=40,
         check_vector=vector,
+        check_copies=False,  # tests/envs/test_copies.py (xfail until the driving rewrite)
     )
 
 
