@@ -68,7 +68,7 @@ class LookaheadPlanner:
 
     def score(self, env: gym.Env, action: int) -> float:
         """Discounted return of ``action`` then ``IDLE`` on a copy of ``env``."""
-        sim = copy.deepcopy(env.unwrapped)
+        sim = copy.deepcopy(env)
         try:
             total = 0.0
             for t in range(self.depth):
@@ -81,6 +81,48 @@ class LookaheadPlanner:
             return total
         finally:
             sim.close()
+
+
+class ReplayCopyable(gym.Wrapper):
+    """Makes a deterministic env copyable by replay, whatever its ``deepcopy`` does.
+
+    A copy is a fresh env from ``make_env``, reset with the same seed and options and
+    given the same actions: exact for any env that is deterministic under a seed, at a
+    cost that grows with the episode's length. A yardstick for envs whose own copies
+    are missing or unfaithful.
+
+    Args:
+        make_env: Builds a fresh env (no argument).
+    """
+
+    def __init__(self, make_env: Callable[[], gym.Env]) -> None:
+        super().__init__(make_env())
+        self._make_env = make_env
+        self._start: tuple[int, dict[str, Any] | None] | None = None
+        self._actions: list[Any] = []
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Resets the env; ``seed`` is required, since copies replay from it."""
+        if seed is None:
+            raise ValueError("ReplayCopyable needs reset(seed=...): copies replay from the seed")
+        self._start, self._actions = (seed, copy.deepcopy(options)), []
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Steps the env and remembers ``action`` for copies."""
+        self._actions.append(action)
+        return self.env.step(action)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ReplayCopyable:
+        new = ReplayCopyable(self._make_env)
+        if self._start is not None:
+            seed, options = self._start
+            new.reset(seed=seed, options=copy.deepcopy(options))
+            for action in self._actions:
+                new.step(action)
+        return new
 
 
 @dataclass(frozen=True)
