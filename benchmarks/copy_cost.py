@@ -1,7 +1,8 @@
 """Cost of copying an env mid-episode: ``copy.deepcopy`` and a ``pickle`` round trip.
 
 What a lookahead planner pays per candidate (``examples/planner.py``), next to the cost of
-one step of the same env. Each env is made through ``envs.make`` (wrappers included),
+one step of the same env and, for the robot envs, of moving an existing env to a snapshot
+(``get_state`` / ``set_state``). Each env is made through ``envs.make`` (wrappers included),
 reset with a seed and stepped 10 times; then each copy is timed alone (and closed
 untimed), median of ``--repeats``, wall-clock and process CPU time. The pickle size is
 that of the whole env.
@@ -81,6 +82,15 @@ def measure(name: str, kwargs: dict[str, Any], repeats: int) -> dict[str, Any]:
             "pickle_round_trip": _timed(lambda: pickle.loads(pickle.dumps(env)), repeats),
             "pickle_bytes": len(payload),
         }
+        base = env.unwrapped
+        if hasattr(base, "get_state") and hasattr(base, "set_state"):  # RobotEnv snapshots
+            scratch = copy.deepcopy(env).unwrapped
+            snapshot = base.get_state()
+            results["snapshot_restore"] = _timed(
+                lambda: scratch.set_state(base.get_state()), repeats
+            )
+            results["restore"] = _timed(lambda: scratch.set_state(snapshot), repeats)
+            scratch.close()
         twin = copy.deepcopy(env)  # steps are timed on a copy: the original stays put
         action = env.action_space.sample()
 
@@ -126,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{c['pickle_bytes'] / 1024:.1f} KiB",
             f"{c['step']['cpu_ms']:.3g} ms",
             f"{c['deepcopy']['cpu_ms'] / c['step']['cpu_ms']:.1f}",
+            f"{c['snapshot_restore']['cpu_ms']:.3g} ms" if "snapshot_restore" in c else "—",
             c["note"],
         ]
         for label, c in cases.items()
@@ -140,13 +151,16 @@ def main(argv: list[str] | None = None) -> int:
             "pickle size",
             "one step CPU",
             "deepcopy / step (CPU)",
+            "get_state + set_state CPU",
             "note",
         ],
         rows,
     )
     table += (
         f"\n\nMedian of {args.repeats} copies per case (steps: of {max(args.repeats, 50)}), "
-        "each copy closed untimed. Load average (1 min) before/after: "
+        "each copy closed untimed. get_state + set_state: a snapshot of the env moved into "
+        "an existing env built with the same arguments (RobotEnv; no new client). "
+        "Load average (1 min) before/after: "
         f"{load_before[0]:.1f} / {load_after[0]:.1f} on {os.cpu_count()} cores: CPU time "
         "is the fairer number on a shared machine.\n"
     )

@@ -150,10 +150,34 @@ def test_robot_reach_copy_is_bit_exact_and_copies_before_reset_work():
         e.close()
 
 
+@pytest.mark.parametrize("task", ["reach", "push"])
+def test_snapshot_restores_into_a_scratch_env_again_and_again(task):
+    env, scratch = RobotEnv(task=task), RobotEnv(task=task)
+    actions = _advance(env, 9, seed=2)
+    _advance(scratch, 3, seed=5)  # somewhere else entirely (push: another cube)
+    snapshot = env.get_state()
+    expected = [env.step(a)[:4] for a in actions[:8]]
+    for _ in range(2):
+        scratch.set_state(snapshot)
+        for (obs, reward, terminated, truncated), action in zip(expected, actions, strict=False):
+            got = scratch.step(action)
+            np.testing.assert_allclose(got[0], obs, rtol=0, atol=RobotEnv.copy_atol)
+            assert abs(got[1] - reward) <= RobotEnv.copy_atol
+            assert got[2:4] == (terminated, truncated)
+    other = RobotEnv(task=task, control="joints")
+    with pytest.raises(ValueError, match="built with"):
+        other.set_state(snapshot)
+    fresh = RobotEnv(task=task)
+    with pytest.raises(ValueError, match="before the first reset"):
+        scratch.set_state(fresh.get_state())
+    for e in (env, scratch, other, fresh):
+        e.close()
+
+
 def test_closed_env_and_bare_simulator_refuse_to_be_copied():
     env = RobotEnv(task="reach")
     env.close()
-    with pytest.raises(ValueError, match="closed RobotEnv cannot be copied"):
+    with pytest.raises(ValueError, match="closed RobotEnv has no state"):
         copy.deepcopy(env)
     with Simulator() as sim:
         with pytest.raises(TypeError, match="would share its PyBullet client"):
