@@ -24,7 +24,7 @@ from practicegym_point.env import PointEnv
 import envs
 from envs.robot.env import RobotEnv
 from envs.robot.sim import Simulator
-from envs.testing import ConformanceError, check_env_copies
+from envs.testing import ConformanceError, check_env_conformance, check_env_copies
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVING_REWRITE = pytest.mark.xfail(reason="driving rewrite in progress", strict=False)
@@ -83,12 +83,27 @@ class SharedWorldPointKeptOpen(SharedWorldPoint):
     closing_breaks_copies = False
 
 
+class ForgetfulPoint(PointEnv):
+    """Independent copies, but unfaithful ones: a copy starts a fresh random generator."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            k: v for k, v in self.__dict__.items() if k not in ("_np_random", "_np_random_seed")
+        }
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ForgetfulPoint:
+        new = type(self).__new__(type(self))
+        new.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
+        return new
+
+
 @pytest.mark.parametrize("method", ["deepcopy", "pickle"])
 @pytest.mark.parametrize(
     ("cls", "message"),
     [
         (SharedWorldPoint, "failed after the original was stepped and closed"),
         (SharedWorldPointKeptOpen, "the copy's future differs"),
+        (ForgetfulPoint, "the copy's future differs at step 0: obs"),
     ],
 )
 def test_kit_catches_an_env_that_shares_state_with_its_copy(method, cls, message):
@@ -97,6 +112,20 @@ def test_kit_catches_an_env_that_shares_state_with_its_copy(method, cls, message
     with pytest.raises(ConformanceError, match=message) as caught:
         check_env_copies(name, methods=[method])
     assert ("copy.deepcopy" if method == "deepcopy" else "pickle round trip") in str(caught.value)
+
+
+def test_conformance_kit_checks_copies_by_default():
+    envs.register("shared-point", "practicegym_test/SharedPoint-v0", SharedWorldPointKeptOpen)
+    quick = {
+        "splits": ["train"],
+        "determinism_steps": 20,
+        "steps_per_split": 5,
+        "check_vector": False,
+        "check_render": False,
+    }
+    with pytest.raises(ConformanceError, match="copy.deepcopy: the copy's future differs"):
+        check_env_conformance("shared-point", **quick)
+    check_env_conformance("shared-point", **quick, check_copies=False)
 
 
 def test_kit_passes_the_example_plugin_and_rejects_unknown_methods():
