@@ -137,10 +137,12 @@ def test_kit_passes_the_example_plugin_and_rejects_unknown_methods():
 # ------------------------------------------------------------------------------ robot
 
 
-def _advance(env: Any, steps: int, seed: int = 0) -> list[np.ndarray]:
+def _advance(
+    env: Any, steps: int, seed: int = 0, options: dict[str, Any] | None = None
+) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     actions = [rng.uniform(-1, 1, env.action_space.shape).astype(np.float32) for _ in range(60)]
-    env.reset(seed=seed)
+    env.reset(seed=seed, options=options)
     for action in actions[:steps]:
         env.step(action)
     return actions[steps:]
@@ -164,10 +166,10 @@ def test_robot_copy_owns_its_client_and_outlives_the_original(method):
 def test_robot_reach_copy_is_bit_exact_and_copies_before_reset_work():
     env = RobotEnv(task="reach", obs_type="goal", context="visible")
     fresh = copy.deepcopy(env)  # never reset: rebuilt from the constructor arguments alone
-    for e in (env, fresh):
-        e.reset(seed=3)
-    actions = _advance(env, 12, seed=3)
-    _advance(fresh, 12, seed=3)
+    # Actions queued behind a latency, noise drawn from np_random: both must carry over.
+    options = {"scenario": {"control_latency": 2, "obs_noise": 0.01}}
+    actions = _advance(env, 12, seed=3, options=options)
+    _advance(fresh, 12, seed=3, options=options)
     twin = copy.deepcopy(env)
     for action in actions[:30]:
         a, b, c = env.step(action), twin.step(action), fresh.step(action)
