@@ -6,10 +6,13 @@ that action and then ``IDLE`` for a few steps on the copy, and picks the action 
 discounted return was best, a termination without success (a crash, leaving the road)
 counting as a heavy loss. Only the public Gymnasium API and ``copy.deepcopy`` are used,
 so it drives any discrete-action practicegym env whose copies are faithful.
+:class:`ReplayCopyable` makes any deterministic env copyable by replaying it from its
+seed: slower, but exact, a yardstick where an env's own copies are missing or unfaithful.
 
 Usage::
 
-    python examples/planner.py --seed 0 --density 50    # planner vs IDLE, one episode
+    python examples/planner.py --seed 3 --density 50                  # planner vs IDLE
+    python examples/planner.py --seed 3 --density 50 --copies replay  # copies by replay
 
 Example:
     >>> import envs
@@ -184,14 +187,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--depth", type=int, default=8, help="planner rollout steps")
     parser.add_argument("--max-steps", type=int, default=150, help="episode step cap")
+    parser.add_argument(
+        "--copies",
+        choices=("deepcopy", "replay"),
+        default="deepcopy",
+        help="how the planner copies the env: copy.deepcopy, or replay from the seed",
+    )
     args = parser.parse_args(argv)
 
     import envs
 
+    def make_env() -> gym.Env:
+        return envs.make("driving-highway", action_type="discrete")
+
     planner = LookaheadPlanner(depth=args.depth)
     options = {"scenario": {"traffic_density": args.density}}
     for label, policy in (("IDLE", idle_policy), ("planner", planner.act)):
-        env = envs.make("driving-highway", action_type="discrete")
+        env = ReplayCopyable(make_env) if args.copies == "replay" else make_env()
         try:
             result = run_episode(
                 env, policy, seed=args.seed, options=options, max_steps=args.max_steps

@@ -89,6 +89,8 @@ def test_planner_with_deepcopy_avoids_collisions_the_idle_policy_runs_into():
 
 def test_planner_main_prints_both_policies(capsys):
     planner_example = _load_planner()
-    assert planner_example.main(["--seed", "0", "--depth", "1", "--max-steps", "3"]) == 0
-    out = capsys.readouterr().out
-    assert "IDLE" in out and "planner" in out
+    for copies in ("deepcopy", "replay"):
+        argv = ["--seed", "0", "--depth", "1", "--max-steps", "3", "--copies", copies]
+        assert planner_example.main(argv) == 0
+        out = capsys.readouterr().out
+        assert "IDLE" in out and "planner" in out
