@@ -53,9 +53,15 @@ class ScenarioEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType], abc.ABC)
     Attributes:
         episode_info_keys: Keys every env reports in ``info`` at episode end besides
             ``is_success`` (its safety/quality measures); the conformance kit checks them.
+        copy_atol: Absolute tolerance within which a ``copy.deepcopy`` or ``pickle``
+            copy taken mid-episode reproduces the original's observations, rewards and
+            numeric infos (0: bit for bit, the default). An env whose simulator cannot
+            hand over every bit of its state (PyBullet's contact caches) declares what it
+            achieves; the conformance kit checks copies against it.
     """
 
     episode_info_keys: ClassVar[tuple[str, ...]] = ()
+    copy_atol: ClassVar[float] = 0.0
 
     def __init__(
         self,

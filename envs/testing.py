@@ -7,7 +7,8 @@ Built-in envs' tests call it, and plugin authors can too::
 
 It runs Gymnasium's and SB3's ``check_env``, seeded determinism over resets, observations
 inside the space in every split, the required info keys, action validation, rendering,
-``AsyncVectorEnv`` with two workers, and ``close()``.
+``AsyncVectorEnv`` with two workers, ``close()``, and faithful, independent copies
+(:func:`check_env_copies`: ``copy.deepcopy`` and ``pickle`` mid-episode).
 
 :func:`check_vector_env` checks a (native) ``gymnasium.vector.VectorEnv`` the same way:
 batched spaces, info masks, autoreset semantics, seeding and action validation::
@@ -18,7 +19,9 @@ batched spaces, info masks, autoreset semantics, seeding and action validation::
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -33,7 +36,14 @@ from gymnasium.vector.utils import batch_space
 from envs.core import ScenarioEnv
 from envs.registry import make, make_vec, resolve
 
-__all__ = ["ConformanceError", "check_env_conformance", "check_vector_env", "rollout_digest"]
+__all__ = [
+    "COPY_METHODS",
+    "ConformanceError",
+    "check_env_conformance",
+    "check_env_copies",
+    "check_vector_env",
+    "rollout_digest",
+]
 
 
 class ConformanceError(AssertionError):
@@ -49,6 +59,7 @@ def check_env_conformance(
     steps_per_split: int = 60,
     check_vector: bool = True,
     check_render: bool = True,
+    check_copies: bool = True,
 ) -> None:
     """Checks that env ``name`` (short name or id) keeps the practicegym contract.
 
@@ -61,6 +72,8 @@ def check_env_conformance(
         check_vector: Also run it in a 2-worker ``AsyncVectorEnv``, and check its native
             batch (``vector_entry_point``), if any, with :func:`check_vector_env`.
         check_render: Check ``render_mode="rgb_array"`` (or ``"ansi"``) when supported.
+        check_copies: Check ``copy.deepcopy`` and ``pickle`` copies taken mid-episode
+            (:func:`check_env_copies`; renders compared too when ``check_render``).
 
     Raises:
         ConformanceError: What was violated, naming the env.
@@ -107,6 +120,308 @@ def check_env_conformance(
                 steps=determinism_steps,
                 require_episode_end=False,
             )
+    if check_copies:
+        check_env_copies(name, env_kwargs=kwargs, check_render=check_render)
+
+
+# ----------------------------------------------------------------------------- copies
+
+#: How :func:`check_env_copies` copies an env: ``copy.deepcopy`` and a ``pickle`` round trip.
+COPY_METHODS = ("deepcopy", "pickle")
+
+
+def check_env_copies(
+    name: str,
+    *,
+    env_kwargs: Mapping[str, Any] | None = None,
+    methods: Sequence[str] = COPY_METHODS,
+    seed: int = 321,
+    warmup_steps: int = 7,
+    steps: int = 40,
+    max_steps: int = 300,
+    check_render: bool = True,
+) -> None:
+    """Checks that copies of env ``name`` taken mid-episode are faithful and independent.
+
+    For each method (``copy.deepcopy``, ``pickle.loads(pickle.dumps(env))``) it copies an
+    env after ``warmup_steps`` seeded random actions and checks, against a reference
+    future recorded from a fresh env with the same seed and actions:
+
+    * **faithful**: the copy's future equals the original's (observations, rewards,
+      ``terminated``, ``truncated``, infos and, where the env renders, frames), over at
+      least ``steps`` steps and on through an episode end, the plain ``reset()`` after it
+      (the copied ``np_random`` draws the next scenario), then a ``reset(seed=...)`` and a
+      few steps more, even after the original was stepped elsewhere and closed;
+    * **independent**: stepping, resetting and closing the copy leaves the original's
+      future exactly as it was.
+
+    Numbers are compared within the env's declared ``copy_atol`` (0: bit for bit; the
+    original's own future, which a copy must not touch, always bit for bit); flags,
+    strings and shapes exactly; ``rgb_array`` frames exactly, or with ``copy_atol > 0``
+    within a mean absolute difference of 1 grey level (physics that differs in the
+    sixth digit can move an edge pixel).
+
+    Args:
+        name: Registered short name or Gymnasium id.
+        env_kwargs: Extra constructor kwargs.
+        methods: Subset of :data:`COPY_METHODS` to check.
+        seed: Seed of the episode and of the random actions.
+        warmup_steps: Steps taken before copying (mid-episode).
+        steps: Steps compared at least after copying.
+        max_steps: Most steps compared while waiting for an episode end (envs whose
+            episodes are longer are compared over ``max_steps`` without one).
+        check_render: Compare frames too when the env renders ``rgb_array`` or ``ansi``.
+
+    Raises:
+        ConformanceError: Which copy method failed and how, naming the env.
+        ValueError: An unknown method.
+    """
+    unknown = sorted(set(methods) - set(COPY_METHODS))
+    if unknown:
+        raise ValueError(f"unknown copy methods {unknown}; valid: {list(COPY_METHODS)}")
+    kwargs = dict(env_kwargs or {})
+    label = f"{name}{kwargs or ''}"
+    probe = _factory(name, kwargs)()
+    try:
+        modes = probe.metadata.get("render_modes", [])
+        atol = float(getattr(probe.unwrapped, "copy_atol", 0.0))
+        space = copy.deepcopy(probe.action_space)
+    finally:
+        probe.close()
+    if check_render and "render_mode" not in kwargs:
+        mode = next((m for m in ("rgb_array", "ansi") if m in modes), None)
+        if mode is not None:
+            kwargs["render_mode"] = mode
+    factory = _factory(name, kwargs)
+    script = _CopyScript(
+        actions=_sample_actions(space, seed, warmup_steps + max_steps),
+        other_actions=_sample_actions(space, seed + 1, warmup_steps + 10),
+        seed=seed,
+        warmup_steps=warmup_steps,
+        steps=steps,
+        render=kwargs.get("render_mode") is not None,
+    )
+
+    reference_env = factory()
+    try:
+        script.warm_up(reference_env)
+        reference = script.future(reference_env)
+    finally:
+        reference_env.close()
+
+    for method in methods:
+        what = f"{label}: {'copy.deepcopy' if method == 'deepcopy' else 'pickle round trip'}"
+        # The copy continues the episode, whatever then happens to the original.
+        original = factory()
+        try:
+            script.warm_up(original)
+            twin = _copy_env(original, method, what)
+        except BaseException:
+            original.close()
+            raise
+        try:
+            script.disturb(original)
+            original.close()
+            future = script.future(twin)
+        except Exception as err:
+            raise ConformanceError(
+                f"{what}: the copy failed after the original was stepped and closed: "
+                f"{type(err).__name__}: {err}"
+            ) from err
+        finally:
+            twin.close()
+            original.close()
+        _compare_futures(reference, future, atol, f"{what}: the copy's future")
+        # The original is untouched by whatever happens to its copy.
+        original = factory()
+        try:
+            script.warm_up(original)
+            twin = _copy_env(original, method, what)
+            try:
+                script.disturb(twin)
+            finally:
+                twin.close()
+            future = script.future(original)
+        except Exception as err:
+            raise ConformanceError(
+                f"{what}: the original failed after its copy was stepped and closed: "
+                f"{type(err).__name__}: {err}"
+            ) from err
+        finally:
+            original.close()
+        _compare_futures(
+            reference,
+            future,
+            0.0,
+            f"{what}: stepping and closing the copy changed the original's future",
+        )
+
+
+def _sample_actions(space: spaces.Space, seed: int, n: int) -> list[Any]:
+    space = copy.deepcopy(space)
+    space.seed(seed)
+    return [space.sample() for _ in range(n)]
+
+
+def _copy_env(env: gym.Env, method: str, what: str) -> gym.Env:
+    try:
+        if method == "deepcopy":
+            return copy.deepcopy(env)
+        return pickle.loads(pickle.dumps(env))
+    except Exception as err:
+        raise ConformanceError(
+            f"{what} of a mid-episode env failed: {type(err).__name__}: {err}"
+        ) from err
+
+
+class _CopyScript:
+    """What :func:`check_env_copies` does to envs: one fixed script of actions and resets."""
+
+    def __init__(
+        self,
+        *,
+        actions: list[Any],
+        other_actions: list[Any],
+        seed: int,
+        warmup_steps: int,
+        steps: int,
+        render: bool,
+    ) -> None:
+        self.actions = actions
+        self.other_actions = other_actions
+        self.seed = seed
+        self.warmup_steps = warmup_steps
+        self.steps = steps
+        self.render = render
+
+    def warm_up(self, env: gym.Env) -> None:
+        """Seeded reset, then ``warmup_steps`` actions (plain resets at episode ends)."""
+        env.reset(seed=self.seed)
+        for action in self.actions[: self.warmup_steps]:
+            if any(env.step(action)[2:4]):
+                env.reset()
+
+    def disturb(self, env: gym.Env) -> None:
+        """Other actions and seeds: what must not leak into the env's copy or original."""
+        for action in self.other_actions:
+            if any(env.step(action)[2:4]):
+                env.reset(seed=self.seed + 7)
+        env.reset(seed=self.seed + 8)
+        env.step(self.other_actions[0])
+
+    def future(self, env: gym.Env) -> list[tuple[Any, ...]]:
+        """Records what ``env`` does from here under the script's actions."""
+        record: list[tuple[Any, ...]] = []
+        ended = False
+        after = self.actions[self.warmup_steps :]
+        for k, action in enumerate(after):
+            if k >= self.steps and ended:
+                break
+            obs, reward, terminated, truncated, info = env.step(action)
+            end = terminated or truncated
+            frame = self._frame(env) if k == 0 or end or k == len(after) - 1 else None
+            record.append(("step", k, obs, reward, terminated, truncated, info, frame))
+            if end and not ended:
+                ended = True
+                obs, info = env.reset()  # the copied np_random draws the next scenario
+                record.append(("reset()", k, obs, info, self._frame(env)))
+            elif end:
+                obs, info = env.reset(seed=self.seed + 2)
+                record.append(("reset(seed)", k, obs, info, None))
+        obs, info = env.reset(seed=self.seed + 1)
+        record.append(("reset(seed)", -1, obs, info, self._frame(env)))
+        for k, action in enumerate(self.actions[:5]):
+            obs, reward, terminated, truncated, info = env.step(action)
+            record.append(("step after reset(seed)", k, obs, reward, terminated, truncated, info))
+            if terminated or truncated:
+                break
+        return record
+
+    def _frame(self, env: gym.Env) -> Any:
+        return env.render() if self.render else None
+
+
+_STEP_FIELDS = ("obs", "reward", "terminated", "truncated", "info", "frame")
+
+
+def _compare_futures(
+    expected: list[tuple[Any, ...]], got: list[tuple[Any, ...]], atol: float, what: str
+) -> None:
+    for i in range(min(len(expected), len(got))):
+        want, have = expected[i], got[i]
+        where = f"{want[0]} {want[1]}" if want[1] >= 0 else want[0]
+        if have[:2] != want[:2]:
+            raise ConformanceError(
+                f"{what} went {have[0]!r} at step {have[1]} where the original's went "
+                f"{want[0]!r} at step {want[1]} (tolerance {atol:g})"
+            )
+        fields = _STEP_FIELDS if want[0].startswith("step") else ("obs", "info", "frame")
+        for field, a, b in zip(fields, want[2:], have[2:], strict=False):
+            problem = _difference(a, b, 0.0 if field in ("terminated", "truncated") else atol)
+            if field == "frame" and problem and atol > 0:
+                problem = _frame_difference(a, b)
+            if problem:
+                raise ConformanceError(
+                    f"{what} differs at {where}: {field}{problem} (tolerance {atol:g})"
+                )
+    if len(expected) != len(got):
+        raise ConformanceError(
+            f"{what} has {len(got)} events where the original's has {len(expected)}"
+        )
+
+
+def _difference(a: Any, b: Any, atol: float) -> str:
+    """``""`` when ``a`` and ``b`` are equal within ``atol``, else where and how not."""
+    if isinstance(a, Mapping):
+        if not isinstance(b, Mapping) or sorted(a, key=str) != sorted(b, key=str):
+            keys = sorted(b, key=str) if isinstance(b, Mapping) else type(b).__name__
+            return f": keys {keys} instead of {sorted(a, key=str)}"
+        for key in a:
+            problem = _difference(a[key], b[key], atol)
+            if problem:
+                return f"[{key!r}]{problem}"
+        return ""
+    if isinstance(a, (list, tuple)):
+        if not isinstance(b, (list, tuple)) or len(a) != len(b):
+            return f": {b!r} instead of {a!r}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            problem = _difference(x, y, atol)
+            if problem:
+                return f"[{i}]{problem}"
+        return ""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        x, y = np.asarray(a), np.asarray(b)
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return f": {y.dtype}{y.shape} instead of {x.dtype}{x.shape}"
+        if x.dtype.kind in "fc" and atol > 0:
+            same = np.allclose(x, y, rtol=0.0, atol=atol, equal_nan=True)
+        else:
+            same = np.array_equal(x, y, equal_nan=x.dtype.kind in "fc")
+        if same:
+            return ""
+        if x.dtype.kind in "fciu" and x.size:
+            gap = np.abs(x.astype(np.float64) - y.astype(np.float64))
+            index = np.unravel_index(int(np.nanargmax(gap)), x.shape)
+            return f"[{', '.join(map(str, index))}]: {y[index]!r} instead of {x[index]!r}"
+        return ": arrays differ"
+    if isinstance(a, (float, np.floating)) and isinstance(b, (int, float, np.number)):
+        if math.isnan(a) and math.isnan(b):
+            return ""
+        return "" if abs(float(a) - float(b)) <= atol else f": {b!r} instead of {a!r}"
+    if type(a) is not type(b) and not (
+        isinstance(a, (int, np.integer, bool, np.bool_))
+        and isinstance(b, (int, np.integer, bool, np.bool_))
+    ):
+        return f": {type(b).__name__} {b!r} instead of {type(a).__name__} {a!r}"
+    return "" if a == b else f": {b!r} instead of {a!r}"
+
+
+def _frame_difference(a: Any, b: Any) -> str:
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape:
+        return f": shape {y.shape} instead of {x.shape}"
+    gap = float(np.abs(x - y).mean())
+    return "" if gap <= 1.0 else f": frames differ by {gap:.2f} grey levels on average"
 
 
 def _factory(name: str, kwargs: Mapping[str, Any]) -> Callable[..., gym.Env]:

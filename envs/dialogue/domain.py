@@ -77,6 +77,10 @@ class Domain:
         data: The parsed JSON of ``data/<name>.json`` (``domain``, ``noun``,
             ``informable``, ``info``, ``entities``).
 
+    A domain is read-only once built, so copies of an env share it: ``copy.deepcopy``
+    returns the domain itself, and a domain loaded by :func:`load_domain` pickles as its
+    name (the unpickling process loads the same packaged data).
+
     Raises:
         ValueError: The data exceeds the padded sizes or an entity has an unknown value.
     """
@@ -132,6 +136,14 @@ class Domain:
                 masks[row[s]] |= 1 << i
             masks[slot.dontcare] = self.all_entities
             self.bits.append(masks)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Domain:
+        return self  # read-only: env copies share it
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if self.name in DOMAINS and load_domain(self.name) is self:
+            return (load_domain, (self.name,))
+        return super().__reduce_ex__(protocol)
 
     def slot_index(self, name: str) -> int:
         """Index of informable slot ``name``; ValueError naming the valid slots."""

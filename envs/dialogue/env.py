@@ -257,6 +257,14 @@ class DialogueEnv(ScenarioEnv):
     (``"ansi"``: the transcript with templated utterances), ``max_turns`` (25),
     ``reward`` (:class:`RewardConfig` or a dict of its fields).
 
+    ## Copies
+    ``copy.deepcopy(env)`` and ``pickle`` round trips (in this or another process) taken
+    mid-dialogue are exact and independent: the copy carries the user's goal and agenda,
+    the belief state, the transcript, ``np_random`` and the buffered random draws, so its
+    future equals the original's bit for bit under the same actions (the conformance
+    kit checks it). The read-only domain data is shared by copies, and pickles as its
+    name.
+
     ## Version History
     * v0: first version.
 

@@ -41,6 +41,8 @@ import hashlib
 import os
 import tempfile
 from collections import deque
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pybullet as p
@@ -137,6 +139,33 @@ class Panda:
         self._latency = int(latency)
         self._queue = deque([self._idle] * self._latency)
         self._command(np.asarray(NEUTRAL))
+
+    def get_state(self) -> dict[str, Any]:
+        """The arm's Python-side state (dynamics knobs, latency queue, cache), for copies.
+
+        Joint angles, velocities and motor targets live in the simulator
+        (:meth:`Simulator.state`).
+        """
+        version, pos, vel = self._ee_cache
+        return {
+            "gains": list(self._gains),
+            "damping": list(self._damping),
+            "latency": self._latency,
+            "queue": [np.array(a, dtype=np.float32) for a in self._queue],
+            "ee_cache": (version, pos.copy(), vel.copy()),
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restores :meth:`get_state`'s result."""
+        self._gains = [float(g) for g in state["gains"]]
+        self._damping = [float(d) for d in state["damping"]]
+        self._latency = int(state["latency"])
+        self._queue = deque(np.array(a, dtype=np.float32) for a in state["queue"])
+        version, pos, vel = state["ee_cache"]
+        pos, vel = np.array(pos, dtype=np.float64), np.array(vel, dtype=np.float64)
+        pos.flags.writeable = False
+        vel.flags.writeable = False
+        self._ee_cache = (int(version), pos, vel)
 
     # ---------------------------------------------------------------- acting
 

@@ -13,6 +13,14 @@ control) except that the constraint solver stops iterating once its residual is 
 ``1e-4`` instead of PyBullet's ``1e-7`` (same 50-iteration cap), and the 20 substeps run
 inside one ``stepSimulation`` call (``numSubSteps``) instead of 20 Python calls.
 
+Copies: a simulator cannot be copied or pickled by itself (a copy would share the
+PyBullet client, so stepping one would move the other's world). Whoever built the scene
+copies it instead: it builds the same scene in a fresh simulator, then moves it to the
+original's state with :meth:`Simulator.state` / :meth:`Simulator.set_state` (base poses
+and velocities, joint positions and velocities, motor commands), which, unlike
+PyBullet's ``saveState``, cross clients and processes. :class:`~envs.robot.env.RobotEnv`
+does this for its ``copy.deepcopy`` and ``pickle`` support.
+
 Example:
     >>> sim = Simulator()
     >>> uid = sim.create_box("cube", half_extents=(0.02,) * 3, mass=1.0, position=(0, 0, 0.5))
@@ -137,6 +145,9 @@ class Simulator:
         #: Bumped by every call that moves things (step, teleports), so callers can cache
         #: state reads between changes.
         self.version = 0
+        #: The last motor command per body (joints, targets, forces, gains), which PyBullet
+        #: cannot report back: :meth:`set_state` re-issues them.
+        self._motors: dict[str, tuple[Sequence[float], ...]] = {}
         self._egl_plugin = -1
         self.client.setAdditionalSearchPath(pybullet_data.getDataPath())
         cfg = self.physics
@@ -170,12 +181,19 @@ class Simulator:
             self._id = -1
             self.client._client = -1
             self.bodies.clear()
+            self._motors.clear()
 
     def __enter__(self) -> Simulator:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Simulator:
+        raise TypeError(_NO_COPY)
+
+    def __reduce__(self) -> Any:
+        raise TypeError(_NO_COPY)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # at interpreter exit pybullet may be gone
@@ -280,6 +298,7 @@ class Simulator:
         """Removes body ``name`` from the world."""
         self.client.removeBody(self.body(name))
         del self.bodies[name]
+        self._motors.pop(name, None)
 
     # ---------------------------------------------------------------- state
 
@@ -300,6 +319,58 @@ class Simulator:
     def remove_state(self, state_id: int) -> None:
         """Frees a saved state."""
         self.client.removeState(state_id)
+
+    def state(self) -> dict[str, Any]:
+        """The world's dynamic state, as plain Python data (picklable, client-free).
+
+        Per body: base position, orientation, linear and angular velocity, and the
+        position and velocity of every joint; the last motor command per body; the
+        :attr:`version` counter. Not included (PyBullet cannot report them): contact
+        manifolds and the solver's warm-starting caches, so a world restored from this
+        state continues the original's trajectory up to floating-point rounding, not
+        necessarily bit for bit (see :class:`~envs.robot.env.RobotEnv`).
+        """
+        bodies: dict[str, tuple[Any, ...]] = {}
+        cid = self._id
+        for name, uid in self.bodies.items():
+            pos, orn = p.getBasePositionAndOrientation(uid, physicsClientId=cid)
+            lin, ang = p.getBaseVelocity(uid, physicsClientId=cid)
+            n = p.getNumJoints(uid, physicsClientId=cid)
+            joints = p.getJointStates(uid, list(range(n)), physicsClientId=cid) if n else []
+            q = tuple(float(j[0]) for j in joints)
+            qd = tuple(float(j[1]) for j in joints)
+            bodies[name] = (tuple(pos), tuple(orn), tuple(lin), tuple(ang), q, qd)
+        motors = {name: tuple(list(part) for part in cmd) for name, cmd in self._motors.items()}
+        return {"bodies": bodies, "motors": motors, "version": self.version}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Moves the world to ``state`` (from :meth:`state`, possibly of another client).
+
+        The world must hold bodies of the same names and structure (build the same
+        scene first).
+
+        Raises:
+            ValueError: The bodies differ from those in ``state``.
+        """
+        bodies = state["bodies"]
+        if sorted(bodies) != sorted(self.bodies):
+            raise ValueError(
+                f"state has bodies {sorted(bodies)}, this world has {sorted(self.bodies)}; "
+                "build the same scene before set_state"
+            )
+        cid = self._id
+        for name, (pos, orn, lin, ang, q, qd) in bodies.items():
+            uid = self.bodies[name]
+            if p.getNumJoints(uid, physicsClientId=cid) != len(q):
+                raise ValueError(f"body {name!r} has a different number of joints than in state")
+            p.resetBasePositionAndOrientation(uid, list(pos), list(orn), physicsClientId=cid)
+            p.resetBaseVelocity(uid, list(lin), list(ang), physicsClientId=cid)
+            for joint, (value, speed) in enumerate(zip(q, qd, strict=True)):
+                p.resetJointState(uid, joint, value, speed, physicsClientId=cid)
+        self._motors.clear()
+        for name, command in state["motors"].items():
+            self.control_joints(name, *command)
+        self.version = int(state["version"])
 
     def base_position(self, name: str) -> np.ndarray:
         """Base position (x, y, z) of body ``name``."""
@@ -377,7 +448,11 @@ class Simulator:
         position_gains: Sequence[float],
         velocity_gains: Sequence[float],
     ) -> None:
-        """Position control of ``joints`` toward ``targets`` with force limits and gains."""
+        """Position control of ``joints`` toward ``targets`` with force limits and gains.
+
+        The command is remembered (the last per body) so that :meth:`state` includes it.
+        """
+        self._motors[name] = (joints, targets, forces, position_gains, velocity_gains)
         p.setJointMotorControlArray(
             self.bodies[name],
             list(joints),
@@ -486,6 +561,13 @@ class Simulator:
             **kwargs,
         )
         return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[..., :3].copy()
+
+
+_NO_COPY = (
+    "a Simulator cannot be copied or pickled: the copy would share its PyBullet client. "
+    "Copy the env that owns it (RobotEnv supports copy.deepcopy and pickle), or build the "
+    "same scene in a new Simulator and call set_state(sim.state())"
+)
 
 
 @contextlib.contextmanager

@@ -81,14 +81,35 @@ class Task(abc.ABC):
 
     def reset(self, scenario: Mapping[str, Any], rng: np.random.Generator) -> None:
         """Places the target (and objects) for ``scenario``; all randomness from ``rng``."""
-        self.sim.set_colour("table", COLOURS[scenario["table_colour"]])
-        self.goal = self._reset(scenario, rng)
+        self.build(scenario)
+        self.goal = self._place(scenario, rng)
         self.sim.set_base_pose("target", self.goal)
+
+    def build(self, scenario: Mapping[str, Any]) -> None:
+        """Builds the scene of ``scenario`` (colours, objects, their dynamics), unplaced.
+
+        Draws no randomness, so a copy of the env can rebuild the original's scene before
+        it restores the poses (:meth:`Simulator.set_state`).
+        """
+        self.sim.set_colour("table", COLOURS[scenario["table_colour"]])
+        self._build(scenario)
         self.sim.set_colour("target", COLOURS[scenario["target_colour"]])
 
     @abc.abstractmethod
-    def _reset(self, scenario: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
+    def _build(self, scenario: Mapping[str, Any]) -> None:
+        """Builds the task's own objects for ``scenario`` (deterministic)."""
+
+    @abc.abstractmethod
+    def _place(self, scenario: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
         """Places the task's objects; returns the goal position."""
+
+    def get_state(self) -> dict[str, Any]:
+        """The task's Python-side state (goal and caches), for env copies."""
+        return {"goal": self.goal.copy()}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restores :meth:`get_state`'s result (the scene must be built already)."""
+        self.goal = np.array(state["goal"], dtype=np.float64)
 
     @abc.abstractmethod
     def achieved_goal(self) -> np.ndarray:
@@ -115,7 +136,10 @@ class Reach(Task):
             "target", radius=SUCCESS_DISTANCE / 2, position=(0, 0, 0.1), rgba=COLOURS["green"]
         )
 
-    def _reset(self, scenario: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
+    def _build(self, scenario: Mapping[str, Any]) -> None:
+        """Nothing to build: the target sphere is permanent."""
+
+    def _place(self, scenario: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
         goal = self._place_target(scenario, rng)
         goal[2] = rng.uniform(*REACH_HEIGHT)
         return goal
@@ -164,7 +188,7 @@ class Push(Task):
             ghost=True,
         )
 
-    def _reset(self, scenario: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
+    def _build(self, scenario: Mapping[str, Any]) -> None:
         # A new cube every episode: any size, and no contact cache from past episodes.
         for body in ("object", "target"):
             self.sim.remove_body(body)
@@ -179,6 +203,8 @@ class Push(Task):
         )
         self.sim.set_colour("object", COLOURS[scenario["object_colour"]])
         self._cache = (-1, self._cache[1])
+
+    def _place(self, scenario: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
         angle = rng.uniform(0.0, 2.0 * np.pi)
         radius = PUSH_START_RADIUS * np.sqrt(rng.uniform())
         start = CENTRE + np.array([radius * np.cos(angle), radius * np.sin(angle), 0.0])
@@ -188,6 +214,19 @@ class Push(Task):
         goal = self._place_target(scenario, rng)
         goal[2] = self.size / 2
         return goal
+
+    def get_state(self) -> dict[str, Any]:
+        """Goal and the cached cube state (keyed by the simulator's version)."""
+        version, cached = self._cache
+        return {**super().get_state(), "cache": (version, cached.copy())}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restores :meth:`get_state`'s result (the scene must be built already)."""
+        super().set_state(state)
+        version, cached = state["cache"]
+        cached = np.array(cached, dtype=np.float64)
+        cached.flags.writeable = False
+        self._cache = (int(version), cached)
 
     def _cube_state(self) -> np.ndarray:
         """Position, Euler angles, linear and angular velocity (12), cached per change."""

@@ -58,6 +58,7 @@ BAD_ARGS = [
         "argument --eval-episodes: expected a positive integer",
     ),
     ("driving_ppo", ["--seed", "-3"], "--seed must be a whole number from 0"),
+    ("copy_cost", ["--repeats", "0"], "argument --repeats: expected a positive integer, got 0"),
 ]
 
 

@@ -185,3 +185,12 @@ def test_transfer_reports_improvement_over_the_baseline() -> None:
     assert (flipped["x"], flipped["y"]) == ("curriculum=plr", "curriculum=uniform")
     assert flipped["value"] == pytest.approx(0.3)
     assert (flipped["low"], flipped["high"]) == (pytest.approx(0.1), pytest.approx(0.4))
+
+
+def test_copy_cost_runs(tmp_path: Path) -> None:
+    from benchmarks import copy_cost
+
+    assert copy_cost.main(["--repeats", "1", "--out", str(tmp_path)]) == 0
+    data = _json(tmp_path / "copy_cost.json")
+    assert data["cases"]["robot-reach"]["deepcopy"]["cpu_ms"] > 0
+    assert "deepcopy wall" in (tmp_path / "copy_cost.md").read_text()

@@ -51,6 +51,10 @@ class PointEnv(ScenarioEnv):
     ## Episode End
     Terminated within 0.1 m of the goal (success); truncated after 50 steps.
 
+    ## Copies
+    All state is plain Python and NumPy, so ``copy.deepcopy`` and ``pickle`` copies are
+    exact and independent (the conformance kit checks it).
+
     ## Version History
     * v0: first version.
 
