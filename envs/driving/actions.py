@@ -18,6 +18,7 @@ import math
 import numpy as np
 from gymnasium import spaces
 
+from envs.driving.arrays import clamp
 from envs.driving.road import Road
 from envs.driving.vehicle import MAX_ACCEL, MAX_BRAKE, WHEELBASE, EgoState
 
@@ -59,7 +60,7 @@ def track_commands(
     ``heading_gain``.
     """
     v_min = np.maximum(v, 3.0)
-    psi_des = np.clip(np.arctan2(lateral_gain * (target_d - d), v_min), -0.25, 0.25)
+    psi_des = clamp(np.arctan2(lateral_gain * (target_d - d), v_min), -0.25, 0.25)
     path_kappa = kappa_ahead + heading_gain * (psi_des - psi) / v_min
     return np.arctan(WHEELBASE * path_kappa), speed_gain * (target_speed - v)
 
@@ -82,7 +83,7 @@ def encode_continuous(steer: float, accel: float) -> np.ndarray:
     """The continuous action that asks for ``steer`` [rad] and ``accel`` [m/s^2] (clipped)."""
     a0 = math.tan(steer) / (WHEELBASE * MAX_PATH_CURVATURE)
     a1 = accel / (MAX_ACCEL if accel > 0 else MAX_BRAKE)
-    return np.clip(np.asarray([a0, a1], dtype=np.float32), -1.0, 1.0)
+    return clamp(np.asarray([a0, a1], dtype=np.float32), -1.0, 1.0)
 
 
 class DiscreteTargets:

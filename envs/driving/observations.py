@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.driving.arrays import clamp
 from envs.driving.road import RoadBatch
 from envs.driving.vehicle import (
     MAX_BRAKE,
@@ -124,7 +125,7 @@ def surroundings(
     w = slice(None) if worlds is None else worlds
     lanes, width = roads.lanes[w], roads.lane_width[w]
     ego_s, ego_d, ego_v = egos.s[w], egos.d[w], egos.v[w]
-    lane = np.clip(np.floor(ego_d / width + 0.5 * lanes).astype(np.intp), 0, lanes - 1)
+    lane = clamp(np.floor(ego_d / width + 0.5 * lanes).astype(np.intp), 0, lanes - 1)
     offset = ego_d - (lane - 0.5 * (lanes - 1)) * width
     num = len(lane)
     r = traffic.s[w] - ego_s[:, None]
@@ -149,11 +150,12 @@ def surroundings(
     dist = np.abs(r) + 2.0 * np.abs(q)
     dist = np.where(dist < NEIGHBOUR_RANGE, dist, np.inf)
     order = np.argsort(dist, axis=1, kind="stable")[:, :nearest]
-    found = np.take_along_axis(dist, order, axis=1) < np.inf
+    rows = np.arange(num)[:, None]
+    found = dist[rows, order] < np.inf
     neighbours = np.zeros((num, nearest, 3))
     k = order.shape[1]
     for j, values in enumerate((r, q, speed - ego_v[:, None])):
-        picked = np.take_along_axis(values, order, axis=1)
+        picked = values[rows, order]
         neighbours[:, :k, j] = np.where(found, picked, 0.0)
     return Surroundings(
         lane, offset, lead_gap, lead_rel, left, right, collided, neighbours, found.sum(axis=1)
@@ -205,7 +207,7 @@ def kinematics(
     )
     cars = np.concatenate([found[..., None].astype(float), rel], axis=2)
     out = np.concatenate([ego, preview, cars.reshape(len(d), -1)], axis=1).astype(np.float32)
-    return np.clip(out, -1.0, 1.0, out=out)
+    return clamp(out, -1.0, 1.0)
 
 
 _PREVIEW = np.asarray(PREVIEW_DISTANCES)
@@ -257,7 +259,7 @@ class Palette:
                 np.asarray(EGO_COLOUR, dtype=np.float32),
             ]
         )
-        colours = np.clip(colours * float(scenario["brightness"]), 0.0, 255.0)
+        colours = clamp(colours * float(scenario["brightness"]), 0.0, 255.0)
         return cls(colours, float(scenario["blur"]), float(scenario["pixel_noise"]))
 
 
@@ -427,8 +429,8 @@ class BirdseyeRenderer:
         l_row = l_c[:, None, :]
         first = np.floor(self.ego_col - (hi + l_row) / self.scale) + 1.0
         last = np.ceil(self.ego_col - (lo + l_row) / self.scale) - 1.0
-        first = np.clip(np.nan_to_num(first, nan=size), 0, size)
-        last = np.clip(np.nan_to_num(last, nan=-1.0), -1, size - 1)
+        first = clamp(np.nan_to_num(first, nan=size), 0, size)
+        last = clamp(np.nan_to_num(last, nan=-1.0), -1, size - 1)
         keep = valid & (first <= last)
         base = (np.arange(num)[:, None, None] * size + np.arange(size)) * (size + 1)
         base = np.broadcast_to(base, keep.shape)
@@ -503,10 +505,10 @@ def _interp_rows(
         go = right & (mid < hi)
         lo = np.where(go, mid + 1, lo)
         hi = np.where(go, hi, mid)
-    j = np.clip(lo - 1, 0, samples - 2)
+    j = clamp(lo - 1, 0, samples - 2)
     x0, x1 = xp[rows, j], xp[rows, j + 1]
     span = x1 - x0
-    t = np.clip((xq - x0) / np.where(span > 0.0, span, 1.0), 0.0, 1.0)
+    t = clamp((xq - x0) / np.where(span > 0.0, span, 1.0), 0.0, 1.0)
     out = []
     for fp in fps:
         f0, f1 = fp[rows, j], fp[rows, j + 1]

@@ -25,6 +25,8 @@ from functools import cached_property
 
 import numpy as np
 
+from envs.driving.arrays import clamp
+
 __all__ = ["Road", "RoadBatch"]
 
 
@@ -144,7 +146,7 @@ class Road:
         if not isinstance(d, np.ndarray):
             return min(max(math.floor(d / self.lane_width + 0.5 * self.lanes), 0), self.lanes - 1)
         lane = np.floor(d / self.lane_width + 0.5 * self.lanes)
-        return np.clip(lane, 0, self.lanes - 1).astype(int)
+        return clamp(lane, 0, self.lanes - 1).astype(int)
 
     @cached_property
     def kappa_list(self) -> list[float]:
@@ -158,21 +160,21 @@ class Road:
     def curvature_at(self, s: float | np.ndarray) -> float | np.ndarray:
         """Curvature at arc length ``s`` (nearest sample; clamped to the road)."""
         if isinstance(s, np.ndarray):
-            idx = np.clip((s / self.ds + 0.5).astype(int), 0, len(self.kappa) - 1)
+            idx = clamp((s / self.ds + 0.5).astype(int), 0, len(self.kappa) - 1)
             return self.kappa[idx]
         return self.kappa_list[self.sample_index(s)]
 
     def pose_at(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Centreline ``(x, y, theta)`` at arc lengths ``s`` (linear interpolation)."""
         s = np.asarray(s, dtype=np.float64)
-        u = np.clip(s / self.ds, 0.0, len(self.kappa) - 1.000001)
+        u = clamp(s / self.ds, 0.0, len(self.kappa) - 1.000001)
         i = u.astype(int)
         f = u - i
         x = self.x[i] + f * (self.x[i + 1] - self.x[i])
         y = self.y[i] + f * (self.y[i + 1] - self.y[i])
         theta = self.theta[i] + f * (self.theta[i + 1] - self.theta[i])
         # Beyond the ends, extend straight along the end heading.
-        over = s - np.clip(s, 0.0, self.length)
+        over = s - clamp(s, 0.0, self.length)
         x = x + over * np.cos(theta)
         y = y + over * np.sin(theta)
         return x, y, theta
@@ -301,7 +303,7 @@ class RoadBatch:
 
     def index(self, s: np.ndarray) -> np.ndarray:
         """Nearest-sample indices of arc lengths ``s`` (``(N, ...)``, clamped to the arrays)."""
-        return np.clip((s * (1.0 / self.ds) + 0.5).astype(np.intp), 0, self.kappa.shape[1] - 1)
+        return clamp((s * (1.0 / self.ds) + 0.5).astype(np.intp), 0, self.kappa.shape[1] - 1)
 
     def _gather(self, arr: np.ndarray, i: np.ndarray, worlds: np.ndarray | slice) -> np.ndarray:
         """``arr[world, i]`` for each row of ``i`` (``(W, M)``), row ``j`` from ``worlds[j]``."""
@@ -317,7 +319,7 @@ class RoadBatch:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Centreline ``(x, y, theta)`` at arc lengths ``s`` (``(W, M)``) of ``worlds`` (linear)."""
         last = self.kappa.shape[1] - 1
-        u = np.clip(s * (1.0 / self.ds), 0.0, last - 1e-6)
+        u = clamp(s * (1.0 / self.ds), 0.0, last - 1e-6)
         i = u.astype(np.intp)
         f = u - i
         out = []
@@ -327,5 +329,5 @@ class RoadBatch:
             out.append(a0 + f * (a1 - a0))
         x, y, theta = out
         # Beyond the ends, extend straight along the end heading.
-        over = s - np.clip(s, 0.0, last * self.ds)
+        over = s - clamp(s, 0.0, last * self.ds)
         return x + over * np.cos(theta), y + over * np.sin(theta), theta

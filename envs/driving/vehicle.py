@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.driving.arrays import running_min_ahead
+from envs.driving.arrays import clamp, running_min_ahead
 from envs.driving.road import Road
 
 __all__ = [
@@ -156,8 +156,8 @@ def advance_egos(
     at most ``MAX_JERK``. The yaw rate is capped by the friction circle:
     ``|v * r| <= friction * g``. ``kappa`` is ``(N, L)`` road curvature sampled every ``ds``.
     """
-    steer_cmd = np.clip(steer_cmd, -MAX_STEER, MAX_STEER)
-    accel_cmd = np.clip(accel_cmd, -MAX_BRAKE, MAX_ACCEL)
+    steer_cmd = clamp(steer_cmd, -MAX_STEER, MAX_STEER)
+    accel_cmd = clamp(accel_cmd, -MAX_BRAKE, MAX_ACCEL)
     rate, da = MAX_STEER_RATE * dt, MAX_JERK * dt
     grip = friction * G
     rows = np.arange(len(kappa))
@@ -166,13 +166,13 @@ def advance_egos(
     start = s.copy()
     demand = np.zeros_like(s)
     for _ in range(substeps):
-        steer = steer + np.clip(steer_cmd - steer, -rate, rate)
-        accel = accel + np.clip(accel_cmd - accel, -da, da)
+        steer = steer + clamp(steer_cmd - steer, -rate, rate)
+        accel = accel + clamp(accel_cmd - accel, -da, da)
         yaw_rate = v * np.tan(steer) / WHEELBASE
         limit = grip / np.maximum(v, 0.1)
         demand = np.abs(yaw_rate) / limit
         yaw_rate = np.where(demand > 1.0, np.copysign(limit, yaw_rate), yaw_rate)
-        k = kappa[rows, np.clip((s * (1.0 / ds) + 0.5).astype(np.intp), 0, last)]
+        k = kappa[rows, clamp((s * (1.0 / ds) + 0.5).astype(np.intp), 0, last)]
         s_dot = v * np.cos(psi) / np.maximum(1.0 - k * d, 0.1)
         d = d + v * np.sin(psi) * dt
         psi = psi + (yaw_rate - k * s_dot) * dt
@@ -218,7 +218,7 @@ def driver_params(
     rng: np.random.Generator, n: int, speed_limit: float, aggressiveness: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Draws per-driver ``(v0, headway, a_max, politeness)``; aggressive = faster, closer."""
-    agg = np.clip(rng.uniform(aggressiveness - 0.1, aggressiveness + 0.1, n), 0.0, 1.0)
+    agg = clamp(rng.uniform(aggressiveness - 0.1, aggressiveness + 0.1, n), 0.0, 1.0)
     v0 = speed_limit * (rng.uniform(0.8, 1.0, n) + 0.2 * agg)
     return v0, 1.6 - 0.8 * agg, 1.0 + 1.5 * agg, 0.5 * (1.0 - agg)
 
@@ -410,7 +410,7 @@ class TrafficBatch:
         """Recomputes the physical lanes ``occ`` and lane bits from ``d`` and ``lane``."""
         lanes = self.lanes[worlds, None]
         occ = self.d[worlds] / self.lane_width[worlds, None] + (0.5 * lanes + 1.0)
-        occ = np.clip(occ.astype(np.intp) - 1, 0, lanes - 1)
+        occ = clamp(occ.astype(np.intp) - 1, 0, lanes - 1)
         self.occ[worlds] = occ
         bits = (1 << occ) | (1 << self.lane[worlds])
         self.bits[worlds] = np.where(self.present[worlds], bits, 0)
@@ -504,7 +504,7 @@ class TrafficBatch:
     def _update_desired_speeds(self, worlds: np.ndarray) -> None:
         """Caps the desired speeds in ``worlds`` by the curve speed on the road just ahead."""
         last = self.curve_speed.shape[1] - 1
-        k = np.clip((self.s[worlds] * (1.0 / self.ds)).astype(np.intp), 0, last)
+        k = clamp((self.s[worlds] * (1.0 / self.ds)).astype(np.intp), 0, last)
         ahead = np.take_along_axis(self.curve_speed[worlds], k, axis=1)
         self.v0_now[worlds] = np.minimum(self.v0[worlds], ahead)
 
@@ -566,7 +566,7 @@ class TrafficBatch:
         target = lane[:, :, None] + np.array([1, -1])
         lanes = self.lanes[worlds][:, None, None]
         valid = want[:, :, None] & (target >= 0) & (target < lanes)
-        tbit = 1 << np.clip(target, 0, MAX_LANES - 1)
+        tbit = 1 << clamp(target, 0, MAX_LANES - 1)
         in_target = (B[:, None, None, : cap + 1] & tbit[..., None]) != 0  # (W, V, 2, V+1)
         rel = S[:, None, None, : cap + 1] - s[:, :, None, None]
         gaps = np.where(in_target, rel, np.inf)

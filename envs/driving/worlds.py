@@ -26,6 +26,7 @@ from envs.driving.actions import (
     continuous_commands,
     track_commands,
 )
+from envs.driving.arrays import clamp
 from envs.driving.config import DrivingConfig, RewardWeights
 from envs.driving.observations import (
     NOISE_MARGIN,
@@ -275,7 +276,7 @@ class DrivingWorlds:
             self.friction, self.config.substeps,
         )  # fmt: skip
         width, lanes = roads.lane_width, roads.lanes
-        ego_lane = np.clip((egos.d / width + 0.5 * lanes + 1.0).astype(np.intp) - 1, 0, lanes - 1)
+        ego_lane = clamp((egos.d / width + 0.5 * lanes + 1.0).astype(np.intp) - 1, 0, lanes - 1)
         traffic.step(dt, egos.s, egos.v, ego_lane, mobil_every=self.mobil_every)
         recycle = np.flatnonzero(self.steps % self.recycle_every == 0)
         traffic.recycle(egos.s, limit, recycle)
