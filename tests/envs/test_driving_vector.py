@@ -61,8 +61,8 @@ def _rollout_single(world: int, batch: tuple[list, ...], seed: int, **kwargs: ob
     ("kwargs", "num", "steps", "worlds"),
     [
         ({}, 256, 1000, (0, 77, 255)),
-        ({"action_type": "discrete", "task": "highway"}, 64, 1000, (0, 63)),
-        ({"obs_type": "birdseye", "split": "heldout-visual"}, 24, 1000, (0, 23)),
+        ({"action_type": "discrete", "task": "highway"}, 32, 1000, (0, 31)),
+        ({"obs_type": "birdseye", "split": "heldout-visual"}, 8, 1000, (0, 7)),
     ],
 )
 def test_a_worlds_trajectory_does_not_depend_on_the_batch(
