@@ -11,10 +11,8 @@ from envs.core import ScenarioEnv
 from envs.driving.actions import ACTION_TYPES
 from envs.driving.config import DrivingConfig, RewardWeights, from_mapping
 from envs.driving.observations import LABEL_UNITS, BirdseyeRenderer
-from envs.driving.road import Road
 from envs.driving.scenarios import TASKS, scenario_space
-from envs.driving.vehicle import EgoState, Traffic
-from envs.driving.worlds import OBS_TYPES, DrivingWorlds
+from envs.driving.worlds import OBS_TYPES, DrivingWorlds, WorldState
 
 __all__ = ["OBS_TYPES", "DrivingEnv", "check_driving_args"]
 
@@ -31,7 +29,7 @@ def check_driving_args(task: str, obs_type: str, action_type: str) -> None:
         raise ValueError(f"action_type must be one of {list(ACTION_TYPES)}, got {action_type!r}")
 
 
-class DrivingEnv(ScenarioEnv):
+class DrivingEnv(WorldState, ScenarioEnv):
     """Drive a car along a procedurally generated curvy road among IDM/MOBIL traffic.
 
     ## Description
@@ -174,6 +172,7 @@ class DrivingEnv(ScenarioEnv):
         self._view: BirdseyeRenderer | None = None
         self._figure: Any = None
         self._discrete = action_type == "discrete"
+        self.world_index = 0
 
     # ------------------------------------------------------------------ world
 
@@ -190,49 +189,6 @@ class DrivingEnv(ScenarioEnv):
         info["reward_terms"] = terms
         obs = self.worlds.observe()[0]
         return obs, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
-
-    # ------------------------------------------------- state (world 0, read-only)
-
-    @property
-    def road(self) -> Road | None:
-        """The episode's road (``None`` before the first reset)."""
-        return self.worlds.roads.roads[0]
-
-    @property
-    def ego(self) -> EgoState:
-        """A copy of the ego's state."""
-        return self.worlds.egos.get(0)
-
-    @property
-    def traffic(self) -> Traffic | None:
-        """The background traffic (``None`` before the first reset)."""
-        road = self.road
-        return None if road is None else Traffic.view(self.worlds.traffic, 0, road)
-
-    @property
-    def elapsed_steps(self) -> int:
-        """Steps taken in this episode."""
-        return int(self.worlds.steps[0])
-
-    @property
-    def target_lane(self) -> int:
-        """The discrete actions' target lane (meaningful with ``action_type="discrete"``)."""
-        return int(self.worlds.targets.lane[0])
-
-    @property
-    def target_speed(self) -> float:
-        """The discrete actions' target speed [m/s]."""
-        return float(self.worlds.targets.speed[0])
-
-    @property
-    def surroundings(self) -> Any:
-        """The ego's lane, lead vehicle, neighbours and contacts, as Python scalars."""
-        return self.worlds.around.world(0)
-
-    @property
-    def birdseye(self) -> BirdseyeRenderer:
-        """The renderer of bird's-eye observations and perception frames."""
-        return self.worlds.birdseye
 
     # ------------------------------------------------------------- perception
 

@@ -43,7 +43,7 @@ from gymnasium.vector.utils import batch_space
 from envs.core import CONTEXT_KEY, draw_scenario
 from envs.driving.config import DrivingConfig, RewardWeights
 from envs.driving.env import DrivingEnv
-from envs.driving.worlds import DrivingWorlds
+from envs.driving.worlds import DrivingWorlds, WorldView
 from envs.scenarios import Categorical, Distribution, Integer
 
 __all__ = ["DrivingVectorEnv"]
@@ -391,6 +391,10 @@ class DrivingVectorEnv(VectorEnv):
         if not 0 <= int(index) < self.num_envs:
             raise IndexError(f"world index {index} out of range [0, {self.num_envs - 1}]")
         return int(index)
+
+    def world(self, index: int) -> WorldView:
+        """World ``index`` as a read-only env-like view (what a scripted expert needs)."""
+        return WorldView(self.worlds, self._check_index(index))
 
     # ---------------------------------------------------------- perception
 

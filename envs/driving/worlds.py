@@ -46,6 +46,7 @@ from envs.driving.vehicle import (
     MOBIL_PERIOD,
     Egos,
     EgoState,
+    Traffic,
     TrafficBatch,
     advance_egos,
     driver_params,
@@ -53,7 +54,7 @@ from envs.driving.vehicle import (
 )
 from envs.scenarios import ScenarioSpace
 
-__all__ = ["OBS_TYPES", "REWARD_TERMS", "DrivingWorlds"]
+__all__ = ["OBS_TYPES", "REWARD_TERMS", "DrivingWorlds", "WorldState", "WorldView"]
 
 OBS_TYPES = ("kinematics", "birdseye")
 START_S = 200.0  # where the ego starts on the road [m]
@@ -375,3 +376,82 @@ class DrivingWorlds:
             "left_lane_occupied": a.left_occupied[w].astype(float),
             "right_lane_occupied": a.right_occupied[w].astype(float),
         }
+
+
+class WorldState:
+    """Read-only access to one world's state (``world_index`` of ``worlds``), as objects.
+
+    What the scripted expert, tools and tests read: the road, the ego, the traffic, the
+    step count, the discrete targets. :class:`~envs.driving.env.DrivingEnv` is one (its
+    world 0); :class:`WorldView` is world ``k`` of a batch.
+    """
+
+    worlds: DrivingWorlds
+    world_index: int
+
+    @property
+    def road(self) -> Road | None:
+        """The episode's road (``None`` before the first reset)."""
+        return self.worlds.roads.roads[self.world_index]
+
+    @property
+    def ego(self) -> EgoState:
+        """A copy of the ego's state."""
+        return self.worlds.egos.get(self.world_index)
+
+    @property
+    def traffic(self) -> Traffic | None:
+        """The background traffic (``None`` before the first reset)."""
+        road = self.road
+        return None if road is None else Traffic.view(self.worlds.traffic, self.world_index, road)
+
+    @property
+    def elapsed_steps(self) -> int:
+        """Steps taken in this episode."""
+        return int(self.worlds.steps[self.world_index])
+
+    @property
+    def target_lane(self) -> int:
+        """The discrete actions' target lane (meaningful with ``action_type="discrete"``)."""
+        return int(self.worlds.targets.lane[self.world_index])
+
+    @property
+    def target_speed(self) -> float:
+        """The discrete actions' target speed [m/s]."""
+        return float(self.worlds.targets.speed[self.world_index])
+
+    @property
+    def surroundings(self) -> Any:
+        """The ego's lane, lead vehicle, neighbours and contacts, as Python scalars."""
+        return self.worlds.around.world(self.world_index)
+
+    @property
+    def birdseye(self) -> BirdseyeRenderer:
+        """The renderer of bird's-eye observations and perception frames."""
+        return self.worlds.birdseye
+
+
+class WorldView(WorldState):
+    """World ``index`` of a batch, looking like a driving env to a scripted expert.
+
+    ``envs.make_expert("driving", view)`` drives one world of a vector env.
+
+    Args:
+        worlds: The batch.
+        index: Which world.
+    """
+
+    def __init__(self, worlds: DrivingWorlds, index: int) -> None:
+        self.worlds, self.world_index = worlds, index
+        self.action_type = worlds.action_type
+        self.action_space = worlds.action_space
+
+    @property
+    def unwrapped(self) -> WorldView:
+        """Itself (experts read ``env.unwrapped``)."""
+        return self
+
+    @property
+    def scenario(self) -> dict[str, Any]:
+        """The world's current scenario."""
+        return self.worlds.scenarios[self.world_index]
