@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 
+import envs
 from envs.driving.env import DrivingEnv
 from envs.driving.vector import DrivingVectorEnv
 
@@ -138,3 +139,19 @@ def test_context_visible_and_perception_batches() -> None:
     single.reset(seed=1)
     assert np.array_equal(single.perception_frame(), frames[1])
     assert np.array_equal(env.call_world(1, "perception_frame"), frames[1])
+
+
+def test_the_scripted_expert_drives_each_world_of_a_batch() -> None:
+    env = DrivingVectorEnv(6, action_type="discrete", config={"horizon": 10.0})
+    env.reset(seed=20)
+    experts = [envs.make_expert("driving", env.world(k)) for k in range(6)]
+    ended = won = 0
+    for _ in range(60):
+        actions = np.array([expert.predict(None)[0] for expert in experts])
+        _, _, terminated, truncated, info = env.step(actions)
+        done = terminated | truncated
+        ended += int(done.sum())
+        won += int(info["is_success"][done].sum())
+    assert ended >= 6 and won / ended >= 0.8
+    with pytest.raises(IndexError, match="out of range"):
+        env.world(6)
