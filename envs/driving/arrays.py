@@ -40,7 +40,7 @@ def clamp(values: np.ndarray, low: Any, high: Any) -> np.ndarray:
 
 
 def running_min_ahead(values: np.ndarray, window: int) -> np.ndarray:
-    """``out[i] = values[i : i + window].min()`` (the window shrinks at the end).
+    """``out[..., i] = values[..., i : i + window].min()`` (the window shrinks at the end).
 
     Doubling: after each pass every entry holds the minimum of twice as many values,
     so ``log2(window)`` NumPy calls instead of one per window offset.
@@ -49,6 +49,6 @@ def running_min_ahead(values: np.ndarray, window: int) -> np.ndarray:
     span = 1
     while span < window:
         step = min(span, window - span)
-        np.minimum(out[:-step], out[step:], out=out[:-step])
+        np.minimum(out[..., :-step], out[..., step:], out=out[..., :-step])
         span += step
     return out

@@ -263,6 +263,39 @@ class Palette:
         return cls(colours, float(scenario["blur"]), float(scenario["pixel_noise"]))
 
 
+def palettes(scenarios: list[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(colours (W, 5, 3) float32, blur (W,), noise (W,))`` of W scenarios at once.
+
+    The same colours as :meth:`Palette.from_scenario`, computed for every scenario in a
+    handful of array operations.
+    """
+    get = lambda table, key: np.array(  # noqa: E731
+        [table[sc[key]] for sc in scenarios], dtype=np.float32
+    )
+    road, mark, verge = (
+        get(ROAD_COLOURS, "road_colour"),
+        get(MARKING_COLOURS, "marking_colour"),
+        get(VERGE_COLOURS, "verge_colour"),
+    )
+    contrast = np.array([sc["marking_contrast"] for sc in scenarios], dtype=np.float32)
+    brightness = np.array([sc["brightness"] for sc in scenarios], dtype=np.float32)
+    num = len(scenarios)
+    colours = np.stack(
+        [
+            verge,
+            road,
+            road + contrast[:, None] * (mark - road),
+            np.broadcast_to(np.asarray(TRAFFIC_COLOUR, np.float32), (num, 3)),
+            np.broadcast_to(np.asarray(EGO_COLOUR, np.float32), (num, 3)),
+        ],
+        axis=1,
+    )
+    colours = clamp(colours * brightness[:, None, None], 0.0, 255.0)
+    blur = np.array([float(sc["blur"]) for sc in scenarios])
+    noise = np.array([float(sc["pixel_noise"]) for sc in scenarios])
+    return colours, blur, noise
+
+
 class BirdseyeRenderer:
     """Draws ego-centred, heading-up top views of a given size and scale.
 

@@ -60,16 +60,8 @@ class Road:
     ) -> Road:
         """Integrates a curvature profile (one value per sample) into a centreline."""
         kappa = np.asarray(kappa, dtype=np.float64)
-        # Trapezoidal integration of heading, then midpoint integration of position;
-        # every integral starts at 0.
-        theta, x, y = np.zeros((3, len(kappa)))
-        step = kappa[1:] + kappa[:-1]
-        step *= 0.5 * ds
-        step.cumsum(out=theta[1:])
-        mid = theta[1:] + theta[:-1]
-        mid *= 0.5
-        (np.cos(mid) * ds).cumsum(out=x[1:])
-        (np.sin(mid) * ds).cumsum(out=y[1:])
+        theta, x, y = (a[0] for a in integrate(kappa[None], ds))
+        kappa = kappa.copy()
         for arr in (kappa, theta, x, y):
             arr.setflags(write=False)
         return cls(int(lanes), float(lane_width), float(ds), kappa, theta, x, y)
@@ -98,31 +90,10 @@ class Road:
             ds: Sample spacing [m].
             lead_in: Length of the straight the road starts with [m].
         """
-        n = math.ceil(length / ds) + 1
-        lead = int(lead_in / ds)
-        if curvature_max <= 0.0:
-            return cls.from_curvature(np.zeros(n), lanes=lanes, lane_width=lane_width, ds=ds)
-        # Every segment at once (at most one per 30 m); lengths in samples. A segment is
-        # a straight or a curve: clothoid in, arc, clothoid out. Curvature is piecewise
-        # linear in s with knots at the segment's start, arc start, arc end and end.
-        m = n // max(int(30.0 / ds), 1) + 1
-        straight = rng.random(m) < 0.3
-        straight_len = (rng.uniform(30.0, 120.0, m) / ds).astype(int)
-        k = rng.uniform(0.4, 1.0, m) * curvature_max * np.where(rng.random(m) < 0.5, -1.0, 1.0)
-        trans = (rng.uniform(15.0, 40.0, m) / ds).astype(int)
-        arc = (rng.uniform(30.0, 150.0, m) / ds).astype(int)
-        trans[straight] = 0
-        k[straight] = 0.0
-        arc = np.where(straight, straight_len, arc)
-        start = np.cumsum(2 * trans + arc) - (2 * trans + arc) + lead
-        knots = np.empty((m, 4))
-        knots[:, 0] = start
-        knots[:, 1] = start + trans
-        knots[:, 2] = knots[:, 1] + arc
-        knots[:, 3] = knots[:, 2] + trans
-        values = np.zeros((m, 4))
-        values[:, 1] = values[:, 2] = k
-        kappa = np.interp(np.arange(n), knots.ravel(), values.ravel(), left=0.0)
+        kappa = draw_curvature(
+            rng, samples=math.ceil(length / ds) + 1, curvature_max=curvature_max, ds=ds,
+            lead_in=lead_in,
+        )  # fmt: skip
         return cls.from_curvature(kappa, lanes=lanes, lane_width=lane_width, ds=ds)
 
     # ----------------------------------------------------------------- geometry
@@ -259,6 +230,58 @@ class Road:
         return i * self.ds + angle * abs(r), d
 
 
+def draw_curvature(
+    rng: np.random.Generator, *, samples: int, curvature_max: float, ds: float, lead_in: float
+) -> np.ndarray:
+    """A curvature profile of straights and arcs joined by clothoid transitions.
+
+    ``samples`` values ``ds`` apart, starting with a straight of ``lead_in`` metres; arcs
+    draw their curvature from ``[0.4, 1] * curvature_max`` so sharp curves really occur.
+    All randomness comes from ``rng`` (none is drawn for a straight road).
+    """
+    n, lead = samples, int(lead_in / ds)
+    if curvature_max <= 0.0:
+        return np.zeros(n)
+    # Every segment at once (at most one per 30 m); lengths in samples. A segment is a
+    # straight or a curve: clothoid in, arc, clothoid out. Curvature is piecewise linear
+    # in s with knots at the segment's start, arc start, arc end and end.
+    m = n // max(int(30.0 / ds), 1) + 1
+    straight = rng.random(m) < 0.3
+    straight_len = (rng.uniform(30.0, 120.0, m) / ds).astype(int)
+    k = rng.uniform(0.4, 1.0, m) * curvature_max * np.where(rng.random(m) < 0.5, -1.0, 1.0)
+    trans = (rng.uniform(15.0, 40.0, m) / ds).astype(int)
+    arc = (rng.uniform(30.0, 150.0, m) / ds).astype(int)
+    trans[straight] = 0
+    k[straight] = 0.0
+    arc = np.where(straight, straight_len, arc)
+    start = np.cumsum(2 * trans + arc) - (2 * trans + arc) + lead
+    knots = np.empty((m, 4))
+    knots[:, 0] = start
+    knots[:, 1] = start + trans
+    knots[:, 2] = knots[:, 1] + arc
+    knots[:, 3] = knots[:, 2] + trans
+    values = np.zeros((m, 4))
+    values[:, 1] = values[:, 2] = k
+    return np.interp(np.arange(n), knots.ravel(), values.ravel(), left=0.0)
+
+
+def integrate(kappa: np.ndarray, ds: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Heading and centreline ``(theta, x, y)`` of curvature rows ``(W, L)`` (each from 0).
+
+    Trapezoidal integration of heading, then midpoint integration of position; rows are
+    independent (sequential cumulative sums), so a row's result never depends on the others.
+    """
+    theta, x, y = np.zeros((3, *kappa.shape))
+    step = kappa[:, 1:] + kappa[:, :-1]
+    step *= 0.5 * ds
+    np.cumsum(step, axis=1, out=theta[:, 1:])
+    mid = theta[:, 1:] + theta[:, :-1]
+    mid *= 0.5
+    np.cumsum(np.cos(mid) * ds, axis=1, out=x[:, 1:])
+    np.cumsum(np.sin(mid) * ds, axis=1, out=y[:, 1:])
+    return theta, x, y
+
+
 class RoadBatch:
     """The roads of N worlds as ``(N, L)`` arrays (structure of arrays), plus the objects.
 
@@ -277,29 +300,46 @@ class RoadBatch:
         self.kappa, self.theta, self.x, self.y = np.zeros((4, num, samples))
         self.lanes = np.ones(num, dtype=np.intp)
         self.lane_width = np.full(num, 3.5)
-        self.roads: list[Road | None] = [None] * num
+        self.samples = np.zeros(num, dtype=np.intp)  # 0: no road yet
+        self._roads: list[Road | None] = [None] * num
 
     @property
     def half_width(self) -> np.ndarray:
         """``(N,)`` distance from the centreline to either road edge [m]."""
         return 0.5 * self.lanes * self.lane_width
 
-    def set(self, k: int, road: Road) -> None:
-        """Puts ``road`` in world ``k``."""
-        if road.ds != self.ds:
-            raise ValueError(f"road spacing {road.ds} differs from the batch's {self.ds}")
-        n, total = len(road.kappa), self.kappa.shape[1]
-        if n > total:
-            raise ValueError(f"road of {n} samples exceeds the batch's {total}")
-        extra = np.arange(1, total - n + 1) * self.ds
-        self.kappa[k, :n], self.kappa[k, n:] = road.kappa, road.kappa[-1]
-        self.theta[k, :n], self.theta[k, n:] = road.theta, road.theta[-1]
-        self.x[k, :n] = road.x
-        self.x[k, n:] = road.x[-1] + extra * math.cos(road.theta[-1])
-        self.y[k, :n] = road.y
-        self.y[k, n:] = road.y[-1] + extra * math.sin(road.theta[-1])
-        self.lanes[k], self.lane_width[k] = road.lanes, road.lane_width
-        self.roads[k] = road
+    def set_many(
+        self,
+        worlds: np.ndarray,
+        kappa: np.ndarray,
+        samples: np.ndarray,
+        lanes: np.ndarray,
+        lane_width: np.ndarray,
+    ) -> None:
+        """Puts roads in ``worlds``: curvature rows ``(W, L)`` (padded past ``samples``)."""
+        theta, x, y = integrate(kappa, self.ds)
+        self.kappa[worlds], self.theta[worlds], self.x[worlds], self.y[worlds] = kappa, theta, x, y
+        self.samples[worlds], self.lanes[worlds], self.lane_width[worlds] = (
+            samples,
+            lanes,
+            lane_width,
+        )
+        for k in worlds.tolist():
+            self._roads[k] = None
+
+    def road(self, k: int) -> Road | None:
+        """World ``k``'s road as a :class:`Road` (its own samples; ``None`` before a reset)."""
+        n = int(self.samples[k])
+        if n == 0:
+            return None
+        road = self._roads[k]
+        if road is None:
+            arrays = [a[k, :n].copy() for a in (self.kappa, self.theta, self.x, self.y)]
+            for arr in arrays:
+                arr.setflags(write=False)
+            road = Road(int(self.lanes[k]), float(self.lane_width[k]), self.ds, *arrays)
+            self._roads[k] = road
+        return road
 
     def index(self, s: np.ndarray) -> np.ndarray:
         """Nearest-sample indices of arc lengths ``s`` (``(N, ...)``, clamped to the arrays)."""

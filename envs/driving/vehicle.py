@@ -40,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,8 +57,11 @@ __all__ = [
     "G",
     "Traffic",
     "TrafficBatch",
+    "TrafficDraws",
     "advance_egos",
     "bicycle_step",
+    "curve_speeds_ahead",
+    "spawn",
 ]
 
 G = 9.81
@@ -214,62 +218,112 @@ def bicycle_step(
 # ------------------------------------------------------------------------ traffic
 
 
-def driver_params(
-    rng: np.random.Generator, n: int, speed_limit: float, aggressiveness: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Draws per-driver ``(v0, headway, a_max, politeness)``; aggressive = faster, closer."""
-    agg = clamp(rng.uniform(aggressiveness - 0.1, aggressiveness + 0.1, n), 0.0, 1.0)
-    v0 = speed_limit * (rng.uniform(0.8, 1.0, n) + 0.2 * agg)
-    return v0, 1.6 - 0.8 * agg, 1.0 + 1.5 * agg, 0.5 * (1.0 - agg)
+@dataclass
+class TrafficDraws:
+    """The random numbers a world's traffic is built from, ``(W, C)`` each (``C`` >= counts).
 
-
-def spawn_positions(
-    rng: np.random.Generator,
-    road: Road,
-    v0: np.ndarray,
-    *,
-    center_s: float,
-    speed_limit: float,
-    keep_clear: tuple[float, float] | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draws ``(s, v, lane)`` of vehicles in the window around ``center_s`` with safe gaps."""
-    count = len(v0)
-    lanes = rng.integers(0, road.lanes, count).astype(np.intp)
-    # Evenly spaced slots per lane across the window, each jittered within its slot.
-    by_lane = np.argsort(lanes, kind="stable")
-    per_lane = np.bincount(lanes, minlength=road.lanes)
-    lane_sorted = lanes[by_lane]
-    rank = np.arange(count) - (np.cumsum(per_lane) - per_lane)[lane_sorted]
-    lo, hi = center_s - BEHIND * 0.8, center_s + AHEAD * 0.9
-    spacing = (hi - lo) / np.maximum(per_lane, 1)[lane_sorted]
-    s = np.empty(count)
-    s[by_lane] = lo + (rank + rng.uniform(0.0, 0.3, count)) * spacing
-    v = np.minimum(v0, speed_limit) * rng.uniform(0.85, 1.0, count)
-    if keep_clear is not None:
-        ego_s, ego_d = keep_clear
-        near = (lanes == road.lane_of(ego_d)) & (np.abs(s - ego_s) < 25.0)
-        s[near] = ego_s + 40.0 + 25.0 * np.arange(int(near.sum()))
-    # Push vehicles forward in their lane until every gap lets IDM stop safely:
-    # s'[j] = max(s[j], s'[j-1] + need[j-1]) along each lane, which is a running
-    # maximum of s - cumsum(need); lanes are kept apart by a large per-lane offset.
-    order = np.lexsort((s, lanes))
-    need = (VEHICLE_LENGTH + IDM_S0) + v[order]
-    before = np.cumsum(need) - need
-    apart = lanes[order] * 1e7
-    s[order] = np.maximum.accumulate(s[order] - before + apart) + before - apart
-    return s, v, lanes
-
-
-def curve_speeds_ahead(road: Road, friction: float) -> np.ndarray:
-    """Per road sample, the lowest curve speed on the next ``CURVE_LOOKAHEAD`` of road.
-
-    Traffic slows for curves so it uses at most half the available friction; a straight
-    road gives ``inf`` everywhere.
+    Attributes:
+        count: Vehicles per world ``(W,)``; columns past a world's count are unused.
+        aggressiveness: Per-driver aggressiveness draws (before clipping to [0, 1]).
+        speed_factor: Desired speed over the limit, before the aggressiveness bonus.
+        lane: Start lanes.
+        jitter: Position jitter within each vehicle's slot (fraction of the slot).
+        start_speed: Start speed over the desired one.
     """
-    if not np.any(road.kappa):
-        return np.full(len(road.kappa), np.inf)
-    v_curve = np.sqrt(0.5 * friction * G / np.maximum(np.abs(road.kappa), 1e-6))
-    return running_min_ahead(v_curve, round(CURVE_LOOKAHEAD / road.ds))
+
+    count: np.ndarray
+    aggressiveness: np.ndarray
+    speed_factor: np.ndarray
+    lane: np.ndarray
+    jitter: np.ndarray
+    start_speed: np.ndarray
+
+    @classmethod
+    def empty(cls, count: np.ndarray) -> TrafficDraws:
+        """Zeroed draws for worlds with ``count`` vehicles (fill rows with :meth:`draw`)."""
+        shape = (len(count), max(int(count.max(initial=0)), 1))
+        z = np.zeros(shape)
+        return cls(count, z.copy(), z.copy(), np.zeros(shape, np.intp), z.copy(), z.copy())
+
+    def draw(self, j: int, rng: np.random.Generator, lanes: int, aggressiveness: float) -> None:
+        """Draws row ``j`` (one world's traffic) from ``rng``."""
+        c = int(self.count[j])
+        self.aggressiveness[j, :c] = rng.uniform(aggressiveness - 0.1, aggressiveness + 0.1, c)
+        self.speed_factor[j, :c] = rng.uniform(0.8, 1.0, c)
+        self.lane[j, :c] = rng.integers(0, lanes, c)
+        self.jitter[j, :c] = rng.uniform(0.0, 0.3, c)
+        self.start_speed[j, :c] = rng.uniform(0.85, 1.0, c)
+
+
+def spawn(
+    draws: TrafficDraws,
+    *,
+    lanes: np.ndarray,
+    speed_limit: np.ndarray,
+    center_s: np.ndarray,
+    ego_s: np.ndarray | None = None,
+    ego_lane: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Vehicles of W worlds in the windows around ``center_s`` with safe gaps, all at once.
+
+    Drivers: aggressive = faster, closer, less polite. Positions: evenly spaced slots per
+    lane across the window, each jittered within its slot; none within 25 m of the ego in
+    its lane (``ego_s``/``ego_lane``); then pushed forward in their lane until every gap
+    lets IDM stop safely. Returns ``(W, C)`` arrays ``s, v, lane, v0, headway, a_max,
+    politeness`` (columns past a world's count are meaningless). Rows are independent.
+    """
+    num, cap = draws.lane.shape
+    cols = np.arange(cap)
+    rows = np.arange(num)[:, None]
+    valid = cols < draws.count[:, None]
+    agg = clamp(draws.aggressiveness, 0.0, 1.0)
+    limit = speed_limit[:, None]
+    v0 = limit * (draws.speed_factor + 0.2 * agg)
+    lane = np.where(valid, draws.lane, MAX_LANES)  # unused columns sort last
+    by_lane = np.argsort(lane, axis=1, kind="stable")
+    lane_sorted = lane[rows, by_lane]
+    per_lane = (lane[:, :, None] == np.arange(MAX_LANES + 1)).sum(axis=1)
+    first = np.cumsum(per_lane, axis=1) - per_lane
+    rank = cols - first[rows, lane_sorted]
+    lo, hi = center_s - BEHIND * 0.8, center_s + AHEAD * 0.9
+    spacing = (hi - lo)[:, None] / np.maximum(per_lane[rows, lane_sorted], 1)
+    s = np.empty((num, cap))
+    s[rows, by_lane] = lo[:, None] + (rank + draws.jitter) * spacing
+    v = np.minimum(v0, limit) * draws.start_speed
+    if ego_s is not None and ego_lane is not None:
+        near = (lane == ego_lane[:, None]) & (np.abs(s - ego_s[:, None]) < 25.0)
+        behind = np.cumsum(near, axis=1) - 1
+        s = np.where(near, ego_s[:, None] + 40.0 + 25.0 * behind, s)
+    # Push forward: s'[j] = max(s[j], s'[j-1] + need[j-1]) along each lane, a running
+    # maximum of s - cumsum(need); lanes are kept apart by a large per-lane offset.
+    order = np.lexsort((s, lane), axis=1)
+    need = (VEHICLE_LENGTH + IDM_S0) + v[rows, order]
+    before = np.cumsum(need, axis=1) - need
+    apart = lane[rows, order] * 1e7
+    pushed = np.maximum.accumulate(s[rows, order] - before + apart, axis=1) + before - apart
+    s[rows, order] = pushed
+    return {
+        "s": s,
+        "v": v,
+        "lane": np.where(valid, draws.lane, 0),
+        "v0": v0,
+        "headway": 1.6 - 0.8 * agg,
+        "a_max": 1.0 + 1.5 * agg,
+        "politeness": 0.5 * (1.0 - agg),
+    }
+
+
+def curve_speeds_ahead(kappa: np.ndarray, friction: np.ndarray, ds: float) -> np.ndarray:
+    """Per world and road sample ``(W, L)``: the lowest curve speed on the road just ahead.
+
+    Traffic slows for curves so it uses at most half the available friction, anywhere on
+    the next ``CURVE_LOOKAHEAD``; a straight road gives ``inf`` everywhere.
+    """
+    v_curve = np.sqrt(0.5 * friction[:, None] * G / np.maximum(np.abs(kappa), 1e-6))
+    ahead = running_min_ahead(v_curve, round(CURVE_LOOKAHEAD / ds))
+    straight = ~np.any(kappa, axis=1)
+    ahead[straight] = np.inf
+    return ahead
 
 
 def idm(
@@ -358,46 +412,63 @@ class TrafficBatch:
         self.inv_root[k, slots] = 0.0
         self.lane[k, slots] = self.occ[k, slots] = self.bits[k, slots] = 0
 
-    def place(
+    def place_many(
         self,
-        k: int,
-        road: Road,
+        worlds: np.ndarray,
+        vehicles: Mapping[str, np.ndarray],
+        count: np.ndarray,
         *,
-        s: np.ndarray,
-        v: np.ndarray,
-        lane: np.ndarray,
-        v0: np.ndarray,
-        headway: np.ndarray,
-        a_max: np.ndarray,
-        politeness: np.ndarray,
-        friction: float,
-        rng: np.random.Generator,
+        lanes: np.ndarray,
+        lane_width: np.ndarray,
+        curve_speed: np.ndarray,
+        recycle_jitter: np.ndarray,
+        recycle_pick: np.ndarray,
     ) -> None:
-        """Puts world ``k``'s vehicles in place (resetting its whole traffic state).
+        """Puts the vehicles of ``worlds`` in place, resetting their whole traffic state.
+
+        Args:
+            worlds: Which worlds ``(W,)``.
+            vehicles: ``(W, C)`` arrays ``s, v, lane, v0, headway, a_max, politeness``
+                (from :func:`spawn`); columns past a world's ``count`` are ignored.
+            count: Vehicles per world.
+            lanes: Lanes of each world's road.
+            lane_width: Lane width of each world's road [m].
+            curve_speed: ``(W, L)`` curve speeds ahead (:func:`curve_speeds_ahead`).
+            recycle_jitter: ``(W, RECYCLE_BANK, 11)`` uniform(-3, 3) draws for recycling.
+            recycle_pick: ``(W, RECYCLE_BANK)`` uniform(0, 1) draws for recycling.
 
         Call :meth:`finish_placing` once for the worlds placed before stepping.
         """
-        n = len(s)
-        self._grow(n)
-        self._park(k, slice(0, self.capacity))
-        self.present[k, :n] = True
-        self.lanes[k], self.lane_width[k] = road.lanes, road.lane_width
-        lane = np.asarray(lane, dtype=np.intp)
-        self.s[k, :n], self.v[k, :n], self.lane[k, :n] = s, v, lane
-        self.d[k, :n] = road.lane_center(lane)
-        self.v0[k, :n], self.headway[k, :n], self.a_max[k, :n] = v0, headway, a_max
-        self.politeness[k, :n] = politeness
-        self.inv_root[k, :n] = 0.5 / np.sqrt(np.asarray(a_max) * IDM_B)
-        self.count[k] = n
-        self.steps[k] = 0
-        ahead = curve_speeds_ahead(road, friction)
-        row = self.curve_speed[k]
-        row[: len(ahead)] = ahead
-        row[len(ahead) :] = ahead[-1]
-        shape = self.recycle_jitter.shape[1:]
-        self.recycle_jitter[k] = rng.uniform(-3.0, 3.0, shape)
-        self.recycle_pick[k] = rng.random(RECYCLE_BANK)
-        self.recycled[k] = 0
+        cap = vehicles["s"].shape[1]
+        self._grow(cap)
+        valid = np.arange(cap) < count[:, None]
+        rows = worlds[:, None]
+        cols = np.arange(cap)[None, :]
+        for k in worlds.tolist():
+            self._park(k, slice(0, self.capacity))
+        self.present[rows, cols] = valid
+        self.lanes[worlds], self.lane_width[worlds] = lanes, lane_width
+        lane = vehicles["lane"].astype(np.intp)
+        centre = (lane - 0.5 * (lanes[:, None] - 1)) * lane_width[:, None]
+        for name, value in (
+            ("s", vehicles["s"]),
+            ("v", vehicles["v"]),
+            ("d", centre),
+            ("v0", vehicles["v0"]),
+            ("headway", vehicles["headway"]),
+            ("a_max", vehicles["a_max"]),
+            ("politeness", vehicles["politeness"]),
+            ("inv_root", 0.5 / np.sqrt(vehicles["a_max"] * IDM_B)),
+            ("lane", lane),
+        ):
+            target = getattr(self, name)
+            target[rows, cols] = np.where(valid, value, target[rows, cols])
+        self.count[worlds] = count
+        self.steps[worlds] = 0
+        self.curve_speed[worlds] = curve_speed
+        self.recycle_jitter[worlds] = recycle_jitter
+        self.recycle_pick[worlds] = recycle_pick
+        self.recycled[worlds] = 0
 
     def finish_placing(self, worlds: np.ndarray) -> None:
         """Derives lanes and desired speeds of freshly placed ``worlds`` (after :meth:`place`)."""
@@ -725,20 +796,28 @@ class Traffic:
         self.road = road
         self.batch = TrafficBatch(1, road.ds, len(road.kappa))
         self.world = 0
-        self.batch.place(
-            0,
-            road,
-            s=np.asarray(s, float),
-            v=np.asarray(v, float),
-            lane=lane,
-            v0=np.asarray(v0, float),
-            headway=np.asarray(headway, float),
-            a_max=np.asarray(a_max, float),
-            politeness=np.asarray(politeness, float),
-            friction=friction,
-            rng=rng,
+        vehicles = {
+            "s": s,
+            "v": v,
+            "lane": lane,
+            "v0": v0,
+            "headway": headway,
+            "a_max": a_max,
+            "politeness": politeness,
+        }
+        bank = self.batch.recycle_jitter.shape[1:]
+        one = np.array([0])
+        self.batch.place_many(
+            one,
+            {key: np.asarray(value, dtype=float)[None] for key, value in vehicles.items()},
+            np.array([len(s)]),
+            lanes=np.array([road.lanes]),
+            lane_width=np.array([road.lane_width]),
+            curve_speed=curve_speeds_ahead(road.kappa[None], np.array([friction]), road.ds),
+            recycle_jitter=rng.uniform(-3.0, 3.0, (1, *bank)),
+            recycle_pick=rng.random((1, RECYCLE_BANK)),
         )
-        self.batch.finish_placing(np.array([0]))
+        self.batch.finish_placing(one)
 
     @classmethod
     def view(cls, batch: TrafficBatch, world: int, road: Road) -> Traffic:
@@ -777,19 +856,22 @@ class Traffic:
             friction: Tyre-road friction (traffic slows for curves accordingly).
             keep_clear: ``(s, d)`` of a point (the ego) no vehicle may start near.
         """
-        v0, headway, a_max, politeness = driver_params(rng, count, speed_limit, aggressiveness)
-        s, v, lanes = spawn_positions(
-            rng, road, v0, center_s=center_s, speed_limit=speed_limit, keep_clear=keep_clear
+        draws = TrafficDraws.empty(np.array([count]))
+        draws.draw(0, rng, road.lanes, aggressiveness)
+        ego_s = ego_lane = None
+        if keep_clear is not None:
+            ego_s, ego_lane = np.array([keep_clear[0]]), np.array([road.lane_of(keep_clear[1])])
+        vehicles = spawn(
+            draws,
+            lanes=np.array([road.lanes]),
+            speed_limit=np.array([speed_limit]),
+            center_s=np.array([center_s]),
+            ego_s=ego_s,
+            ego_lane=ego_lane,
         )
         return cls(
             road,
-            s=s,
-            v=v,
-            lane=lanes,
-            v0=v0,
-            headway=headway,
-            a_max=a_max,
-            politeness=politeness,
+            **{key: value[0, :count] for key, value in vehicles.items()},
             friction=friction,
             rng=rng,
         )

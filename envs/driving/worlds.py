@@ -21,6 +21,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.driving.actions import (
+    SPEED_STEP,
     DiscreteTargets,
     action_space,
     continuous_commands,
@@ -31,26 +32,28 @@ from envs.driving.config import DrivingConfig, RewardWeights
 from envs.driving.observations import (
     NOISE_MARGIN,
     BirdseyeRenderer,
-    Palette,
     Surroundings,
     kinematics,
     kinematics_size,
+    palettes,
     surroundings,
 )
-from envs.driving.road import Road, RoadBatch
+from envs.driving.road import Road, RoadBatch, draw_curvature
 from envs.driving.vehicle import (
     AHEAD,
     BEHIND,
     MAX_JERK,
     MAX_STEER_RATE,
     MOBIL_PERIOD,
+    RECYCLE_BANK,
     Egos,
     EgoState,
     Traffic,
     TrafficBatch,
+    TrafficDraws,
     advance_egos,
-    driver_params,
-    spawn_positions,
+    curve_speeds_ahead,
+    spawn,
 )
 from envs.scenarios import ScenarioSpace
 
@@ -70,7 +73,15 @@ REWARD_TERMS = (
     "collision",
     "off_road",
 )
-_NOISE_SCALE = np.array([0.16, 3.0])  # actuation noise [steer rad, accel m/s^2] per unit
+_NOISE_SCALE = np.array([0.16, 3.0])
+_NUMERIC = (
+    "lanes",
+    "lane_width",
+    "speed_limit",
+    "traffic_density",
+    "friction",
+    "latency",
+)  # actuation noise [steer rad, accel m/s^2] per unit
 
 
 def road_length(speed_limit: float, horizon: float) -> float:
@@ -167,76 +178,79 @@ class DrivingWorlds:
     ) -> None:
         """Builds each of ``worlds`` for its scenario, drawing everything from its generator.
 
-        The random draws and road/traffic placement go world by world; what follows from
-        them is computed for all of ``worlds`` at once.
+        Each world draws its random numbers from its own generator (one short loop over
+        the worlds); everything built from them is computed for all of ``worlds`` at once.
         """
-        for k, scenario, rng in zip(worlds.tolist(), scenarios, rngs, strict=True):
-            self._build_world(k, scenario, rng)
+        cfg, num = self.config, len(worlds)
+        col = {name: np.array([sc[name] for sc in scenarios]) for name in _NUMERIC}
+        limit, lanes = col["speed_limit"].astype(float), col["lanes"].astype(np.intp)
+        samples = np.ceil(road_length(limit, cfg.horizon) / ROAD_SPACING).astype(np.intp) + 1
+        window = (AHEAD + BEHIND) / 1000.0
+        count = np.minimum(cfg.max_vehicles, np.rint(col["traffic_density"] * lanes * window))
+        draws = TrafficDraws.empty(count.astype(np.intp))
+        kappa = np.empty((num, self.roads.kappa.shape[1]))
+        start_lane, start_speed = np.empty(num, np.intp), np.empty(num)
+        jitter = np.empty((num, *self.traffic.recycle_jitter.shape[1:]))
+        pick = np.empty((num, RECYCLE_BANK))
+        for j, (k, sc, rng) in enumerate(zip(worlds.tolist(), scenarios, rngs, strict=True)):
+            n = int(samples[j])
+            kappa[j, :n] = draw_curvature(
+                rng, samples=n, curvature_max=sc["curvature"], ds=ROAD_SPACING,
+                lead_in=START_S + 40.0,
+            )  # fmt: skip
+            kappa[j, n:] = kappa[j, n - 1]
+            start_lane[j] = rng.integers(sc["lanes"])
+            start_speed[j] = rng.uniform(0.7, 0.9)
+            draws.draw(j, rng, sc["lanes"], sc["aggressiveness"])
+            jitter[j] = rng.uniform(-3.0, 3.0, jitter.shape[1:])
+            pick[j] = rng.random(RECYCLE_BANK)
+            # Pixel noise crop offsets, one per step (so rendering never draws).
+            offsets = rng.random((self.max_steps + 1, 2)) * NOISE_MARGIN
+            self.pixel_offsets[k] = offsets.astype(np.intp)
+            # Actuation noise for the whole episode: [steer rad, accel m/s^2].
+            self.actuation_noise[k] = 0.0
+            if sc["actuation_noise"] > 0.0:
+                noise = rng.standard_normal((self.max_steps, 2))
+                self.actuation_noise[k] = noise * (sc["actuation_noise"] * _NOISE_SCALE)
+            self.scenarios[k] = dict(sc)
+
+        width = col["lane_width"].astype(float)
+        self.roads.set_many(worlds, kappa, samples, lanes, width)
+        egos = self.egos
+        egos.s[worlds], egos.psi[worlds] = START_S, 0.0
+        egos.d[worlds] = (start_lane - 0.5 * (lanes - 1)) * width
+        egos.v[worlds] = limit * start_speed
+        egos.steer[worlds] = egos.accel[worlds] = egos.yaw_demand_ratio[worlds] = 0.0
+        vehicles = spawn(
+            draws,
+            lanes=lanes,
+            speed_limit=limit,
+            center_s=np.full(num, START_S),
+            ego_s=np.full(num, START_S),
+            ego_lane=start_lane,
+        )
+        friction = col["friction"].astype(float)
+        self.traffic.place_many(
+            worlds,
+            vehicles,
+            draws.count,
+            lanes=lanes,
+            lane_width=width,
+            curve_speed=curve_speeds_ahead(kappa, friction, ROAD_SPACING),
+            recycle_jitter=jitter,
+            recycle_pick=pick,
+        )
         self.traffic.finish_placing(worlds)
+        self.speed_limit[worlds], self.friction[worlds] = limit, friction
+        self.latency[worlds] = col["latency"]
+        self.commands[worlds] = 0.0
+        self.targets.lane[worlds] = start_lane
+        self.targets.speed[worlds] = np.rint(egos.v[worlds] / SPEED_STEP) * SPEED_STEP
+        self.steps[worlds] = 0
+        self.distance[worlds] = self.abs_offset_sum[worlds] = 0.0
+        self.colours[worlds], self.blur[worlds], self.pixel_noise[worlds] = palettes(scenarios)
         self.around.assign(worlds, self._surroundings(worlds))
         self.lane[worlds] = self.around.lane[worlds]
-
-    def _build_world(self, k: int, scenario: dict[str, Any], rng: np.random.Generator) -> None:
-        cfg = self.config
-        limit = float(scenario["speed_limit"])
-        road = Road.generate(
-            rng,
-            lanes=scenario["lanes"],
-            lane_width=scenario["lane_width"],
-            curvature_max=scenario["curvature"],
-            length=road_length(limit, cfg.horizon),
-            ds=ROAD_SPACING,
-            lead_in=START_S + 40.0,
-        )
-        self.roads.set(k, road)
-        lane = int(rng.integers(road.lanes))
-        speed = limit * float(rng.uniform(0.7, 0.9))
-        ego = EgoState(s=START_S, d=float(road.lane_center(lane)), psi=0.0, v=speed)
-        self.egos.set(k, ego)
-        window = (AHEAD + BEHIND) / 1000.0
-        count = min(cfg.max_vehicles, round(scenario["traffic_density"] * road.lanes * window))
-        v0, headway, a_max, politeness = driver_params(
-            rng, count, limit, scenario["aggressiveness"]
-        )
-        s, v, lanes = spawn_positions(
-            rng, road, v0, center_s=START_S, speed_limit=limit, keep_clear=(ego.s, ego.d)
-        )
-        self.traffic.place(
-            k,
-            road,
-            s=s,
-            v=v,
-            lane=lanes,
-            v0=v0,
-            headway=headway,
-            a_max=a_max,
-            politeness=politeness,
-            friction=scenario["friction"],
-            rng=rng,
-        )
-        # Pixel noise from its own generator, so rendering never changes the dynamics:
-        # one crop offset per step, drawn now.
-        pixel_rng = np.random.default_rng(int(rng.integers(2**63)))
-        self.pixel_offsets[k] = (pixel_rng.random((self.max_steps + 1, 2)) * NOISE_MARGIN).astype(
-            np.intp
-        )
-        # Actuation noise for the whole episode, drawn at once: [steer rad, accel m/s^2].
-        self.actuation_noise[k] = 0.0
-        if scenario["actuation_noise"] > 0.0:
-            draws = rng.standard_normal((self.max_steps, 2))
-            self.actuation_noise[k] = draws * (scenario["actuation_noise"] * _NOISE_SCALE)
-        self.scenarios[k] = dict(scenario)
-        self.speed_limit[k] = limit
-        self.friction[k] = scenario["friction"]
-        self.latency[k] = scenario["latency"]
-        self.commands[k] = 0.0
-        self.targets.reset(k, road.lane_of(ego.d), ego.v)
-        self.steps[k] = 0
-        self.distance[k] = 0.0
-        self.abs_offset_sum[k] = 0.0
-        palette = Palette.from_scenario(scenario)
-        self.colours[k] = palette.colours
-        self.blur[k], self.pixel_noise[k] = palette.blur, palette.noise
 
     # ------------------------------------------------------------------- step
 
@@ -392,7 +406,7 @@ class WorldState:
     @property
     def road(self) -> Road | None:
         """The episode's road (``None`` before the first reset)."""
-        return self.worlds.roads.roads[self.world_index]
+        return self.worlds.roads.road(self.world_index)
 
     @property
     def ego(self) -> EgoState:
