@@ -375,6 +375,13 @@ def benchmarks_page() -> str:
         "your machine.",
         "",
     ]
-    for path in sorted(RESULTS.glob("*.json")):
+    paths = sorted(RESULTS.glob("*.json"))
+    lines += ["| result | measured | machine |", "|---|---|---|"]
+    for path in paths:
+        data = json.loads(path.read_text())
+        machine = _cell(data.get("machine", "—")).rstrip(", ")
+        lines.append(f"| [{path.stem}](#{path.stem}) | {data.get('date', '—')} | {machine} |")
+    lines.append("")
+    for path in paths:
         lines.append(result_section(path))
     return "\n".join(lines)

@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     for step in (0, args.timesteps // 2, args.timesteps):
         sched.on_timesteps(step)
         scenario = space.sample(rng, sched.distribution())
-        print(f"t={step}: difficulty {sched.difficulty:.2f}, e.g. {scenario}")
+        some = {k: scenario[k] for k in space.param_names[:3]}
+        print(f"t={step}: difficulty {sched.difficulty:.2f}, e.g. {some} ...")
 
     # Every proposal is checked against `train`: a curriculum never practises on a
     # held-out split (that would leak the test set into training).
