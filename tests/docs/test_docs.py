@@ -136,7 +136,7 @@ def test_every_env_page_shows_its_gallery_and_scenario_table(site):
                 assert f"{spec.name}-{split}.gif" in html, (spec.name, split)
         for param in space.param_names:
             assert f"<code>{param}</code>" in html, (spec.name, param)
-        assert first_line.split()[0] in html  # the class docstring, not a copy
+        assert " ".join(first_line.split()[:5]) in html  # from the class docstring itself
 
 
 def test_benchmarks_page_carries_every_result_with_its_provenance(site):
