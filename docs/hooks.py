@@ -18,9 +18,10 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mkdocs.structure.files import File, Files
+if TYPE_CHECKING:  # the page generators below also run (in tests) without mkdocs
+    from mkdocs.structure.files import Files
 
 ROOT = Path(__file__).resolve().parent.parent
 GALLERY = ROOT / "docs" / "assets" / "gallery"
@@ -54,6 +55,8 @@ def on_config(config: Any) -> Any:
 
 def on_files(files: Files, config: Any) -> Files:
     """Adds the generated pages (and the benchmark result files) to the build."""
+    from mkdocs.structure.files import File
+
     specs = _builtin_specs()
     files.append(File.generated(config, "envs/index.md", content=gallery_page(specs)))
     for spec in specs:
