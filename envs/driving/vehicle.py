@@ -595,91 +595,91 @@ class TrafficBatch:
         Gain = own acceleration gain + politeness x (new follower's gain + old
         follower's gain), above ``MOBIL_THRESHOLD`` (Kesting et al., 2007); safe when
         the new follower (and the changer) need not brake harder than ``MOBIL_B_SAFE``
-        and both gaps exceed ``IDM_S0 + 1`` m. Only drivers settled in their lane decide.
-        The ego never counts as an old follower (it is not modelled as yielding or
-        gaining) and nobody cuts in close in front of it. Of two starters into the same
-        lane within a safe distance, the one behind waits.
+        and both gaps exceed ``IDM_S0 + 1`` m. Only drivers settled in their lane decide,
+        and only those held back (or holding back their follower) can gain, so the full
+        evaluation runs on those candidates alone. The ego never counts as an old
+        follower (it is not modelled as yielding or gaining) and nobody cuts in close in
+        front of it. Of two starters into the same lane within a safe distance, the one
+        behind waits.
         """
-        w = len(worlds)
         cap = self.capacity
         ids = np.arange(cap)
-        s, v, lane = self.s[worlds], self.v[worlds], self.lane[worlds]
-        v0, a_max, pol = self.v0_now[worlds], self.a_max[worlds], self.politeness[worlds]
-        acc, lead = acc[worlds], leader[worlds]
-        S, Vs, B = slots_s[worlds], slots_v[worlds], slots_b[worlds]
-        ego_speed = ego_v[worlds]
-        # Per-slot IDM parameters: vehicles, then the ego (desired speed: its own), then
-        # the phantom.
-        extra = np.full((w, 2), _EXTRA_HEADWAY)
-        p_headway = np.concatenate([self.headway[worlds], extra], axis=1)
-        p_amax = np.concatenate([a_max, np.full((w, 2), _EXTRA_A_MAX)], axis=1)
-        ego_v0 = np.maximum(ego_speed, 1.0)[:, None]
-        p_v0 = np.concatenate([v0, ego_v0, np.full((w, 1), 20.0)], axis=1)
-        root = 0.5 / math.sqrt(_EXTRA_A_MAX * IDM_B)
-        p_root = np.concatenate([self.inv_root[worlds], np.full((w, 2), root)], axis=1)
-        rows = np.arange(w)[:, None]
+        v, v0 = self.v[worlds], self.v0_now[worlds]
+        a_max, pol, acc_w = self.a_max[worlds], self.politeness[worlds], acc[worlds]
+        lead = leader[worlds]
         # Old follower: the vehicle whose leader I am (the last such, if several).
         is_follower = lead[:, None, :] == ids[None, :, None]  # (W, me, j)
         old_f = np.where(is_follower, ids[None, None, :], -1).max(axis=2)
         has_old_f = old_f >= 0
         old_f = np.where(has_old_f, old_f, cap + 1)  # the phantom stands in for none
-        # Nobody gains more than its free-road acceleration over the current one, so
-        # only a driver held back (or holding back its follower) can gain by changing.
+        # Nobody gains more than its free-road acceleration over the current one.
         r = v / v0
         r *= r
-        headroom = a_max * (1.0 - r * r) - acc
+        headroom = a_max * (1.0 - r * r) - acc_w
+        rows = np.arange(len(worlds))[:, None]
         held_back = headroom + pol * np.where(
-            has_old_f, np.take_along_axis(headroom, np.minimum(old_f, cap - 1), 1), 0.0
+            has_old_f, headroom[rows, np.minimum(old_f, cap - 1)], 0.0
         )
-        settled = self.settled()[worlds]
-        want = (held_back > MOBIL_THRESHOLD) & settled & self.present[worlds]
-        # Both directions: axis 2 is (left, right).
-        target = lane[:, :, None] + np.array([1, -1])
-        lanes = self.lanes[worlds][:, None, None]
-        valid = want[:, :, None] & (target >= 0) & (target < lanes)
+        want = (held_back > MOBIL_THRESHOLD) & self.settled()[worlds] & self.present[worlds]
+        go = np.zeros(want.shape, dtype=bool)
+        step = np.zeros(want.shape, dtype=np.intp)
+        wi, me = np.nonzero(want)  # the candidates: (world row, vehicle)
+        if len(wi) == 0:
+            return go, step
+        k = worlds[wi]
+        S, Vs, B = slots_s[k], slots_v[k], slots_b[k]  # (M, V + 2)
+        s_me, lane = self.s[k, me], self.lane[k, me]
+        # Per-slot IDM parameters: vehicles, then the ego (desired speed: its own), then
+        # the phantom.
+        m = len(k)
+        extra = np.full((m, 2), _EXTRA_HEADWAY)
+        p_headway = np.concatenate([self.headway[k], extra], axis=1)
+        p_amax = np.concatenate([self.a_max[k], np.full((m, 2), _EXTRA_A_MAX)], axis=1)
+        ego_v0 = np.maximum(ego_v[k], 1.0)[:, None]
+        p_v0 = np.concatenate([self.v0_now[k], ego_v0, np.full((m, 1), 20.0)], axis=1)
+        root = 0.5 / math.sqrt(_EXTRA_A_MAX * IDM_B)
+        p_root = np.concatenate([self.inv_root[k], np.full((m, 2), root)], axis=1)
+        # Both directions: axis 1 is (left, right).
+        target = lane[:, None] + np.array([1, -1])
+        valid = (target >= 0) & (target < self.lanes[k][:, None])
         tbit = 1 << clamp(target, 0, MAX_LANES - 1)
-        in_target = (B[:, None, None, : cap + 1] & tbit[..., None]) != 0  # (W, V, 2, V+1)
-        rel = S[:, None, None, : cap + 1] - s[:, :, None, None]
+        in_target = (B[:, None, : cap + 1] & tbit[..., None]) != 0  # (M, 2, V + 1)
+        rel = S[:, None, : cap + 1] - s_me[:, None, None]
         gaps = np.where(in_target, rel, np.inf)
         ahead = np.where(gaps > 0.0, gaps, np.inf)
         # A vehicle level with us (rel == 0) counts as behind: it blocks the gap too.
         behind = np.where(gaps <= 0.0, gaps, -np.inf)
-        new_l, new_f = ahead.argmin(axis=3), behind.argmax(axis=3)
-        nl_gap = np.minimum(ahead.min(axis=3) - VEHICLE_LENGTH, NO_LEADER_GAP)
-        f_raw = -behind.max(axis=3)
+        new_l, new_f = ahead.argmin(axis=2), behind.argmax(axis=2)
+        nl_gap = np.minimum(ahead.min(axis=2) - VEHICLE_LENGTH, NO_LEADER_GAP)
+        f_raw = -behind.max(axis=2)
         has_f = f_raw < np.inf
         nf_gap = np.minimum(f_raw - VEHICLE_LENGTH, NO_LEADER_GAP)
+        cand = np.arange(m)[:, None]
+        our_lead, of = lead[wi, me], old_f[wi, me]
         # The old follower's new leader would be our current one.
-        of_gap = np.take_along_axis(S, lead, 1) - np.take_along_axis(S, old_f, 1)
-        of_gap -= VEHICLE_LENGTH
-        rows3 = rows[:, :, None]
-        me = np.broadcast_to(ids[None, :, None], target.shape)
-        of2 = np.broadcast_to(old_f[:, :, None], target.shape)
-        our_lead = np.broadcast_to(lead[:, :, None], target.shape)
+        of_gap = S[cand[:, 0], our_lead] - S[cand[:, 0], of] - VEHICLE_LENGTH
+        me2 = np.broadcast_to(me[:, None], target.shape)
+        of2 = np.broadcast_to(of[:, None], target.shape)
+        lead2 = np.broadcast_to(our_lead[:, None], target.shape)
         # One IDM call for: new follower now (behind our new leader), new follower after,
         # me after, old follower after.
-        who = np.stack([new_f, new_f, me, of2])
-        behind_of = np.stack([new_l, me, new_l, our_lead])
-        gap = np.stack(
-            [
-                nf_gap + VEHICLE_LENGTH + nl_gap,
-                nf_gap,
-                nl_gap,
-                np.broadcast_to(of_gap[..., None], me.shape),
-            ]
-        )
+        who = np.stack([new_f, new_f, me2, of2])
+        front = np.stack([new_l, me2, new_l, lead2])
+        of_gap2 = np.broadcast_to(of_gap[:, None], target.shape)
+        gap = np.stack([nf_gap + VEHICLE_LENGTH + nl_gap, nf_gap, nl_gap, of_gap2])
         a4 = idm(
-            Vs[rows3, who],
-            p_v0[rows3, who],
+            Vs[cand, who],
+            p_v0[cand, who],
             np.maximum(gap, 0.1),
-            Vs[rows3, behind_of],
-            p_headway[rows3, who],
-            p_amax[rows3, who],
-            p_root[rows3, who],
+            Vs[cand, front],
+            p_headway[cand, who],
+            p_amax[cand, who],
+            p_root[cand, who],
         )
         nf_now, nf_after, my_after, of_after = a4
-        acc_of = np.take_along_axis(acc, np.minimum(old_f, cap - 1), 1)
-        of_gain = np.where(has_old_f[..., None], of_after - acc_of[..., None], 0.0)
+        acc_me = acc[k, me][:, None]
+        acc_of = acc[k, np.minimum(of, cap - 1)][:, None]
+        of_gain = np.where(has_old_f[wi, me][:, None], of_after - acc_of, 0.0)
         safe = (
             (nf_after > -MOBIL_B_SAFE)
             & (nf_gap > IDM_S0 + 1.0)
@@ -687,23 +687,30 @@ class TrafficBatch:
             & (my_after > -MOBIL_B_SAFE)
         )
         if ego_lane is not None:
-            close_ego = (new_f == cap) & has_f & (nf_gap <= 2.0 * ego_speed[:, None, None] + 10.0)
+            close_ego = (new_f == cap) & has_f & (nf_gap <= 2.0 * ego_v[k][:, None] + 10.0)
             safe &= ~close_ego
-        gain = my_after - acc[..., None] + pol[..., None] * (nf_after - nf_now + of_gain)
+        politeness = self.politeness[k, me][:, None]
+        gain = my_after - acc_me + politeness * (nf_after - nf_now + of_gain)
         gain = np.where(valid & safe, gain, -np.inf)
-        go_left = gain[..., 0] >= gain[..., 1]
-        go = np.where(go_left, gain[..., 0], gain[..., 1]) > MOBIL_THRESHOLD
+        go_left = gain[:, 0] >= gain[:, 1]
+        starts = np.where(go_left, gain[:, 0], gain[:, 1]) > MOBIL_THRESHOLD
+        # Of two starters of one world into the same lane, close together, the one
+        # behind waits (pairs among the starters only: they are few).
         lane_to = np.where(go_left, lane + 1, lane - 1)
-        ahead_of_me = s[:, None, :] - s[:, :, None]  # > 0: column ahead of row
-        clash = (
-            go[:, :, None]
-            & go[:, None, :]
-            & (lane_to[:, :, None] == lane_to[:, None, :])
-            & (np.abs(ahead_of_me) < 2 * VEHICLE_LENGTH + 20.0)
-            & (ahead_of_me > 0.0)
-        )
-        go &= ~clash.any(axis=2)
-        return go, np.where(go, np.where(go_left, 1, -1), 0)
+        first = np.flatnonzero(starts)
+        if len(first) > 1:
+            w_f, lane_f, s_f = wi[first], lane_to[first], s_me[first]
+            ahead_of_me = s_f[None, :] - s_f[:, None]  # > 0: column ahead of row
+            clash = (
+                (w_f[:, None] == w_f[None, :])
+                & (lane_f[:, None] == lane_f[None, :])
+                & (np.abs(ahead_of_me) < 2 * VEHICLE_LENGTH + 20.0)
+                & (ahead_of_me > 0.0)
+            )
+            starts[first] = ~clash.any(axis=1)
+        go[wi, me] = starts
+        step[wi, me] = np.where(starts, np.where(go_left, 1, -1), 0)
+        return go, step
 
     # ------------------------------------------------------------------ recycling
 
