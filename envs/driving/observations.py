@@ -321,6 +321,7 @@ class BirdseyeRenderer:
         rows = np.arange(size, dtype=np.float64)
         self._forward = (self.ego_row - rows) * scale  # metres ahead of the ego per row
         self._left = (self.ego_col - np.arange(size, dtype=np.float64)) * scale  # per column
+        self._left32 = self._left.astype(np.float32)
         extent = size * scale
         self._sample_step = 2.0
         self._samples = np.arange(-extent - 8.0, extent + 8.0, self._sample_step)
@@ -343,6 +344,11 @@ class BirdseyeRenderer:
             .standard_normal((size + NOISE_MARGIN, size + NOISE_MARGIN, 3))
             .astype(np.float32)
         )
+        # Every (size, size) crop of the texture as a view: [dy, dx] -> (size, size, 3).
+        windows = np.lib.stride_tricks.sliding_window_view(
+            self._noise_bank, (size, size), axis=(0, 1)
+        )
+        self._noise_windows = np.moveaxis(windows, 2, -1)
 
     def _rows(
         self, roads: RoadBatch, egos: Egos, worlds: np.ndarray
@@ -398,17 +404,23 @@ class BirdseyeRenderer:
         Lanes and markings come from a lookup table over ``d``; dashes (6 m on, 6 m
         off) follow each row's ``s``; vehicles are road-aligned boxes in ``(s, d)``.
         """
-        num, size = len(worlds), self.size
+        num = len(worlds)
         l_c, phi, s_c = self._rows(roads, egos, worlds)
-        delta = self._left[None, None, :] - l_c[:, :, None]
-        d = delta * np.cos(phi)[:, :, None]
-        index = d * (1.0 / _LUT_RES)
-        index += self._lut_zero + 0.5
-        index.clip(0.0, self._lut_size - 1, out=index)
-        code = index.astype(np.intp)
-        code += (np.mod(s_c, 12.0) < 6.0).astype(np.intp)[:, :, None] * self._lut_size
-        label = np.take_along_axis(self._luts(roads, worlds), code.reshape(num, -1), axis=1)
-        label = label.reshape(num, size, size)
+        # Lookup index of each pixel: (d / resolution + zero + 0.5) with
+        # d = (left - l_c) cos(phi), as one multiply-add per pixel (float32).
+        scale = (np.cos(phi) * (1.0 / _LUT_RES)).astype(np.float32)
+        offset = (self._lut_zero + 0.5 - l_c * np.cos(phi) * (1.0 / _LUT_RES)).astype(np.float32)
+        index = self._left32[None, None, :] * scale[:, :, None]
+        index += offset[:, :, None]
+        np.maximum(index, 0.0, out=index)
+        np.minimum(index, self._lut_size - 1, out=index)
+        code = index.astype(np.int32)
+        # Each world's table (solid, then dashed) at its own offset in one flat table.
+        dashed = (np.mod(s_c, 12.0) < 6.0).astype(np.int32) * self._lut_size
+        code += (dashed + (np.arange(num, dtype=np.int32) * (2 * self._lut_size))[:, None])[
+            :, :, None
+        ]
+        label = self._luts(roads, worlds).reshape(-1).take(code)
         traffic_mask = self._vehicle_pixels(traffic, egos, worlds, l_c, phi, s_c)
         if traffic_mask is not None:
             label[traffic_mask] = TRAFFIC
@@ -506,13 +518,12 @@ class BirdseyeRenderer:
         if blur is not None and np.any(blur > 0.0):
             img = _blur(img, blur)
         if noise is not None and noise_offsets is not None and np.any(noise > 0.0):
-            steps = np.arange(self.size)
-            dy, dx = noise_offsets[:, 0], noise_offsets[:, 1]
-            crop = self._noise_bank[
-                (dy[:, None] + steps)[:, :, None], (dx[:, None] + steps)[:, None, :]
-            ]
-            img += crop * (255.0 * np.asarray(noise, np.float32))[:, None, None, None]
-        img.clip(0.0, 255.0, out=img)
+            # (W, H, H, 3) crops of the fixed texture: views gathered in one copy.
+            crop = self._noise_windows[noise_offsets[:, 0], noise_offsets[:, 1]]
+            crop *= (255.0 * np.asarray(noise, np.float32))[:, None, None, None]
+            img += crop
+        np.maximum(img, 0.0, out=img)
+        np.minimum(img, 255.0, out=img)
         return img.astype(np.uint8)
 
 
