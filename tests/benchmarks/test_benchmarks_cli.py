@@ -45,19 +45,13 @@ BAD_ARGS = [
         ["--highway-steps", "0"],
         "argument --highway-steps: expected a positive integer",
     ),
-    ("driving_ppo", ["--n-envs", "0"], "argument --n-envs: expected a positive integer, got 0"),
     (
         "driving_ppo",
         ["--timesteps", "-1"],
         "argument --timesteps: expected a positive integer, got -1",
     ),
-    ("driving_ppo", ["--eval-every", "0"], "argument --eval-every: expected a positive integer"),
-    (
-        "driving_ppo",
-        ["--eval-episodes", "0"],
-        "argument --eval-episodes: expected a positive integer",
-    ),
-    ("driving_ppo", ["--seed", "-3"], "--seed must be a whole number from 0"),
+    ("driving_ppo", ["--seeds", "-3"], "--seeds must be >= 0"),
+    ("driving_ppo", ["--seeds", "x"], "argument --seeds: invalid int value"),
     ("copy_cost", ["--repeats", "0"], "argument --repeats: expected a positive integer, got 0"),
 ]
 

@@ -194,3 +194,13 @@ def test_copy_cost_runs(tmp_path: Path) -> None:
     data = _json(tmp_path / "copy_cost.json")
     assert data["cases"]["robot-reach"]["deepcopy"]["cpu_ms"] > 0
     assert "deepcopy wall" in (tmp_path / "copy_cost.md").read_text()
+
+
+@pytest.mark.slow
+def test_driving_ppo_times_the_main_command(tmp_path: Path) -> None:
+    from benchmarks import driving_ppo
+
+    assert driving_ppo.main(["--seeds", "0", "--timesteps", "512", "--out", str(tmp_path)]) == 0
+    (run,) = _json(tmp_path / "driving_ppo.json")["runs"]
+    assert run["wall_s"] > 0 and set(run["success"]) == set(driving_ppo.SPLITS)
+    assert "| seed |" in (tmp_path / "driving_ppo.md").read_text()
