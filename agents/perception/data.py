@@ -214,6 +214,8 @@ def render_frames(
     import envs
 
     rng = np.random.default_rng(seed)
+    if _has_batched_hooks(cfg.env):
+        return _render_frames_batched(cfg, n_frames, rng)
     env = envs.make(cfg.env, split=cfg.split, **dict(cfg.env_kwargs))
     try:
         frame_fn, label_fn, units = _hooks(env, cfg.env)
@@ -264,6 +266,87 @@ def render_frames(
         return frames, labels, episodes, names, unit_map
     finally:
         env.close()
+
+
+#: Worlds of the native batch that render side by side during collection.
+BATCH_WORLDS = 64
+
+
+def _has_batched_hooks(env_name: str) -> bool:
+    """Whether ``env_name`` has a native batch with batched perception hooks and world views.
+
+    Such an env (driving) collects through one vector env: every world is driven by its
+    own noisy expert (through ``world(k)``) and all frames of a step are drawn in one call.
+    """
+    import envs
+    from envs.registry import _load
+
+    entry = envs.resolve(env_name).vector_entry_point
+    if entry is None:
+        return False
+    cls = _load(entry)
+    return all(hasattr(cls, h) for h in ("perception_frames", "perception_labels", "world"))
+
+
+def _render_frames_batched(
+    cfg: CollectConfig, n_frames: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], dict[str, str]]:
+    """:func:`render_frames` through the env's native batch (see :func:`_has_batched_hooks`).
+
+    ``min(BATCH_WORLDS, n_frames)`` worlds run side by side, each with its own noisy expert
+    and episode seeds drawn from ``rng``; a step records the frames of the worlds whose
+    episode step is a multiple of ``cfg.every`` (a world's first frame is its reset frame,
+    its last the frame its episode ended on). Episodes are numbered in the order they start.
+    """
+    import envs
+
+    num = min(BATCH_WORLDS, n_frames)
+    venv = envs.make_vec(cfg.env, num, split=cfg.split, **dict(cfg.env_kwargs))
+    try:
+        units = dict(venv.get_world_attr(0, "perception_label_units") or {})
+        policies = [_NoisyExpert(venv.world(k), cfg.env, rng, cfg) for k in range(num)]
+        seeds = [int(s) for s in rng.integers(2**31 - 1, size=num)]
+        obs, _ = venv.reset(seed=seeds)
+        for policy in policies:
+            policy.new_episode()
+        episode = np.arange(num)
+        started = num
+        step = np.zeros(num, dtype=np.int64)
+        frames = labels = None
+        names: list[str] = []
+        episodes = np.empty(n_frames, dtype=np.int64)
+        count = 0
+        ended = np.zeros(num, dtype=bool)
+        while True:
+            take = np.flatnonzero(step % cfg.every == 0)[: n_frames - count]
+            if len(take):
+                batch = venv.perception_frames()[take]
+                values = venv.perception_labels()
+                if frames is None:
+                    names = list(values)
+                    frames = np.empty((n_frames, *batch.shape[1:]), dtype=np.uint8)
+                    labels = np.empty((n_frames, len(names)), dtype=np.float32)
+                assert labels is not None
+                rows = slice(count, count + len(take))
+                frames[rows] = batch
+                labels[rows] = np.stack([np.asarray(values[k])[take] for k in names], axis=1)
+                episodes[rows] = episode[take]
+                count += len(take)
+            if count >= n_frames:
+                break
+            actions = [policy.act(o) for policy, o in zip(policies, obs, strict=True)]
+            obs, _, terminated, truncated, _ = venv.step(np.asarray(actions))
+            # NEXT_STEP autoreset: a world that ended last step was reset by this one.
+            step += 1
+            for k in np.flatnonzero(ended).tolist():
+                step[k], episode[k] = 0, started
+                started += 1
+                policies[k].new_episode()
+            ended = terminated | truncated
+        assert frames is not None and labels is not None
+        return frames, labels, episodes, names, {k: str(units.get(k, "")) for k in names}
+    finally:
+        venv.close()
 
 
 def _shard_plan(cfg: CollectConfig) -> list[tuple[int, int, np.random.SeedSequence]]:
