@@ -24,7 +24,7 @@ import yaml
 from gymnasium import spaces
 
 import envs
-from agents import artifacts, factory, runs
+from agents import artifacts, factory, modelfile, runs
 from agents.callbacks import (
     CheckpointCallback,
     StopFlag,
@@ -39,7 +39,6 @@ from agents.config import (
     TrainConfig,
     algo_class,
     build_algo_kwargs,
-    build_policy_kwargs,
     check_policy_kwargs,
     load_hyperparams,
     merge,
@@ -216,7 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, envs.PluginError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    return train(plan, progress=not args.no_progress, argv=argv)
+    try:
+        return train(plan, progress=not args.no_progress, argv=argv)
+    except runs.RunInUseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 # ============================================================================ checking input
@@ -250,7 +253,9 @@ def prepare(args: argparse.Namespace) -> Plan:
     algo = args.algo or factory.default_algo(env_name, probe)
     hp = load_hyperparams(algo, env_name, user_file=args.hyperparams, overrides=overrides)
     run_data = dict(hp.run)
-    timesteps = int(run_data.pop("timesteps", 100_000))
+    timesteps = run_data.pop("timesteps", 100_000)
+    if isinstance(timesteps, bool) or not isinstance(timesteps, int):
+        raise ConfigError(f"run.timesteps must be an integer >= 1, got {timesteps!r}")
     env_kwargs = dict(run_data.pop("env_kwargs", None) or {})
     if args.obs_type is not None:
         env_kwargs["obs_type"] = args.obs_type
@@ -290,20 +295,27 @@ def prepare(args: argparse.Namespace) -> Plan:
         env_module=args.env_module,
         device=args.device,
     )
-    check_policy_kwargs(algo, policy, config.policy_kwargs)
-    build_algo_kwargs(algo, config.algo_kwargs, _n_actions(probe))
+    try:
+        _check_config(config, probe)
+    finally:
+        probe.close()
+    _check_out(args.out)
+    return Plan(config=config, run_dir=None, out=args.out)
+
+
+def _check_config(config: TrainConfig, probe: Any) -> None:
+    """Checks a whole config against an env instance; raises ConfigError (no files)."""
+    check_policy_kwargs(config.algo, config.policy, config.policy_kwargs)
+    build_algo_kwargs(config.algo, config.algo_kwargs, _n_actions(probe))
     _policy_kwargs(config)  # perception model errors surface here
     if config.perception and not factory.has_image(probe.observation_space):
         raise ConfigError(
-            f"--perception needs image observations but {env_name!r} gives "
+            f"--perception needs image observations but {config.env!r} gives "
             f"{probe.observation_space}; pick an image obs type (e.g. --obs-type birdseye)"
         )
     if config.curriculum:
         _make_scheduler(config, probe)
     _check_model(config, probe)
-    probe.close()
-    _check_out(args.out)
-    return Plan(config=config, run_dir=None, out=args.out)
 
 
 def _prepare_resume(args: argparse.Namespace) -> Plan:
@@ -316,8 +328,16 @@ def _prepare_resume(args: argparse.Namespace) -> Plan:
             "(only --timesteps, --device and --no-progress may change)"
         )
     info = runs.load_run(args.resume)
-    config = TrainConfig.from_dict(info.config)
+    where = info.path / runs.CONFIG
+    try:
+        config = TrainConfig.from_dict(info.config)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {err}") from None
     runs.import_env_module(info.config)  # the recorded --env-module, announced on stderr
+    try:
+        envs.resolve(config.env)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
     checkpoint = runs.latest_checkpoint(info.path)
     if checkpoint is None:
         raise ConfigError(f"{info.path} has no checkpoint to resume from (checkpoints/ is empty)")
@@ -326,7 +346,44 @@ def _prepare_resume(args: argparse.Namespace) -> Plan:
         config = replace(config, timesteps=args.timesteps)
     if args.device != "auto":
         config = replace(config, device=args.device)
+    probe = _probe(config.env, config.env_kwargs)
+    try:
+        try:
+            _check_config(config, probe)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        _check_checkpoint(config, checkpoint, probe)
+    finally:
+        probe.close()
     return Plan(config=config, run_dir=info.path, out=info.path.parent, resume=checkpoint)
+
+
+def _check_checkpoint(config: TrainConfig, checkpoint: runs.Checkpoint, probe: Any) -> None:
+    """Reads every file of ``checkpoint`` as resuming will (nothing written); ConfigError if bad.
+
+    Loading runs no code from the files (:mod:`agents.modelfile`).
+    """
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    try:
+        checkpoint.saved_at()
+        modelfile.load_model(
+            checkpoint.model, config, None, template_env=probe, device="cpu", acting_only=True
+        )
+        if checkpoint.vecnormalize is not None:
+            state = modelfile.read_vecnormalize(checkpoint.vecnormalize)
+            modelfile.restore_vecnormalize(state, DummyVecEnv([lambda: probe]))
+        if config.curriculum and checkpoint.curriculum is not None:
+            scheduler = _make_scheduler(config, probe)
+            scheduler.load_state_dict(json.loads(checkpoint.curriculum.read_text()))
+    except modelfile.UnsafeFileError as err:
+        raise ConfigError(str(err)) from None
+    except Exception as err:  # whatever a corrupt file makes its reader raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ConfigError(
+            f"checkpoint {checkpoint.path} cannot be resumed ({type(err).__name__}: {first}); "
+            "delete that folder to resume from the previous checkpoint"
+        ) from None
 
 
 def _check_timesteps(timesteps: int) -> None:
@@ -351,33 +408,14 @@ def _check_out(out: Path) -> None:
         ) from None
 
 
-# Replay buffers are allocated when a model is built; the check needs only a small one.
-_CHECK_BUFFER_SIZE = 64
-
-
 def _check_model(config: TrainConfig, probe: Any) -> None:
     """Builds the model once on ``probe`` (no files) so SB3 rejects bad values before training.
 
     SB3 reports bad hyperparameter values (``algo.learning_rate=abc``) with assertions
     and TypeErrors from inside its constructors; they become one ConfigError here.
     """
-    algo_kwargs = build_algo_kwargs(config.algo, config.algo_kwargs, _n_actions(probe))
-    if isinstance(algo_kwargs.get("buffer_size"), int):
-        algo_kwargs["buffer_size"] = min(algo_kwargs["buffer_size"], _CHECK_BUFFER_SIZE)
-    if config.run.her:
-        from stable_baselines3 import HerReplayBuffer
-
-        algo_kwargs["replay_buffer_class"] = HerReplayBuffer
     try:
-        model = algo_class(config.algo)(
-            config.policy,
-            probe,
-            policy_kwargs=_policy_kwargs(config),
-            seed=config.seed,
-            device="cpu",
-            verbose=0,
-            **algo_kwargs,
-        )
+        model = modelfile.template_model(config, probe)
     except (AssertionError, TypeError, ValueError) as err:
         raise ConfigError(
             f"{config.algo} rejected the algo/policy hyperparameters: {err}; check the "
@@ -423,25 +461,36 @@ def _make_scheduler(config: TrainConfig, env: Any) -> Any:
 
 
 def _policy_kwargs(config: TrainConfig) -> dict[str, Any]:
-    kwargs = build_policy_kwargs(config.policy_kwargs)
-    if config.perception:
-        from agents import perception
-
-        kwargs.update(
-            perception.extractor_policy_kwargs(
-                config.perception["path"], finetune=config.perception["finetune"]
-            )
-        )
-    return kwargs
+    return modelfile.model_kwargs(config, 1)[1]
 
 
 # ============================================================================ training
 
 
 def train(plan: Plan, *, progress: bool = True, argv: list[str] | None = None) -> int:
-    """Trains according to ``plan``; returns the exit code."""
+    """Trains according to ``plan``; returns the exit code.
+
+    Holds the run folder's lock throughout.
+
+    Raises:
+        runs.RunInUseError: Another process is writing the run (before anything is written).
+    """
+    run_dir = plan.run_dir or runs.new_run_dir(
+        plan.out, plan.config.env, plan.config.algo, plan.config.seed
+    )
+    with runs.RunLock(run_dir):
+        return _train_locked(plan, run_dir, progress=progress, argv=argv)
+
+
+def _train_locked(plan: Plan, run_dir: Path, *, progress: bool, argv: list[str] | None) -> int:
     config = plan.config
-    run_dir = plan.run_dir or runs.new_run_dir(plan.out, config.env, config.algo, config.seed)
+    if plan.resume is not None:
+        runs.clean_orphans(run_dir)
+        dropped = runs.truncate_monitors(run_dir, plan.resume.saved_at())
+        print(
+            f"resuming {run_dir} from the checkpoint at step {plan.resume.timesteps} "
+            f"({dropped} monitor rows after it dropped)"
+        )
     _write_run_files(run_dir, config, argv, resumed=plan.resume is not None)
     print(f"run folder: {run_dir}")
     if config.run.torch_threads > 0:
@@ -532,7 +581,9 @@ def _normalize(venv: Any, config: TrainConfig, probe: Any, resume: runs.Checkpoi
     if not (config.run.normalize_obs or config.run.normalize_reward):
         return venv
     if resume is not None and resume.vecnormalize is not None:
-        return VecNormalize.load(str(resume.vecnormalize), venv)
+        return modelfile.restore_vecnormalize(
+            modelfile.read_vecnormalize(resume.vecnormalize), venv
+        )
     space = probe.observation_space
     image = factory.has_image(space) and not isinstance(space, spaces.Dict)
     if image and config.run.normalize_obs:
@@ -556,8 +607,13 @@ def _build_model(
 
         algo_kwargs["replay_buffer_class"] = HerReplayBuffer
     if resume is not None:
-        model = cls.load(
-            resume.model, env=venv, device=config.device, tensorboard_log=str(run_dir / "tb")
+        model = modelfile.load_model(
+            resume.model,
+            config,
+            venv,
+            template_env=probe,
+            device=config.device,
+            tensorboard_log=str(run_dir / "tb"),
         )
         buffer = resume.path / "replay_buffer.pkl"
         if buffer.exists() and hasattr(model, "load_replay_buffer"):
@@ -590,7 +646,7 @@ def _save_checkpoint(
     files: dict[str, Any] = {runs.MODEL: lambda p: model.save(p)}
     norm = model.get_vec_normalize_env()
     if norm is not None:
-        files[runs.VECNORMALIZE] = lambda p: norm.save(str(p))
+        files[runs.VECNORMALIZE] = lambda p: modelfile.write_vecnormalize(norm, p)
     if scheduler is not None:
         files[runs.CURRICULUM] = lambda p: p.write_text(json.dumps(scheduler.state_dict()))
     if settings.save_replay_buffer and hasattr(model, "save_replay_buffer"):
@@ -602,7 +658,9 @@ def _save_final(run_dir: Path, model: Any) -> None:
     runs.atomic_write(run_dir / runs.MODEL, lambda p: model.save(p))
     norm = model.get_vec_normalize_env()
     if norm is not None:
-        runs.atomic_write(run_dir / runs.VECNORMALIZE, lambda p: norm.save(str(p)))
+        runs.atomic_write(
+            run_dir / runs.VECNORMALIZE, lambda p: modelfile.write_vecnormalize(norm, p)
+        )
 
 
 def _frozen_normalizer(norm: Any) -> runs.ObsNormalizer | None:
