@@ -350,19 +350,25 @@ def load_run(run_dir: str | Path) -> RunInfo:
         raise ValueError(f"{path} is not a practicegym run folder (no {CONFIG})")
     try:
         config = yaml.safe_load(config_file.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{config_file} is not valid YAML: {err}") from None
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise ValueError(f"{config_file} is not readable YAML text ({first})") from None
     missing = [
         k for k in ("env", "algo", "seed") if not isinstance(config, dict) or k not in config
     ]
     if missing:
         raise ValueError(f"{config_file} is not a practicegym run config (missing {missing})")
+    seed, env_kwargs = config["seed"], config.get("env_kwargs") or {}
+    if isinstance(seed, bool) or not isinstance(seed, int) or not isinstance(env_kwargs, dict):
+        raise ValueError(f"{config_file}: seed must be an integer and env_kwargs a mapping")
+    if not isinstance(config["env"], str) or not isinstance(config["algo"], str):
+        raise ValueError(f"{config_file}: env and algo must be names")
     return RunInfo(
         path=path,
         env=config["env"],
         algo=config["algo"],
-        seed=int(config["seed"]),
-        env_kwargs=dict(config.get("env_kwargs") or {}),
+        seed=seed,
+        env_kwargs=dict(env_kwargs),
         config=config,
     )
 

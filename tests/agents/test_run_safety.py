@@ -1,0 +1,228 @@
+"""Run folders are data, never code; resume is validated, locked and exact."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import pickle
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agents import enjoy, evaluate, modelfile, runs, train
+
+ARGS = [
+    "--env",
+    "point",
+    "--algo",
+    "ppo",
+    "--timesteps",
+    "64",
+    "--no-progress",
+    "--device",
+    "cpu",
+    "--n-envs",
+    "1",
+    "--set",
+    "policy.net_arch=[16]",
+    "--set",
+    "run.eval_episodes=1",
+    "--set",
+    "algo.n_steps=32",
+    "--set",
+    "algo.batch_size=32",
+    "--set",
+    "algo.n_epochs=1",
+    "--set",
+    "run.record_video=false",
+    "--set",
+    "run.checkpoint_freq=32",
+    "--set",
+    "run.normalize_obs=true",
+]
+
+
+class Payload:
+    """Unpickling this creates ``marker``: the stand-in for foreign code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs")
+    assert train.main([*ARGS, "--out", str(out)]) == 0
+    (run_dir,) = (out / "point").iterdir()
+    return run_dir
+
+
+@pytest.fixture
+def run_dir(trained: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    return copy
+
+
+def _craft_model(path: Path, key: str, marker: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(members["data"])
+    blob = base64.b64encode(pickle.dumps(Payload(marker))).decode()
+    data[key] = {":serialized:": blob}
+    members["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+
+
+def _models(run_dir: Path) -> list[Path]:
+    return [run_dir / "model.zip", *(c.model for c in runs.checkpoints(run_dir))]
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _commands(run_dir: Path, tmp_path: Path) -> dict[str, list[str]]:
+    return {
+        "evaluate": [
+            str(run_dir),
+            "--episodes",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        "enjoy": [str(run_dir), "--episodes", "1"],
+        "resume": ["--resume", str(run_dir), "--timesteps", "96", "--no-progress"],
+    }
+
+
+MAINS = {"evaluate": evaluate.main, "enjoy": enjoy.main, "resume": train.main}
+
+
+@pytest.mark.parametrize("command", list(MAINS))
+def test_a_crafted_known_entry_is_never_unpickled(run_dir, tmp_path, command):
+    marker = tmp_path / "pwned"
+    for model in _models(run_dir):
+        _craft_model(model, "observation_space", marker)
+    assert MAINS[command](_commands(run_dir, tmp_path)[command]) == 0
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", list(MAINS))
+def test_a_crafted_unknown_entry_is_refused(run_dir, tmp_path, capsys, command):
+    marker = tmp_path / "pwned"
+    for model in _models(run_dir):
+        _craft_model(model, "evil", marker)
+    before = _digest(run_dir)
+    assert MAINS[command](_commands(run_dir, tmp_path)[command]) == 2
+    assert not marker.exists()
+    assert "refusing to unpickle it" in capsys.readouterr().err
+    assert _digest(run_dir) == before
+
+
+@pytest.mark.parametrize("command", list(MAINS))
+def test_a_pickled_vecnormalize_is_refused_with_a_way_out(run_dir, tmp_path, capsys, command):
+    marker = tmp_path / "pwned"
+    for folder in [run_dir, *(c.path for c in runs.checkpoints(run_dir))]:
+        (folder / "vecnormalize.json").unlink()
+        (folder / "vecnormalize.pkl").write_bytes(pickle.dumps(Payload(marker)))
+    before = _digest(run_dir)
+    assert MAINS[command](_commands(run_dir, tmp_path)[command]) == 2
+    err = capsys.readouterr().err
+    assert not marker.exists()
+    assert "unpickling it could run code" in err and "--trust-pickles" in err
+    assert len(err.strip().splitlines()) == 1
+    assert _digest(run_dir) == before
+
+
+def test_trusted_pickles_convert_to_json(run_dir, tmp_path):
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    import envs
+
+    norm = VecNormalize(DummyVecEnv([lambda: envs.make("point")]))
+    norm.obs_rms.mean += 1.5
+    pkl = tmp_path / "vecnormalize.pkl"
+    norm.save(str(pkl))
+    assert modelfile.main([str(pkl)]) == 2  # the flag is required
+    assert modelfile.main(["--trust-pickles", str(pkl)]) == 0
+    state = modelfile.read_vecnormalize(tmp_path / "vecnormalize.json")
+    assert state["obs_rms"]["array"]["mean"][0] == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("config-binary", "config.yaml"),
+        ("config-env", "unknown env 'nowhere'"),
+        ("config-gamma", "algo.gamma must be"),
+        ("model", "cannot be resumed"),
+        ("vecnormalize", "cannot be resumed"),
+        ("meta", "cannot be resumed"),
+    ],
+)
+def test_resume_of_a_damaged_run_exits_2_and_changes_nothing(run_dir, capsys, damage, message):
+    latest = runs.latest_checkpoint(run_dir)
+    config = run_dir / "config.yaml"
+    if damage == "config-binary":
+        config.write_bytes(b"\x00\xff\xfe binary")
+    elif damage == "config-env":
+        config.write_text(config.read_text().replace("env: point", "env: nowhere"))
+    elif damage == "config-gamma":
+        data = yaml.safe_load(config.read_text())
+        data["algo_kwargs"]["gamma"] = 2
+        config.write_text(yaml.safe_dump(data))
+    elif damage == "model":
+        latest.model.write_bytes(latest.model.read_bytes()[:200])
+    elif damage == "vecnormalize":
+        (latest.path / "vecnormalize.json").write_text("{")
+    elif damage == "meta":
+        (latest.path / "meta.json").write_text("[]")
+    before = _digest(run_dir)
+    assert train.main(["--resume", str(run_dir), "--timesteps", "96", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert _digest(run_dir) == before
+
+
+def test_a_second_writer_is_refused(run_dir, capsys):
+    before = _digest(run_dir)
+    with runs.RunLock(run_dir):
+        held = _digest(run_dir)
+        assert train.main(["--resume", str(run_dir), "--timesteps", "96", "--no-progress"]) == 2
+        assert _digest(run_dir) == held
+    err = capsys.readouterr().err
+    assert f"is in use by pid {__import__('os').getpid()}" in err
+    assert set(held) - set(before) <= {".lock"}
+
+
+def test_resume_reports_its_step_cleans_orphans_and_counts_steps_once(run_dir, capsys):
+    # As after a kill between the checkpoints at 32 and 64: the newest one never landed.
+    shutil.rmtree(runs.latest_checkpoint(run_dir).path)
+    (run_dir / "model.zip").unlink()
+    orphan = run_dir / "checkpoints" / ".tmp-abc123"
+    orphan.mkdir()
+    (orphan / "model.zip").write_bytes(b"half")
+    assert train.main(["--resume", str(run_dir), "--no-progress"]) == 0
+    assert "from the checkpoint at step 32" in capsys.readouterr().out
+    assert not orphan.exists()
+    steps = 0
+    for path in (run_dir / "monitor").glob("*.monitor.csv"):
+        rows = path.read_text().splitlines()[2:]
+        steps += sum(int(row.split(",")[1]) for row in rows)
+    assert steps <= 64  # episodes after step 32 of the first session were dropped
