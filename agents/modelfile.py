@@ -357,6 +357,90 @@ def _same_shape(loaded: Any, fresh: Any, what: str) -> None:
         )
 
 
+# --------------------------------------------------------------------------- replay buffers
+
+REPLAY_BUFFER = "replay_buffer.npz"
+OLD_REPLAY_BUFFER = "replay_buffer.pkl"
+
+
+def _buffer_arrays(buffer: Any) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in vars(buffer).items():
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            arrays[name] = value
+        elif (
+            isinstance(value, dict)
+            and value
+            and all(isinstance(v, np.ndarray) and v.dtype != object for v in value.values())
+        ):
+            for key, array in value.items():
+                arrays[f"{name}/{key}"] = array
+    return arrays
+
+
+def write_replay_buffer(buffer: Any, path: Path) -> None:
+    """Writes a replay buffer's arrays and position as NPZ (no pickle).
+
+    Raises:
+        ValueError: The buffer keeps per-step info dicts (HER with ``copy_info_dict``),
+            which have no array form.
+    """
+    if getattr(buffer, "copy_info_dict", False):
+        raise ValueError("a HER buffer with copy_info_dict cannot be saved as data")
+    arrays = _buffer_arrays(buffer)
+    arrays["__pos__"] = np.asarray(buffer.pos, dtype=np.int64)
+    arrays["__full__"] = np.asarray(buffer.full, dtype=bool)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def check_replay_buffer(path: Path) -> None:
+    """Checks ``path`` is an NPZ of plain arrays (an old pickle is refused).
+
+    Raises:
+        UnsafeFileError: ``path`` is a pickle.
+        ValueError: Unreadable, or it holds object arrays.
+    """
+    path = Path(path)
+    if path.suffix == ".pkl":
+        raise UnsafeFileError(
+            f"{path} is a pickled replay buffer from an older practicegym; unpickling it "
+            "could run code, so it is not read: delete it to resume with an empty buffer"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for name in data.files:
+                _ = data[name]  # reading each member checks it
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"{path} is not a readable replay buffer ({err})") from None
+
+
+def read_replay_buffer(buffer: Any, path: Path) -> None:
+    """Fills a freshly built replay buffer from :func:`write_replay_buffer`'s NPZ.
+
+    Raises:
+        ValueError: The file does not match the buffer (names, shapes, dtypes).
+    """
+    check_replay_buffer(path)
+    fresh = _buffer_arrays(buffer)
+    with np.load(path, allow_pickle=False) as data:
+        names = set(data.files) - {"__pos__", "__full__"}
+        if names != set(fresh) or not {"__pos__", "__full__"} <= set(data.files):
+            raise ValueError(f"{path} holds arrays {sorted(names)}, the buffer {sorted(fresh)}")
+        for name in sorted(names):
+            array = data[name]
+            if array.shape != fresh[name].shape or array.dtype != fresh[name].dtype:
+                raise ValueError(
+                    f"{path}: {name} is {array.dtype}{array.shape}, the buffer's "
+                    f"{fresh[name].dtype}{fresh[name].shape}"
+                )
+            fresh[name][...] = array
+        pos, full = int(data["__pos__"]), bool(data["__full__"])
+    if not 0 <= pos < buffer.buffer_size:
+        raise ValueError(f"{path}: position {pos} outside the buffer")
+    buffer.pos, buffer.full = pos, full
+
+
 # --------------------------------------------------------------------------- conversion
 
 

@@ -373,6 +373,9 @@ def _check_checkpoint(config: TrainConfig, checkpoint: runs.Checkpoint, probe: A
         if checkpoint.vecnormalize is not None:
             state = modelfile.read_vecnormalize(checkpoint.vecnormalize)
             modelfile.restore_vecnormalize(state, DummyVecEnv([lambda: probe]))
+        for name in (modelfile.OLD_REPLAY_BUFFER, modelfile.REPLAY_BUFFER):
+            if (checkpoint.path / name).exists():
+                modelfile.check_replay_buffer(checkpoint.path / name)
         if config.curriculum and checkpoint.curriculum is not None:
             scheduler = _make_scheduler(config, probe)
             scheduler.load_state_dict(json.loads(checkpoint.curriculum.read_text()))
@@ -615,9 +618,9 @@ def _build_model(
             device=config.device,
             tensorboard_log=str(run_dir / "tb"),
         )
-        buffer = resume.path / "replay_buffer.pkl"
-        if buffer.exists() and hasattr(model, "load_replay_buffer"):
-            model.load_replay_buffer(buffer)
+        buffer = resume.path / modelfile.REPLAY_BUFFER
+        if buffer.exists() and getattr(model, "replay_buffer", None) is not None:
+            modelfile.read_replay_buffer(model.replay_buffer, buffer)
         return model
     return cls(
         config.policy,
@@ -649,8 +652,10 @@ def _save_checkpoint(
         files[runs.VECNORMALIZE] = lambda p: modelfile.write_vecnormalize(norm, p)
     if scheduler is not None:
         files[runs.CURRICULUM] = lambda p: p.write_text(json.dumps(scheduler.state_dict()))
-    if settings.save_replay_buffer and hasattr(model, "save_replay_buffer"):
-        files["replay_buffer.pkl"] = lambda p: model.save_replay_buffer(p)
+    if settings.save_replay_buffer and getattr(model, "replay_buffer", None) is not None:
+        files[modelfile.REPLAY_BUFFER] = lambda p: modelfile.write_replay_buffer(
+            model.replay_buffer, p
+        )
     return runs.write_checkpoint(run_dir, step, files, keep=settings.keep_checkpoints)
 
 

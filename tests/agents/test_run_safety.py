@@ -10,16 +10,15 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from agents import enjoy, evaluate, modelfile, runs, train
 
-ARGS = [
+BASE = [
     "--env",
     "point",
-    "--algo",
-    "ppo",
     "--timesteps",
     "64",
     "--no-progress",
@@ -32,18 +31,12 @@ ARGS = [
     "--set",
     "run.eval_episodes=1",
     "--set",
-    "algo.n_steps=32",
-    "--set",
-    "algo.batch_size=32",
-    "--set",
-    "algo.n_epochs=1",
-    "--set",
     "run.record_video=false",
     "--set",
     "run.checkpoint_freq=32",
-    "--set",
-    "run.normalize_obs=true",
 ]
+PPO = ["--algo", "ppo", "--set", "algo.n_steps=32", "--set", "algo.batch_size=32"]
+ARGS = [*BASE, *PPO, "--set", "algo.n_epochs=1", "--set", "run.normalize_obs=true"]
 
 
 class Payload:
@@ -226,3 +219,26 @@ def test_resume_reports_its_step_cleans_orphans_and_counts_steps_once(run_dir, c
         rows = path.read_text().splitlines()[2:]
         steps += sum(int(row.split(",")[1]) for row in rows)
     assert steps <= 64  # episodes after step 32 of the first session were dropped
+
+
+def test_replay_buffers_are_saved_as_data_and_restored(tmp_path):
+    args = [*BASE, "--algo", "sac", "--set", "run.save_replay_buffer=true"]
+    args += ["--set", "algo.learning_starts=16", "--set", "algo.batch_size=16"]
+    assert train.main([*args, "--out", str(tmp_path)]) == 0
+    (run_dir,) = (tmp_path / "point").iterdir()
+    latest = runs.latest_checkpoint(run_dir)
+    path = latest.path / modelfile.REPLAY_BUFFER
+    with np.load(path, allow_pickle=False) as data:
+        assert int(data["__pos__"]) == 64 and data["observations"].shape[1:] == (1, 4)
+    policy = runs.load_policy(run_dir)
+    from stable_baselines3.common.buffers import ReplayBuffer
+
+    buffer = ReplayBuffer(
+        int(np.load(path)["observations"].shape[0]),
+        policy.observation_space,
+        policy.action_space,
+    )
+    modelfile.read_replay_buffer(buffer, path)
+    assert buffer.pos == 64 and buffer.observations[:64].any()
+    (latest.path / modelfile.OLD_REPLAY_BUFFER).write_bytes(b"\x80\x04pickle")
+    assert train.main(["--resume", str(run_dir), "--timesteps", "96", "--no-progress"]) == 2
