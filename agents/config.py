@@ -258,10 +258,15 @@ def _read_yaml(path: Path) -> Any:
         text = path.read_text()
     except OSError as err:
         raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a YAML text file (not UTF-8)") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+        first = str(err).strip().splitlines()[0]
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path} is not valid YAML{where}: {first}") from None
 
 
 def load_hyperparams(
@@ -508,9 +513,15 @@ def _schedule(value: Any, key: str) -> Any:
             f"algo.{key}: a linear schedule takes start, end (default 0.0) and end_fraction "
             f"(default 1.0); got keys {sorted(value)}"
         )
-    return LinearSchedule(
-        float(value["start"]), float(value.get("end", 0.0)), float(value.get("end_fraction", 1.0))
-    )
+    fraction = _num(value.get("end_fraction", 1.0))
+    if fraction is None or not 0.0 < fraction <= 1.0:
+        raise ConfigError(
+            f"algo.{key}: end_fraction must be a number in (0, 1], got {value['end_fraction']!r}"
+        )
+    start, end = _num(value["start"]), _num(value.get("end", 0.0))
+    if start is None or end is None:
+        raise ConfigError(f"algo.{key}: start and end must be finite numbers, got {dict(value)}")
+    return LinearSchedule(start, end, fraction)
 
 
 def _action_noise(value: Any, n_actions: int) -> Any:
@@ -525,7 +536,11 @@ def _action_noise(value: Any, n_actions: int) -> Any:
         raise ConfigError(
             f"algo.action_noise must be {{type: {'|'.join(kinds)}, sigma: float}}, got {value!r}"
         )
-    sigma = float(value.get("sigma", 0.1))
+    sigma = _num(value.get("sigma", 0.1))
+    if sigma is None or sigma < 0:
+        raise ConfigError(
+            f"algo.action_noise.sigma must be a finite number >= 0, got {value.get('sigma')!r}"
+        )
     return kinds[kind](np.zeros(n_actions), sigma * np.ones(n_actions))
 
 
@@ -557,8 +572,10 @@ def _real(low: float, high: float | None = None, *, open_low: bool = False) -> A
     return check, text
 
 
-def _integer(low: int) -> Any:
-    return (lambda v: _int_in(v, low, None)), f"an integer >= {low} (not bool or float)"
+def _integer(low: int, high: int | None = None) -> Any:
+    if high is None:
+        return (lambda v: _int_in(v, low, None)), f"an integer >= {low} (not bool or float)"
+    return (lambda v: _int_in(v, low, high)), f"an integer in [{low}, {high}] (not bool or float)"
 
 
 def _boolean() -> Any:
@@ -613,10 +630,10 @@ ALGO_RULES: dict[str, Any] = {
     "vf_coef": _real(0.0),
     "max_grad_norm": _real(0.0, open_low=True),
     "target_kl": _optional(_real(0.0, open_low=True)),
-    "n_steps": _integer(1),
-    "batch_size": _integer(1),
-    "n_epochs": _integer(1),
-    "buffer_size": _integer(1),
+    "n_steps": _integer(1, 2**20),
+    "batch_size": _integer(1, 2**24),
+    "n_epochs": _integer(1, 10_000),
+    "buffer_size": _integer(1, 2**27),
     "learning_starts": _integer(0),
     "tau": _real(0.0, 1.0, open_low=True),
     "train_freq": (_train_freq, "an integer >= 1 or [n, step|episode]"),
@@ -723,7 +740,7 @@ def build_policy_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
             "gelu": nn.GELU,
             "silu": nn.SiLU,
         }
-        if name not in table:
+        if not isinstance(name, str) or name not in table:
             raise ConfigError(f"policy.activation_fn must be one of {ACTIVATIONS}, got {name!r}")
         out["activation_fn"] = table[name]
     return out

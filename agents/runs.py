@@ -616,7 +616,7 @@ def import_env_module(config: Mapping[str, Any]) -> None:
         return
     try:
         found = importlib.util.find_spec(str(module)) is not None
-    except (ImportError, ValueError):
+    except (ImportError, ValueError, TypeError):
         found = False
     if not found:
         raise ValueError(
@@ -629,4 +629,11 @@ def import_env_module(config: Mapping[str, Any]) -> None:
             f"note: importing env module {module!r} recorded in the run's config.yaml",
             file=sys.stderr,
         )
-    importlib.import_module(str(module))
+    try:
+        importlib.import_module(str(module))
+    except Exception as err:  # the module's own top-level code failed
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ValueError(
+            f"env_module {module!r} recorded in the run's config.yaml raised "
+            f"{type(err).__name__} on import: {first}"
+        ) from None

@@ -256,7 +256,12 @@ def prepare(args: argparse.Namespace) -> Plan:
     timesteps = run_data.pop("timesteps", 100_000)
     if isinstance(timesteps, bool) or not isinstance(timesteps, int):
         raise ConfigError(f"run.timesteps must be an integer >= 1, got {timesteps!r}")
-    env_kwargs = dict(run_data.pop("env_kwargs", None) or {})
+    env_kwargs = run_data.pop("env_kwargs", None) or {}
+    if not isinstance(env_kwargs, dict) or not all(isinstance(k, str) for k in env_kwargs):
+        raise ConfigError(
+            f"run.env_kwargs must be a mapping of names to values, got {env_kwargs!r}"
+        )
+    env_kwargs = dict(env_kwargs)
     if args.obs_type is not None:
         env_kwargs["obs_type"] = args.obs_type
     if args.context is not None:
@@ -389,9 +394,12 @@ def _check_checkpoint(config: TrainConfig, checkpoint: runs.Checkpoint, probe: A
         ) from None
 
 
+MAX_TIMESTEPS = 10**12
+
+
 def _check_timesteps(timesteps: int) -> None:
-    if timesteps < 1:
-        raise ConfigError(f"--timesteps must be >= 1, got {timesteps}")
+    if not 1 <= timesteps <= MAX_TIMESTEPS:
+        raise ConfigError(f"--timesteps must be in [1, {MAX_TIMESTEPS:.0e}], got {timesteps}")
 
 
 def _check_seed(seed: int) -> None:

@@ -242,3 +242,56 @@ def test_replay_buffers_are_saved_as_data_and_restored(tmp_path):
     assert buffer.pos == 64 and buffer.observations[:64].any()
     (latest.path / modelfile.OLD_REPLAY_BUFFER).write_bytes(b"\x80\x04pickle")
     assert train.main(["--resume", str(run_dir), "--timesteps", "96", "--no-progress"]) == 2
+
+
+HOSTILE = [
+    ("run.torch_threads=100000", "run.torch_threads must be an integer in [0,"),
+    ("algo.gamma=2", "algo.gamma must be a finite number in (0.0, 1.0]"),
+    ("algo.gamma=.nan", "algo.gamma must be"),
+    ("algo.clip_range=-0.2", "algo.clip_range must be a finite number > 0.0"),
+    ("algo.learning_rate=true", "algo.learning_rate must be"),
+    ("algo.learning_rate={schedule: linear, start: .nan}", "algo.learning_rate must be"),
+    ("algo.learning_rate={schedule: linear, start: 1, end_fraction: 7}", "end_fraction"),
+    ("run.timesteps=true", "run.timesteps must be an integer >= 1"),
+    ("run.timesteps=300.9", "run.timesteps must be an integer >= 1"),
+    ("run.summary_seconds=-1", "run.summary_seconds must be a finite number >= 0"),
+    ("run.summary_seconds=.inf", "run.summary_seconds must be a finite number >= 0"),
+    ("algo.batch_size=0", "algo.batch_size must be an integer in [1,"),
+    ("algo.n_epochs=0", "algo.n_epochs must be an integer in [1,"),
+    ("algo.n_steps=999999999999", "algo.n_steps must be an integer in [1,"),
+    ("algo.ent_coef=.inf", "algo.ent_coef must be a finite number >= 0"),
+    ("run.eval_episodes=0", "run.eval_episodes must be an integer >= 1"),
+    ("run.n_envs=100000", "run.n_envs must be an integer in [1, 4096]"),
+    ("run.n_envs=true", "run.n_envs must be int"),
+    ("run.env_kwargs=5", "run.env_kwargs must be a mapping"),
+    ("policy.net_arch=[0]", "policy.net_arch must be a list of layer sizes"),
+    ("policy.activation_fn=[1]", "policy.activation_fn must be one of"),
+    ("policy.log_std_init=.inf", "policy.log_std_init must be"),
+]
+
+
+@pytest.mark.parametrize(("value", "message"), HOSTILE, ids=[v for v, _ in HOSTILE])
+def test_nonsense_values_exit_2_before_any_write(tmp_path, capsys, value, message):
+    out = tmp_path / "runs"
+    argv = ["--env", "point", "--out", str(out), "--no-progress", "--set", value]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_sac_values_and_env_module_errors_exit_2(tmp_path, capsys):
+    out = tmp_path / "runs"
+    for extra, message in [
+        (["--algo", "sac", "--set", "algo.tau=0"], "algo.tau must be"),
+        (["--algo", "sac", "--set", "algo.buffer_size=0"], "algo.buffer_size must be"),
+        (["--algo", "sac", "--set", "algo.ent_coef=auto_x"], "algo.ent_coef must be"),
+        (["--algo", "sac", "--set", "algo.action_noise={type: normal, sigma: .nan}"], "sigma"),
+        (["--env-module", ".."], "is not a module name"),
+        (["--timesteps", "10000000000000000000000"], "--timesteps must be in [1, 1e+12]"),
+    ]:
+        assert train.main(["--env", "point", "--out", str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
