@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.cli_types import positive_int
+from agents.cli_types import positive_int, seed_int, worker_count
 from agents.evaluation import aggregate_runs, evaluate_transfer
 from agents.evaluation.report import TransferReport, check_inputs
 from agents.evaluation.rollout import default_workers
@@ -75,10 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default: RUN_DIR/transfer for one run, "
         "<common parent>/transfer-<time> for several)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the episode seeds (0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the episode seeds (0)")
     p.add_argument(
         "--workers",
-        type=positive_int,
+        type=worker_count,
         default=default_workers(),
         metavar="N",
         help=f"worker processes for episodes (default {default_workers()})",

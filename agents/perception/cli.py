@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.cli_types import fraction, json_object, nonneg_int, positive_float, positive_int
+from agents.cli_types import (
+    fraction,
+    json_object,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    worker_count,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -53,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=nonneg_int, default=0, help="root seed (default 0)")
     c.add_argument(
         "--workers",
-        type=positive_int,
+        type=worker_count,
         default=default_workers,
         help=f"rendering processes (default {default_workers}; the result does not depend on it)",
     )
@@ -128,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--splits", nargs="+", default=None, help="splits (default: all)")
     e.add_argument("--seed", type=nonneg_int, default=1_000_003, help="rendering seed")
     e.add_argument(
-        "--workers", type=positive_int, default=default_workers, help="rendering processes"
+        "--workers", type=worker_count, default=default_workers, help="rendering processes"
     )
     e.add_argument(
         "--env-kwargs", type=json_object, default={}, help="extra envs.make kwargs (JSON)"

@@ -295,3 +295,13 @@ def test_sac_values_and_env_module_errors_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_worker_and_seed_flags_are_bounded(trained, tmp_path, capsys):
+    for main, argv, message in [
+        (evaluate.main, [str(trained), "--workers", "100000"], "--workers: expected an integer"),
+        (evaluate.main, [str(trained), "--seed", "-1"], "--seed: expected an integer in [0,"),
+        (enjoy.main, [str(trained), "--seed", "-1"], "--seed: expected an integer in [0,"),
+    ]:
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
