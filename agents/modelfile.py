@@ -117,8 +117,8 @@ def template_model(config: Any, env: Any, *, buffer: bool = True) -> Any:
     algo_kwargs, policy_kwargs = model_kwargs(config, int(shape[0]) if shape else 1)
     if isinstance(algo_kwargs.get("buffer_size"), int):
         algo_kwargs["buffer_size"] = min(algo_kwargs["buffer_size"], _TEMPLATE_BUFFER_SIZE)
-    if not buffer:
-        algo_kwargs.pop("replay_buffer_class", None)
+    if not buffer and algo_kwargs.pop("replay_buffer_class", None) is not None:
+        algo_kwargs.pop("replay_buffer_kwargs", None)  # HER's options
     return algo_class(config.algo)(
         config.policy,
         env,
