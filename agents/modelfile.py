@@ -192,6 +192,13 @@ def load_model(
             f"{_name(source)} does not match the run's config.yaml (env {config.env!r}, its "
             f"env_kwargs and policy): {first}"
         ) from None
+    except ValueError:
+        raise
+    except Exception as err:  # whatever a damaged file makes SB3's reader raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ValueError(
+            f"{_name(source)} is damaged or not an SB3 model ({type(err).__name__}: {first})"
+        ) from None
 
 
 def _acting_only(template: Any) -> dict[str, Any]:

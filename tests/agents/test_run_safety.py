@@ -305,3 +305,15 @@ def test_worker_and_seed_flags_are_bounded(trained, tmp_path, capsys):
     ]:
         assert main(argv) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["evaluate", "enjoy"])
+def test_a_damaged_model_is_exit_2_with_one_line(run_dir, tmp_path, capsys, command):
+    for model in _models(run_dir):
+        with zipfile.ZipFile(model) as archive:
+            data = archive.read("data")
+        with zipfile.ZipFile(model, "w") as archive:
+            archive.writestr("data", data)  # no policy.pth
+    assert MAINS[command](_commands(run_dir, tmp_path)[command]) == 2
+    err = capsys.readouterr().err
+    assert "model" in err and len(err.strip().splitlines()) == 1, err
