@@ -127,6 +127,8 @@ class ScenarioEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType], abc.ABC)
             options: ``{"scenario": {...}}`` forces a scenario; missing parameters are
                 drawn from the active distribution. Other keys raise ``ValueError``.
         """
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
         super().reset(seed=seed)
         if options is not None and not isinstance(options, Mapping):
             raise ValueError(

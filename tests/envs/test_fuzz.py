@@ -155,3 +155,9 @@ def test_the_reported_cases_are_value_errors_naming_what_is_valid() -> None:
         env.reset(options={"scenario": {1: 0.5}})
     with pytest.raises(ValueError, match="reset options must be a dict"):
         env.reset(options=5)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3"])
+def test_bad_seeds_are_value_errors(seed: Any) -> None:
+    with pytest.raises(ValueError, match="seed must be None or an integer >= 0"):
+        _env("point").reset(seed=seed)
