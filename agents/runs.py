@@ -44,6 +44,7 @@ __all__ = [
     "RunPolicy",
     "atomic_write",
     "clean_orphans",
+    "holder",
     "import_env_module",
     "latest_checkpoint",
     "load_policy",

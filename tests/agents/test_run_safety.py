@@ -7,6 +7,8 @@ import hashlib
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -317,3 +319,29 @@ def test_a_damaged_model_is_exit_2_with_one_line(run_dir, tmp_path, capsys, comm
     assert MAINS[command](_commands(run_dir, tmp_path)[command]) == 2
     err = capsys.readouterr().err
     assert "model" in err and len(err.strip().splitlines()) == 1, err
+
+
+HOLDER = (
+    "import fcntl, os, sys, time\n"
+    "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+    "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+    "os.ftruncate(fd, 0); os.write(fd, str(os.getpid()).encode())\n"
+    "print('locked', flush=True); time.sleep(60)\n"
+)
+
+
+def test_a_run_held_by_another_process_is_refused(run_dir, capsys):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(run_dir / runs.LOCK)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        assert runs.holder(run_dir) == proc.pid
+        held = _digest(run_dir)
+        assert train.main(["--resume", str(run_dir), "--timesteps", "96", "--no-progress"]) == 2
+        assert f"is in use by pid {proc.pid}" in capsys.readouterr().err
+        assert _digest(run_dir) == held
+    finally:
+        proc.kill()
+        proc.wait()
+    assert runs.holder(run_dir) is None  # released when the holder dies
