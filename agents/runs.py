@@ -9,6 +9,7 @@ Layout (written by ``python -m agents.train``)::
       model.zip          final model; vecnormalize.json when observations are normalised
       checkpoints/<step>/  model.zip, vecnormalize.json, curriculum.json, meta.json
       monitor/  tb/  eval/  learning_curve.png  episode.gif | transcript.txt
+      .lock              flock held by the one process writing the run (records its pid)
 
 Every file is written atomically (temporary file + rename) and a checkpoint folder
 appears under its final name only once complete, so a ``kill -9`` at any moment leaves
