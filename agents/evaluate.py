@@ -155,6 +155,11 @@ def _check_out(out: Path) -> None:
     Missing folders are created and removed again (so an interrupted evaluation leaves
     nothing behind), and a temporary file proves the folder is writable.
     """
+    blocker = next((p for p in (Path(out), *Path(out).parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise InputError(
+            f"--out {str(out)!r} cannot be written: {str(blocker)!r} is a file, not a folder"
+        )
     created = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)

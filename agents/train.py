@@ -409,6 +409,11 @@ def _check_seed(seed: int) -> None:
 
 def _check_out(out: Path) -> None:
     """Creates ``out`` now (before any work) so an unwritable folder is a usage error."""
+    blocker = next((p for p in (Path(out), *Path(out).parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ConfigError(
+            f"--out {str(out)!r} cannot be written: {str(blocker)!r} is a file, not a folder"
+        )
     try:
         Path(out).mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
