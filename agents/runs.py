@@ -40,6 +40,7 @@ __all__ = [
     "Checkpoint",
     "ObsNormalizer",
     "RunInUseError",
+    "RunLockError",
     "RunInfo",
     "RunLock",
     "RunPolicy",
@@ -203,7 +204,11 @@ def write_checkpoint(
     return Checkpoint(final, timesteps)
 
 
-class RunInUseError(ValueError):
+class RunLockError(ValueError):
+    """A run folder's lock cannot be taken (in use, or the folder is not writable)."""
+
+
+class RunInUseError(RunLockError):
     """Another process holds a run folder's lock."""
 
 
@@ -215,6 +220,7 @@ class RunLock:
 
     Raises:
         RunInUseError: On enter, when another process holds the lock.
+        RunLockError: On enter, when the lock file cannot be created or opened.
     """
 
     def __init__(self, run_dir: Path) -> None:
@@ -224,7 +230,13 @@ class RunLock:
     def __enter__(self) -> RunLock:
         import fcntl
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise RunLockError(
+                f"run {self.path.parent} cannot be written ({err.strerror}); it needs a "
+                f"writable {LOCK} file to train"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return train(plan, progress=not args.no_progress, argv=argv)
-    except runs.RunInUseError as err:
+    except runs.RunLockError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -489,7 +489,8 @@ def train(plan: Plan, *, progress: bool = True, argv: list[str] | None = None) -
     Holds the run folder's lock throughout.
 
     Raises:
-        runs.RunInUseError: Another process is writing the run (before anything is written).
+        runs.RunLockError: Another process is writing the run, or it cannot be written
+            (raised before anything is written).
     """
     run_dir = plan.run_dir or runs.new_run_dir(
         plan.out, plan.config.env, plan.config.algo, plan.config.seed
