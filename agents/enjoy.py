@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _make(info: runs.RunInfo, split: str, *, record: bool) -> Any:
-    runs.import_env_module(info.config)
+    runs.import_env_module(info.config, info.path)
     env = envs.make(info.env, split=split, **info.env_kwargs)
     modes = env.metadata.get("render_modes", [])
     if not record:

@@ -338,7 +338,7 @@ def _prepare_resume(args: argparse.Namespace) -> Plan:
         config = TrainConfig.from_dict(info.config)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{where}: {err}") from None
-    runs.import_env_module(info.config)  # the recorded --env-module, announced on stderr
+    runs.import_env_module(info.config, info.path)  # the recorded --env-module, announced
     try:
         envs.resolve(config.env)
     except ValueError as err:

@@ -345,3 +345,21 @@ def test_a_run_held_by_another_process_is_refused(run_dir, capsys):
         proc.kill()
         proc.wait()
     assert runs.holder(run_dir) is None  # released when the holder dies
+
+
+def test_code_shipped_beside_run_folders_is_not_imported(run_dir, tmp_path, monkeypatch, capsys):
+    marker = tmp_path / "pwned"
+    package = tmp_path / "evilpkg"
+    package.mkdir()
+    for name in ("__init__.py", "payload.py"):
+        (package / name).write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = run_dir / "config.yaml"
+    data = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**data, "env_module": "evilpkg.payload"}))
+    before = _digest(run_dir)
+    for command in MAINS:
+        assert MAINS[command](_commands(run_dir, tmp_path)[command]) == 2
+        assert "refusing to import code shipped with run folders" in capsys.readouterr().err
+    assert not marker.exists()
+    assert _digest(run_dir) == before
