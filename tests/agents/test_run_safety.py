@@ -363,3 +363,13 @@ def test_code_shipped_beside_run_folders_is_not_imported(run_dir, tmp_path, monk
         assert "refusing to import code shipped with run folders" in capsys.readouterr().err
     assert not marker.exists()
     assert _digest(run_dir) == before
+
+
+def test_an_env_module_that_raises_is_exit_2(tmp_path, monkeypatch, capsys):
+    (tmp_path / "broken_envs_mod.py").write_text("raise RuntimeError('boom\\nsecond line')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "runs"
+    assert train.main(["--env", "point", "--env-module", "broken_envs_mod", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "raised RuntimeError on import: boom" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
