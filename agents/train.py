@@ -310,6 +310,13 @@ def prepare(args: argparse.Namespace) -> Plan:
 
 def _check_config(config: TrainConfig, probe: Any) -> None:
     """Checks a whole config against an env instance; raises ConfigError (no files)."""
+    if config.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                "--device cuda, but torch sees no CUDA GPU here; use --device cpu or auto"
+            )
     check_policy_kwargs(config.algo, config.policy, config.policy_kwargs)
     build_algo_kwargs(config.algo, config.algo_kwargs, _n_actions(probe))
     _policy_kwargs(config)  # perception model errors surface here

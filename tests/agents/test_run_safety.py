@@ -373,3 +373,13 @@ def test_an_env_module_that_raises_is_exit_2(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "raised RuntimeError on import: boom" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_cuda_without_a_gpu_is_exit_2(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "runs"
+    assert train.main(["--env", "point", "--device", "cuda", "--out", str(out)]) == 2
+    assert "--device cuda, but torch sees no CUDA GPU" in capsys.readouterr().err
+    assert not out.exists()
