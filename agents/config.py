@@ -150,15 +150,14 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         _typed_values(self, "run")
-        cores = os.cpu_count() or 1
         limits = {
             "n_envs": (1, MAX_ENVS),
-            "eval_workers": (1, 4 * cores),
+            "eval_workers": (1, MAX_ENVS),
             "keep_checkpoints": (1, None),
             "checkpoint_freq": (0, None),
             "eval_freq": (0, None),
             "eval_episodes": (1, None),
-            "torch_threads": (0, 4 * cores),
+            "torch_threads": (0, MAX_ENVS),
         }
         for name, (low, high) in limits.items():
             value = getattr(self, name)
@@ -167,15 +166,29 @@ class RunSettings:
                 raise ConfigError(f"run.{name} must be an integer {valid}, got {value}")
         if self.vec_env not in ("dummy", "subproc"):
             raise ConfigError(f"run.vec_env must be 'dummy' or 'subproc', got {self.vec_env!r}")
-        if self.vec_env == "subproc" and self.n_envs > 4 * cores:
-            raise ConfigError(
-                f"run.n_envs with vec_env subproc must be <= {4 * cores} (4 processes per "
-                f"core), got {self.n_envs}"
-            )
         if not math.isfinite(self.summary_seconds) or self.summary_seconds < 0:
             raise ConfigError(
                 f"run.summary_seconds must be a finite number >= 0, got {self.summary_seconds}"
             )
+
+    def check_machine(self, cores: int | None = None) -> None:
+        """Raises ConfigError for process and thread counts this machine cannot carry.
+
+        Checked before training (not when a saved run is read, so a run trained on a
+        bigger machine still loads here): at most 4 per core of ``torch_threads``,
+        ``eval_workers`` and, with ``vec_env: subproc``, ``n_envs``.
+        """
+        cores = cores or os.cpu_count() or 1
+        limit = 4 * cores
+        counts = {"torch_threads": self.torch_threads, "eval_workers": self.eval_workers}
+        if self.vec_env == "subproc":
+            counts["n_envs"] = self.n_envs
+        for name, value in counts.items():
+            if value > limit:
+                raise ConfigError(
+                    f"run.{name} must be <= {limit} on this machine ({cores} cores, 4 per "
+                    f"core), got {value}"
+                )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSettings:

@@ -310,6 +310,7 @@ def prepare(args: argparse.Namespace) -> Plan:
 
 def _check_config(config: TrainConfig, probe: Any) -> None:
     """Checks a whole config against an env instance; raises ConfigError (no files)."""
+    config.run.check_machine()
     if config.device == "cuda":
         import torch
 

@@ -247,7 +247,8 @@ def test_replay_buffers_are_saved_as_data_and_restored(tmp_path):
 
 
 HOSTILE = [
-    ("run.torch_threads=100000", "run.torch_threads must be an integer in [0,"),
+    ("run.torch_threads=100000", "run.torch_threads must be an integer in [0, 4096]"),
+    ("run.torch_threads=4000", "run.torch_threads must be <= "),
     ("algo.gamma=2", "algo.gamma must be a finite number in (0.0, 1.0]"),
     ("algo.gamma=.nan", "algo.gamma must be"),
     ("algo.clip_range=-0.2", "algo.clip_range must be a finite number > 0.0"),
@@ -383,3 +384,12 @@ def test_cuda_without_a_gpu_is_exit_2(tmp_path, capsys, monkeypatch):
     assert train.main(["--env", "point", "--device", "cuda", "--out", str(out)]) == 2
     assert "--device cuda, but torch sees no CUDA GPU" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_machine_limits_apply_to_training_not_to_reading_a_run():
+    from agents.config import ConfigError, RunSettings
+
+    settings = RunSettings.from_dict({"torch_threads": 64, "eval_workers": 32})
+    settings.check_machine(cores=16)  # the machine it was trained on
+    with pytest.raises(ConfigError, match=r"run.torch_threads must be <= 8 on this machine"):
+        settings.check_machine(cores=2)
