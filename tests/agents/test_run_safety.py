@@ -393,3 +393,34 @@ def test_machine_limits_apply_to_training_not_to_reading_a_run():
     settings.check_machine(cores=16)  # the machine it was trained on
     with pytest.raises(ConfigError, match=r"run.torch_threads must be <= 8 on this machine"):
         settings.check_machine(cores=2)
+
+
+@pytest.mark.parametrize("name", ["point", "robot-reach"])  # array and dict observations
+def test_vecnormalize_statistics_round_trip_exactly_through_json(name, tmp_path):
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    import envs
+    from agents import factory
+
+    def venv() -> DummyVecEnv:
+        return DummyVecEnv([lambda: envs.make(name)])
+
+    probe = envs.make(name)
+    keys = factory.normalize_keys(probe.observation_space)
+    probe.close()
+    norm = VecNormalize(venv(), norm_obs_keys=keys)
+    norm.seed(0)
+    norm.reset()
+    for _ in range(20):
+        norm.step(np.array([norm.action_space.sample()]))
+    path = tmp_path / "vecnormalize.json"
+    modelfile.write_vecnormalize(norm, path)
+    restored = modelfile.restore_vecnormalize(modelfile.read_vecnormalize(path), venv())
+    obs = norm.get_original_obs()
+    a, b = norm.normalize_obs(obs), restored.normalize_obs(obs)
+    for key in a if isinstance(a, dict) else [None]:
+        np.testing.assert_array_equal(a[key] if key else a, b[key] if key else b)
+    np.testing.assert_array_equal(norm.ret_rms.var, restored.ret_rms.var)
+    assert norm.ret_rms.count == restored.ret_rms.count
+    norm.close()
+    restored.close()
