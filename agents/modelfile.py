@@ -169,11 +169,13 @@ def load_model(
     template = template_model(
         config, template_env if template_env is not None else env, buffer=not acting_only
     )
+    state_dicts, _ = template._get_torch_save_params()
+    unsaved = {*template._excluded_save_params(), *(n.split(".")[0] for n in state_dicts)}
     supplied: dict[str, Any] = {}
     for key in sorted(keys):
         if key in _RESET_KEYS:
             supplied[key] = _RESET_KEYS[key]
-        elif key in vars(template):
+        elif key in vars(template) and key not in unsaved:  # never "env", "policy", ...
             supplied[key] = vars(template)[key]
         else:
             raise UnsafeFileError(

@@ -117,11 +117,13 @@ def test_a_crafted_known_entry_is_never_unpickled(run_dir, tmp_path, command):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("command", list(MAINS))
-def test_a_crafted_unknown_entry_is_refused(run_dir, tmp_path, capsys, command):
+@pytest.mark.parametrize(
+    ("command", "key"), [(c, "evil") for c in MAINS] + [("resume", "env"), ("evaluate", "policy")]
+)
+def test_a_crafted_unknown_entry_is_refused(run_dir, tmp_path, capsys, command, key):
     marker = tmp_path / "pwned"
     for model in _models(run_dir):
-        _craft_model(model, "evil", marker)
+        _craft_model(model, key, marker)
     before = _digest(run_dir)
     assert MAINS[command](_commands(run_dir, tmp_path)[command]) == 2
     assert not marker.exists()
