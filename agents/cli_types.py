@@ -18,10 +18,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["fraction", "json_object", "nonneg_int", "positive_float", "positive_int"]
+__all__ = [
+    "fraction",
+    "json_object",
+    "nonneg_int",
+    "positive_float",
+    "positive_int",
+    "seed_int",
+    "worker_count",
+]
 
 
 def _checked(
@@ -45,6 +54,11 @@ positive_int = _checked(int, lambda v: v >= 1, "a positive integer")
 nonneg_int = _checked(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _checked(float, lambda v: v > 0 and math.isfinite(v), "a positive finite number")
 fraction = _checked(float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
+seed_int = _checked(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32 - 1]")
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
+worker_count = _checked(
+    int, lambda v: 1 <= v <= MAX_WORKERS, f"an integer in [1, {MAX_WORKERS}] (4 per core)"
+)
 
 
 def json_object(text: str) -> dict[str, Any]:

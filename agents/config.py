@@ -26,6 +26,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import math
+import os
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,10 +49,12 @@ __all__ = [
     "build_policy_kwargs",
     "check_algo_kwargs",
     "check_policy_kwargs",
+    "check_values",
     "did_you_mean",
     "load_hyperparams",
     "merge",
     "parse_override",
+    "yaml_problem",
 ]
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
@@ -86,6 +90,8 @@ _RESERVED_POLICY_KEYS = {"self", "observation_space", "action_space", "lr_schedu
 VEC_ENVS = ("auto", "dummy", "subproc", "batched")
 
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu")
+MAX_ENVS = 4096
+DEVICES = ("auto", "cpu", "cuda")
 
 
 class ConfigError(ValueError):
@@ -150,17 +156,46 @@ class RunSettings:
     torch_threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.n_envs < 1:
-            raise ConfigError(f"run.n_envs must be >= 1, got {self.n_envs}")
+        _typed_values(self, "run")
+        limits = {
+            "n_envs": (1, MAX_ENVS),
+            "eval_workers": (1, MAX_ENVS),
+            "keep_checkpoints": (1, None),
+            "checkpoint_freq": (0, None),
+            "eval_freq": (0, None),
+            "eval_episodes": (1, None),
+            "torch_threads": (0, MAX_ENVS),
+        }
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            if value < low or (high is not None and value > high):
+                valid = f"in [{low}, {high}]" if high is not None else f">= {low}"
+                raise ConfigError(f"run.{name} must be an integer {valid}, got {value}")
         if self.vec_env not in VEC_ENVS:
             raise ConfigError(f"run.vec_env must be one of {list(VEC_ENVS)}, got {self.vec_env!r}")
-        if self.eval_workers < 1:
-            raise ConfigError(f"run.eval_workers must be >= 1, got {self.eval_workers}")
-        if self.keep_checkpoints < 1:
-            raise ConfigError(f"run.keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
-        for name in ("checkpoint_freq", "eval_freq", "eval_episodes", "torch_threads"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"run.{name} must be >= 0, got {getattr(self, name)}")
+        if not math.isfinite(self.summary_seconds) or self.summary_seconds < 0:
+            raise ConfigError(
+                f"run.summary_seconds must be a finite number >= 0, got {self.summary_seconds}"
+            )
+
+    def check_machine(self, cores: int | None = None) -> None:
+        """Raises ConfigError for process and thread counts this machine cannot carry.
+
+        Checked before training (not when a saved run is read, so a run trained on a
+        bigger machine still loads here): at most 4 per core of ``torch_threads``,
+        ``eval_workers`` and, with ``vec_env: subproc``, ``n_envs``.
+        """
+        cores = cores or os.cpu_count() or 1
+        limit = 4 * cores
+        counts = {"torch_threads": self.torch_threads, "eval_workers": self.eval_workers}
+        if self.vec_env == "subproc":
+            counts["n_envs"] = self.n_envs
+        for name, value in counts.items():
+            if value > limit:
+                raise ConfigError(
+                    f"run.{name} must be <= {limit} on this machine ({cores} cores, 4 per "
+                    f"core), got {value}"
+                )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSettings:
@@ -169,26 +204,33 @@ class RunSettings:
 
 
 def _typed(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
     valid = [f.name for f in dataclasses.fields(cls)]
-    for key, value in data.items():
+    for key in data:
         if key not in valid:
             raise _unknown(f"{where} key", key, valid)
-        expected = hints[key]
-        ok = (
-            isinstance(value, bool)
-            if expected is bool
-            else isinstance(value, (int, float)) and not isinstance(value, bool)
-            if expected is float
-            else isinstance(value, int) and not isinstance(value, bool)
-            if expected is int
-            else isinstance(value, expected)
-        )
-        if not ok:
-            raise ConfigError(
-                f"{where}.{key} must be {expected.__name__}, got {type(value).__name__} {value!r}"
-            )
     return cls(**data)
+
+
+def _type_ok(value: Any, expected: Any) -> bool:
+    if expected is bool:
+        return isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _typed_values(obj: Any, where: str) -> None:
+    """Raises ConfigError for a field of a flat dataclass whose value has the wrong type."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value, expected = getattr(obj, f.name), hints[f.name]
+        if not _type_ok(value, expected):
+            raise ConfigError(
+                f"{where}.{f.name} must be {expected.__name__}, got {type(value).__name__} "
+                f"{value!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -237,10 +279,20 @@ def _read_yaml(path: Path) -> Any:
         text = path.read_text()
     except OSError as err:
         raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a YAML text file (not UTF-8)") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+        raise ConfigError(f"{path} is not valid YAML: {yaml_problem(err)}") from None
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML error in one line: what was wrong and where (line, column)."""
+    problem = getattr(err, "problem", None) or str(err).strip().splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def load_hyperparams(
@@ -367,6 +419,41 @@ class TrainConfig:
     env_module: str | None = None
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, bool, str]] = [
+            ("env", isinstance(self.env, str) and bool(self.env), "an env name"),
+            ("algo", self.algo in ALGOS, f"one of {list(ALGOS)}"),
+            ("seed", _int_in(self.seed, 0, 2**32 - 1), "an integer in [0, 2**32 - 1]"),
+            ("timesteps", _int_in(self.timesteps, 1, None), "an integer >= 1"),
+            ("env_kwargs", _str_keyed(self.env_kwargs), "a mapping of names to values"),
+            ("policy", isinstance(self.policy, str) and bool(self.policy), "a policy name"),
+            ("run", isinstance(self.run, RunSettings), "a run: section"),
+            ("algo_kwargs", _str_keyed(self.algo_kwargs), "a mapping of names to values"),
+            ("policy_kwargs", _str_keyed(self.policy_kwargs), "a mapping of names to values"),
+            (
+                "curriculum",
+                self.curriculum is None
+                or (_str_keyed(self.curriculum) and isinstance(self.curriculum.get("name"), str)),
+                "null or {name: ..., config: {...}}",
+            ),
+            (
+                "perception",
+                self.perception is None
+                or (
+                    _str_keyed(self.perception)
+                    and isinstance(self.perception.get("path"), str)
+                    and isinstance(self.perception.get("finetune"), bool)
+                ),
+                "null or {path: ..., finetune: true|false}",
+            ),
+            ("env_module", self.env_module is None or isinstance(self.env_module, str), "a name"),
+            ("device", self.device in DEVICES, f"one of {list(DEVICES)}"),
+        ]
+        for name, ok, valid in checks:
+            if not ok:
+                value = getattr(self, name)
+                raise ConfigError(f"config {name} must be {valid}, got {value!r}")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain, YAML-safe dict (the content of ``config.yaml``)."""
         data = dataclasses.asdict(self)
@@ -383,7 +470,20 @@ class TrainConfig:
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in data and _required(f)]
         if missing:
             raise ConfigError(f"config is missing keys {missing}")
-        return cls(**{**data, "run": RunSettings.from_dict(data.get("run") or {})})
+        run = data.get("run") or {}
+        if not isinstance(run, Mapping):
+            raise ConfigError(f"config run must be a mapping, got {run!r}")
+        return cls(**{**data, "run": RunSettings.from_dict(run)})
+
+
+def _int_in(value: Any, low: int, high: int | None) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return value >= low and (high is None or value <= high)
+
+
+def _str_keyed(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
 
 
 def _required(f: dataclasses.Field) -> bool:
@@ -439,9 +539,15 @@ def _schedule(value: Any, key: str) -> Any:
             f"algo.{key}: a linear schedule takes start, end (default 0.0) and end_fraction "
             f"(default 1.0); got keys {sorted(value)}"
         )
-    return LinearSchedule(
-        float(value["start"]), float(value.get("end", 0.0)), float(value.get("end_fraction", 1.0))
-    )
+    fraction = _num(value.get("end_fraction", 1.0))
+    if fraction is None or not 0.0 < fraction <= 1.0:
+        raise ConfigError(
+            f"algo.{key}: end_fraction must be a number in (0, 1], got {value['end_fraction']!r}"
+        )
+    start, end = _num(value["start"]), _num(value.get("end", 0.0))
+    if start is None or end is None:
+        raise ConfigError(f"algo.{key}: start and end must be finite numbers, got {dict(value)}")
+    return LinearSchedule(start, end, fraction)
 
 
 def _action_noise(value: Any, n_actions: int) -> Any:
@@ -456,13 +562,178 @@ def _action_noise(value: Any, n_actions: int) -> Any:
         raise ConfigError(
             f"algo.action_noise must be {{type: {'|'.join(kinds)}, sigma: float}}, got {value!r}"
         )
-    sigma = float(value.get("sigma", 0.1))
+    sigma = _num(value.get("sigma", 0.1))
+    if sigma is None or sigma < 0:
+        raise ConfigError(
+            f"algo.action_noise.sigma must be a finite number >= 0, got {value.get('sigma')!r}"
+        )
     return kinds[kind](np.zeros(n_actions), sigma * np.ones(n_actions))
 
 
+# --------------------------------------------------------------------------- value ranges
+
+
+def _num(value: Any) -> float | None:
+    """The value as a float if it is a real number (not bool, not NaN/inf), else None."""
+    value = _number(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _real(low: float, high: float | None = None, *, open_low: bool = False) -> Any:
+    def check(value: Any) -> bool:
+        x = _num(value)
+        if x is None or x < low or (open_low and x == low):
+            return False
+        return high is None or x <= high
+
+    lo = "(" if open_low else "["
+    text = (
+        f"a finite number in {lo}{low}, {high}]"
+        if high is not None
+        else (f"a finite number {'>' if open_low else '>='} {low}")
+    )
+    return check, text
+
+
+def _integer(low: int, high: int | None = None) -> Any:
+    if high is None:
+        return (lambda v: _int_in(v, low, None)), f"an integer >= {low} (not bool or float)"
+    return (lambda v: _int_in(v, low, high)), f"an integer in [{low}, {high}] (not bool or float)"
+
+
+def _boolean() -> Any:
+    return (lambda v: isinstance(v, bool)), "true or false"
+
+
+def _optional(rule: Any) -> Any:
+    check, text = rule
+    return (lambda v: v is None or check(v)), f"null or {text}"
+
+
+def _schedule_or(rule: Any) -> Any:
+    check, text = rule
+
+    def ok(value: Any) -> bool:
+        if isinstance(value, Mapping):  # the schedule's own keys are checked by _schedule
+            return all(
+                check(value[k]) or (k == "end" and _real(0.0)[0](value[k]))
+                for k in ("start", "end")
+                if k in value
+            )
+        return check(value)
+
+    return ok, f"{text}, or a linear schedule of such"
+
+
+def _ent_coef(value: Any) -> bool:
+    if isinstance(value, str) and value.startswith("auto"):
+        rest = value[len("auto") :]
+        return not rest or (rest.startswith("_") and _real(0.0, open_low=True)[0](rest[1:]))
+    return _real(0.0)[0](value)
+
+
+def _train_freq(value: Any) -> bool:
+    if isinstance(value, list) and len(value) == 2:
+        return _int_in(value[0], 1, None) and value[1] in ("step", "episode")
+    return _int_in(value, 1, None)
+
+
+def _gradient_steps(value: Any) -> bool:
+    return _int_in(value, 1, None) or (isinstance(value, int) and value == -1)
+
+
+# Valid values of SB3 constructor arguments (all algorithms; each takes a subset).
+ALGO_RULES: dict[str, Any] = {
+    "learning_rate": _schedule_or(_real(0.0, open_low=True)),
+    "gamma": _real(0.0, 1.0, open_low=True),
+    "gae_lambda": _real(0.0, 1.0),
+    "clip_range": _schedule_or(_real(0.0, open_low=True)),
+    "clip_range_vf": _optional(_real(0.0, open_low=True)),
+    "ent_coef": (_ent_coef, "a finite number >= 0 (SAC/TQC also 'auto' or 'auto_0.1')"),
+    "vf_coef": _real(0.0),
+    "max_grad_norm": _real(0.0, open_low=True),
+    "target_kl": _optional(_real(0.0, open_low=True)),
+    "n_steps": _integer(1, 2**20),
+    "batch_size": _integer(1, 2**24),
+    "n_epochs": _integer(1, 10_000),
+    "buffer_size": _integer(1, 2**27),
+    "learning_starts": _integer(0),
+    "tau": _real(0.0, 1.0, open_low=True),
+    "train_freq": (_train_freq, "an integer >= 1 or [n, step|episode]"),
+    "gradient_steps": (_gradient_steps, "an integer >= 1, or -1"),
+    "policy_delay": _integer(1),
+    "target_policy_noise": _real(0.0),
+    "target_noise_clip": _real(0.0),
+    "target_update_interval": _integer(1),
+    "exploration_fraction": _real(0.0, 1.0),
+    "exploration_initial_eps": _real(0.0, 1.0),
+    "exploration_final_eps": _real(0.0, 1.0),
+    "sde_sample_freq": (lambda v: _int_in(v, -1, None), "an integer >= -1"),
+    "use_sde": _boolean(),
+    "use_sde_at_warmup": _boolean(),
+    "normalize_advantage": _boolean(),
+    "optimize_memory_usage": _boolean(),
+    "use_rms_prop": _boolean(),
+    "rms_prop_eps": _real(0.0, open_low=True),
+    "top_quantiles_to_drop_per_net": _integer(0),
+    "stats_window_size": _integer(1),
+    "target_entropy": (
+        lambda v: v == "auto" or _num(v) is not None,
+        "'auto' or a finite number",
+    ),
+}
+
+
+def _net_arch(value: Any) -> bool:
+    def layers(v: Any) -> bool:
+        return isinstance(v, list) and all(_int_in(n, 1, 65_536) for n in v)
+
+    if isinstance(value, Mapping):
+        return bool(value) and all(isinstance(k, str) and layers(v) for k, v in value.items())
+    return layers(value)
+
+
+POLICY_RULES: dict[str, Any] = {
+    "net_arch": (_net_arch, "a list of layer sizes in [1, 65536], or {pi: [...], vf: [...]}"),
+    "log_std_init": _real(-20.0, 20.0),
+    "ortho_init": _boolean(),
+    "share_features_extractor": _boolean(),
+    "normalize_images": _boolean(),
+    "squash_output": _boolean(),
+    "full_std": _boolean(),
+    "use_expln": _boolean(),
+    "n_critics": _integer(1),
+    "n_quantiles": _integer(1),
+    "dropout_rate": _real(0.0, 1.0),
+}
+
+
+def check_values(section: str, kwargs: Mapping[str, Any]) -> None:
+    """Raises ConfigError naming the key and its valid range for an out-of-range value.
+
+    Args:
+        section: ``"algo"`` or ``"policy"``.
+        kwargs: The section's YAML data.
+    """
+    rules = ALGO_RULES if section == "algo" else POLICY_RULES
+    for key, value in kwargs.items():
+        if key in rules:
+            check, valid = rules[key]
+            if not check(value):
+                raise ConfigError(f"{section}.{key} must be {valid}, got {value!r}")
+
+
 def build_algo_kwargs(algo: str, kwargs: Mapping[str, Any], n_actions: int) -> dict[str, Any]:
-    """Turns YAML ``algo:`` data into SB3 constructor kwargs (schedules, action noise)."""
+    """Turns YAML ``algo:`` data into SB3 constructor kwargs (schedules, action noise).
+
+    Raises:
+        ConfigError: An unknown key or a value out of its range (:data:`ALGO_RULES`).
+    """
     check_algo_kwargs(algo, kwargs)
+    check_values("algo", kwargs)
     out = {}
     for key, value in kwargs.items():
         if key in ("learning_rate", "clip_range", "clip_range_vf"):
@@ -476,9 +747,14 @@ def build_algo_kwargs(algo: str, kwargs: Mapping[str, Any], n_actions: int) -> d
 
 
 def build_policy_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """Turns YAML ``policy:`` data into SB3 ``policy_kwargs`` (activation by name)."""
+    """Turns YAML ``policy:`` data into SB3 ``policy_kwargs`` (activation by name).
+
+    Raises:
+        ConfigError: A value out of its range (:data:`POLICY_RULES`) or an unknown activation.
+    """
     import torch.nn as nn
 
+    check_values("policy", kwargs)
     out = dict(kwargs)
     if "activation_fn" in out:
         name = out["activation_fn"]
@@ -490,7 +766,7 @@ def build_policy_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
             "gelu": nn.GELU,
             "silu": nn.SiLU,
         }
-        if name not in table:
+        if not isinstance(name, str) or name not in table:
             raise ConfigError(f"policy.activation_fn must be one of {ACTIVATIONS}, got {name!r}")
         out["activation_fn"] = table[name]
     return out

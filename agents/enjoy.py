@@ -19,6 +19,7 @@ import numpy as np
 
 import envs
 from agents import runs
+from agents.cli_types import seed_int
 
 __all__ = ["VIDEO_SUFFIXES", "build_parser", "check_video_path", "main"]
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run folder of agents.train")
     p.add_argument("--episodes", type=int, default=3, help="episodes to play")
     p.add_argument("--split", default="train", help="scenario split to play on")
-    p.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the first episode")
     p.add_argument(
         "--record",
         type=Path,
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _make(info: runs.RunInfo, split: str, *, record: bool) -> Any:
-    runs.import_env_module(info.config)
+    runs.import_env_module(info.config, info.path)
     env = envs.make(info.env, split=split, **info.env_kwargs)
     modes = env.metadata.get("render_modes", [])
     if not record:

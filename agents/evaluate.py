@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.cli_types import positive_int
+from agents.cli_types import positive_int, seed_int, worker_count
 from agents.evaluation import aggregate_runs, evaluate_transfer
 from agents.evaluation.report import TransferReport, check_inputs
 from agents.evaluation.rollout import default_workers
@@ -75,10 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default: RUN_DIR/transfer for one run, "
         "<common parent>/transfer-<time> for several)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the episode seeds (0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the episode seeds (0)")
     p.add_argument(
         "--workers",
-        type=positive_int,
+        type=worker_count,
         default=default_workers(),
         metavar="N",
         help=f"worker processes for episodes (default {default_workers()}); envs with a "
@@ -157,6 +157,11 @@ def _check_out(out: Path) -> None:
     Missing folders are created and removed again (so an interrupted evaluation leaves
     nothing behind), and a temporary file proves the folder is writable.
     """
+    blocker = next((p for p in (Path(out), *Path(out).parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise InputError(
+            f"--out {str(out)!r} cannot be written: {str(blocker)!r} is a file, not a folder"
+        )
     created = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -57,10 +57,17 @@ def import_env_module(name: str | None) -> None:
     """
     if not name:
         return
+    if name.startswith(".") or not all(part.isidentifier() for part in name.split(".")):
+        raise ConfigError(f"--env-module {name!r} is not a module name (e.g. my_package.envs)")
     try:
         importlib.import_module(name)
     except ModuleNotFoundError as err:
         raise ConfigError(f"--env-module {name!r} cannot be imported: {err}") from None
+    except Exception as err:  # the module's own top-level code failed
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ConfigError(
+            f"--env-module {name!r} raised {type(err).__name__} on import: {first}"
+        ) from None
 
 
 def default_algo(env_name: str, env: gym.Env) -> str:

@@ -6,20 +6,23 @@ Layout (written by ``python -m agents.train``)::
       config.yaml        resolved TrainConfig
       command.txt        the exact command line
       versions.json      Python and key package versions
-      model.zip          final model; vecnormalize.pkl when observations are normalised
-      checkpoints/<step>/  model.zip, vecnormalize.pkl, curriculum.json, meta.json
+      model.zip          final model; vecnormalize.json when observations are normalised
+      checkpoints/<step>/  model.zip, vecnormalize.json, curriculum.json, meta.json
       monitor/  tb/  eval/  learning_curve.png  episode.gif | transcript.txt
+      .lock              flock held by the one process writing the run (records its pid)
 
 Every file is written atomically (temporary file + rename) and a checkpoint folder
 appears under its final name only once complete, so a ``kill -9`` at any moment leaves
 either the previous checkpoint or the new one.
+
+A run folder is data, never code: models are loaded without unpickling any of their
+entries and statistics are JSON (see :mod:`agents.modelfile`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 import platform
 import shutil
 import sys
@@ -36,22 +39,31 @@ import yaml
 __all__ = [
     "Checkpoint",
     "ObsNormalizer",
+    "RunInUseError",
     "RunInfo",
+    "RunLock",
+    "RunLockError",
     "RunPolicy",
     "atomic_write",
+    "clean_orphans",
+    "holder",
     "import_env_module",
     "latest_checkpoint",
     "load_policy",
     "load_run",
     "new_run_dir",
+    "truncate_monitors",
     "versions",
 ]
 
 CONFIG = "config.yaml"
 MODEL = "model.zip"
-VECNORMALIZE = "vecnormalize.pkl"
+VECNORMALIZE = "vecnormalize.json"
+OLD_VECNORMALIZE = "vecnormalize.pkl"  # older runs: refused (pickle), see agents.modelfile
 CURRICULUM = "curriculum.json"
 CHECKPOINTS = "checkpoints"
+MONITOR = "monitor"
+LOCK = ".lock"
 _TMP_PREFIX = ".tmp-"
 
 
@@ -90,9 +102,29 @@ class Checkpoint:
 
     @property
     def vecnormalize(self) -> Path | None:
-        """VecNormalize statistics, if saved."""
-        p = self.path / VECNORMALIZE
-        return p if p.exists() else None
+        """VecNormalize statistics, if saved (an old ``.pkl`` is returned to be refused)."""
+        return vecnormalize_file(self.path)
+
+    def saved_at(self) -> float:
+        """Wall-clock time the checkpoint was written (``meta.json``).
+
+        Raises:
+            ValueError: ``meta.json`` is missing or malformed.
+        """
+        meta = self.path / "meta.json"
+        try:
+            data = json.loads(meta.read_text())
+            saved = data["time"]
+            steps = data["timesteps"]
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError) as err:
+            raise ValueError(f"{meta} is missing or malformed ({err})") from None
+        if (
+            isinstance(saved, bool)
+            or not isinstance(saved, (int, float))
+            or steps != self.timesteps
+        ):
+            raise ValueError(f"{meta} does not describe checkpoint {self.path.name}")
+        return float(saved)
 
     @property
     def curriculum(self) -> Path | None:
@@ -172,6 +204,127 @@ def write_checkpoint(
     return Checkpoint(final, timesteps)
 
 
+class RunLockError(ValueError):
+    """A run folder's lock cannot be taken (in use, or the folder is not writable)."""
+
+
+class RunInUseError(RunLockError):
+    """Another process holds a run folder's lock."""
+
+
+class RunLock:
+    """One writer per run folder: a non-blocking ``fcntl.flock`` on ``RUN/.lock``.
+
+    The lock is released when the holder exits, however it exits (even ``kill -9``);
+    the file stays and records the last holder's pid.
+
+    Raises:
+        RunInUseError: On enter, when another process holds the lock.
+        RunLockError: On enter, when the lock file cannot be created or opened.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / LOCK
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise RunLockError(
+                f"run {self.path.parent} cannot be written ({err.strerror}); it needs a "
+                f"writable {LOCK} file to train"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunInUseError(
+                f"run {self.path.parent} is in use by pid {holder}; wait for it to finish "
+                "or stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+
+
+def holder(run_dir: Path) -> int | None:
+    """The pid holding the run's lock now, or ``None`` (no file changes)."""
+    import fcntl
+
+    path = Path(run_dir) / LOCK
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        text = os.read(fd, 32).decode(errors="replace").strip()
+        return int(text) if text.isdigit() else -1
+    finally:
+        os.close(fd)
+    return None
+
+
+def clean_orphans(run_dir: Path) -> list[Path]:
+    """Removes temporary files and checkpoint folders a killed writer left; returns them.
+
+    Call only while holding the run's :class:`RunLock`.
+    """
+    removed = []
+    for folder in (Path(run_dir), Path(run_dir) / CHECKPOINTS):
+        if not folder.is_dir():
+            continue
+        for p in folder.glob(f"{_TMP_PREFIX}*"):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def truncate_monitors(run_dir: Path, until: float) -> int:
+    """Drops monitor rows of episodes that ended after ``until`` (a checkpoint's time).
+
+    Resuming redoes the steps after the checkpoint; without this their episodes would be
+    counted twice in the learning curve. Each file is rewritten atomically. Returns the
+    number of rows dropped.
+    """
+    dropped = 0
+    for path in sorted((Path(run_dir) / MONITOR).glob("*.monitor.csv")):
+        lines = path.read_text().splitlines(keepends=True)
+        if len(lines) < 2 or not lines[0].startswith("#"):
+            continue
+        try:
+            start = float(json.loads(lines[0][1:])["t_start"])
+            columns = lines[1].strip().split(",")
+            t = columns.index("t")
+        except (ValueError, KeyError, TypeError):
+            continue
+        kept = lines[:2]
+        for line in lines[2:]:
+            try:
+                ended = start + float(line.split(",")[t])
+            except (ValueError, IndexError):
+                ended = float("inf")  # a torn last row from a kill
+            if ended <= until:
+                kept.append(line)
+        if len(kept) < len(lines):
+            dropped += len(lines) - len(kept)
+            atomic_write(path, "".join(kept))
+    return dropped
+
+
 def versions() -> dict[str, str]:
     """Python, platform and key package versions (``versions.json``)."""
     from importlib import metadata
@@ -211,19 +364,25 @@ def load_run(run_dir: str | Path) -> RunInfo:
         raise ValueError(f"{path} is not a practicegym run folder (no {CONFIG})")
     try:
         config = yaml.safe_load(config_file.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{config_file} is not valid YAML: {err}") from None
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise ValueError(f"{config_file} is not readable YAML text ({first})") from None
     missing = [
         k for k in ("env", "algo", "seed") if not isinstance(config, dict) or k not in config
     ]
     if missing:
         raise ValueError(f"{config_file} is not a practicegym run config (missing {missing})")
+    seed, env_kwargs = config["seed"], config.get("env_kwargs") or {}
+    if isinstance(seed, bool) or not isinstance(seed, int) or not isinstance(env_kwargs, dict):
+        raise ValueError(f"{config_file}: seed must be an integer and env_kwargs a mapping")
+    if not isinstance(config["env"], str) or not isinstance(config["algo"], str):
+        raise ValueError(f"{config_file}: env and algo must be names")
     return RunInfo(
         path=path,
         env=config["env"],
         algo=config["algo"],
-        seed=int(config["seed"]),
-        env_kwargs=dict(config.get("env_kwargs") or {}),
+        seed=seed,
+        env_kwargs=dict(env_kwargs),
         config=config,
     )
 
@@ -286,10 +445,31 @@ class ObsNormalizer:
         return np.clip(z, -self.clip_obs, self.clip_obs).astype(np.float32)
 
 
+def vecnormalize_file(folder: Path) -> Path | None:
+    """The statistics file in ``folder`` (``vecnormalize.json``, or an old ``.pkl``), if any."""
+    for name in (VECNORMALIZE, OLD_VECNORMALIZE):
+        if (Path(folder) / name).exists():
+            return Path(folder) / name
+    return None
+
+
 def load_vecnormalize(path: Path) -> ObsNormalizer:
-    """Reads saved VecNormalize statistics as an :class:`ObsNormalizer`."""
-    with open(path, "rb") as f:
-        return ObsNormalizer.from_vecnormalize(pickle.load(f))
+    """Reads saved VecNormalize statistics as an :class:`ObsNormalizer`.
+
+    Raises:
+        ValueError: The file is malformed, or an old pickle (which is never unpickled).
+    """
+    from agents.modelfile import read_vecnormalize, rms_from_state
+
+    state = read_vecnormalize(path)
+    if not state["norm_obs"]:
+        return ObsNormalizer(None, state["clip_obs"], state["epsilon"], False)
+    obs = state["obs_rms"]
+    if "array" in obs:
+        rms = rms_from_state(obs["array"])
+    else:
+        rms = {k: rms_from_state(v) for k, v in obs["keys"].items()}
+    return ObsNormalizer(rms, float(state["clip_obs"]), float(state["epsilon"]), True)
 
 
 class RunPolicy:
@@ -334,7 +514,9 @@ class RunPolicy:
 
         module, name = state["model_class"]
         cls = getattr(importlib.import_module(module), name)
-        model = _load_model(cls, io.BytesIO(state["model_zip"]), device="cpu")
+        # These bytes were written by this program's parent process (model.save of a model
+        # it loaded safely), never read from a run folder, so SB3's own loader is used.
+        model = _load_trusted(cls, io.BytesIO(state["model_zip"]), device="cpu")
         self.__init__(  # type: ignore[misc]
             model,
             state["obs_normalizer"],
@@ -369,31 +551,54 @@ def load_policy(run_dir: str | Path, device: str = "cpu", checkpoint: bool = Fal
     """Loads a run's final model (or, with ``checkpoint``, its latest checkpoint).
 
     Falls back to the latest checkpoint when the run has no final model (interrupted).
+    Nothing in the folder is unpickled: the model's pickled entries come from a template
+    built from ``config.yaml`` (:func:`agents.modelfile.load_model`).
 
     Raises:
-        ValueError: Not a run folder, or it holds no model at all.
+        ValueError: Not a run folder, it holds no model at all, or a file is unreadable,
+            malformed or could only be read by running code from it.
     """
-    from agents.config import algo_class
+    from agents.config import TrainConfig
+    from agents.modelfile import load_model
 
     info = load_run(run_dir)
     model_path = info.path / MODEL
-    norm_path: Path | None = info.path / VECNORMALIZE
+    norm_path = vecnormalize_file(info.path)
     if checkpoint or not model_path.exists():
         latest = latest_checkpoint(info.path)
         if latest is None:
             raise ValueError(f"{info.path} holds no model.zip and no checkpoint")
         model_path, norm_path = latest.model, latest.vecnormalize
-    import_env_module(info.config)
-    model = _load_model(algo_class(info.algo), model_path, device=device)
-    norm = load_vecnormalize(norm_path) if norm_path is not None and norm_path.exists() else None
+    import_env_module(info.config, info.path)
+    norm = load_vecnormalize(norm_path) if norm_path is not None else None
     import envs
 
     env = envs.make(info.env, **info.env_kwargs)
-    env.close()
+    try:
+        config = TrainConfig.from_dict(_with_defaults(info, env))
+        model = load_model(
+            model_path, config, None, template_env=env, device=device, acting_only=True
+        )
+    finally:
+        env.close()
     return RunPolicy(model, norm, env.observation_space, env.action_space)
 
 
-def _load_model(cls: Any, source: Any, device: str) -> Any:
+def _with_defaults(info: RunInfo, env: Any) -> dict[str, Any]:
+    """The run's config with defaults for keys a hand-written ``config.yaml`` may omit."""
+    from agents.factory import choose_policy
+
+    data = dict(info.config)
+    data.setdefault("timesteps", 1)
+    data.setdefault("env_kwargs", info.env_kwargs)
+    data.setdefault("algo_kwargs", {})
+    data.setdefault("policy_kwargs", {})
+    if data.get("policy") in (None, "auto"):
+        data["policy"] = choose_policy(env.observation_space)
+    return data
+
+
+def _load_trusted(cls: Any, source: Any, device: str) -> Any:
     # Acting needs no replay buffer: skip building one (HER's also needs a live env).
     no_buffer = {"replay_buffer_class": None, "replay_buffer_kwargs": {}, "buffer_size": 1}
     return cls.load(source, device=device, custom_objects=no_buffer if _off_policy(cls) else None)
@@ -408,7 +613,33 @@ def _off_policy(cls: type) -> bool:
 _ANNOUNCED: set[str] = set()
 
 
-def import_env_module(config: Mapping[str, Any]) -> None:
+def _module_paths(name: str) -> list[Path] | None:
+    """Files and folders ``name`` (dotted) would be imported from, found without importing.
+
+    ``importlib.util.find_spec("a.b")`` would import package ``a`` (running its
+    ``__init__``); here each level is located with the path finder only.
+    """
+    import importlib.machinery
+    import importlib.util
+
+    parts = name.split(".")
+    spec = importlib.util.find_spec(parts[0])  # a top-level name: nothing is imported
+    paths: list[Path] = []
+    for i in range(len(parts)):
+        if spec is None:
+            return None
+        if spec.origin and spec.has_location:
+            paths.append(Path(spec.origin).resolve())
+        locations = list(spec.submodule_search_locations or [])
+        paths.extend(Path(p).resolve() for p in locations)
+        if i + 1 < len(parts):
+            if not locations:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 2]), locations)
+    return paths
+
+
+def import_env_module(config: Mapping[str, Any], run_dir: str | Path | None = None) -> None:
     """Imports the run's recorded ``env_module`` (the module that registered its env), if any.
 
     A run trained with ``--env-module M`` records ``env_module: M`` in its ``config.yaml``;
@@ -416,6 +647,10 @@ def import_env_module(config: Mapping[str, Any]) -> None:
     registered. Importing runs ``M``'s top-level code, so load only run folders you trust.
     The module must be importable (found on ``sys.path``) or this raises ValueError before
     anything runs; which module is imported is printed to stderr (once per process).
+
+    Given ``run_dir``, a module whose files lie in the folder holding the run's env
+    folders (``run_dir/../..``, where shared run folders are unpacked) is refused: code
+    shipped beside a run folder is not imported. It is located without running anything.
     """
     import importlib
     import importlib.util
@@ -423,19 +658,37 @@ def import_env_module(config: Mapping[str, Any]) -> None:
     module = config.get("env_module")
     if not module:
         return
+    if not isinstance(module, str) or not all(p.isidentifier() for p in module.split(".")):
+        raise ValueError(f"the run's config.yaml records env_module {module!r}, not a module name")
     try:
-        found = importlib.util.find_spec(str(module)) is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
+        found = _module_paths(module)
+    except (ImportError, ValueError, TypeError):
+        found = None
+    if found is None:
         raise ValueError(
             f"the run's config.yaml records env_module {module!r}, which cannot be imported; "
             "install the package that provides it or put it on PYTHONPATH"
         )
+    if run_dir is not None:
+        root = Path(run_dir).resolve().parent.parent
+        inside = [p for p in found if p == root or root in p.parents]
+        if inside:
+            raise ValueError(
+                f"the run's config.yaml records env_module {module!r}, whose code lies in "
+                f"{inside[0]} beside the run folders; refusing to import code shipped with "
+                "run folders (install it as a package if you trust it)"
+            )
     if module not in _ANNOUNCED:
         _ANNOUNCED.add(str(module))
         print(
             f"note: importing env module {module!r} recorded in the run's config.yaml",
             file=sys.stderr,
         )
-    importlib.import_module(str(module))
+    try:
+        importlib.import_module(str(module))
+    except Exception as err:  # the module's own top-level code failed
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ValueError(
+            f"env_module {module!r} recorded in the run's config.yaml raised "
+            f"{type(err).__name__} on import: {first}"
+        ) from None

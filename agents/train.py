@@ -24,7 +24,7 @@ import yaml
 from gymnasium import spaces
 
 import envs
-from agents import artifacts, factory, runs
+from agents import artifacts, factory, modelfile, runs
 from agents.callbacks import (
     CheckpointCallback,
     StopFlag,
@@ -40,7 +40,6 @@ from agents.config import (
     TrainConfig,
     algo_class,
     build_algo_kwargs,
-    build_policy_kwargs,
     check_policy_kwargs,
     load_hyperparams,
     merge,
@@ -220,7 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, envs.PluginError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    return train(plan, progress=not args.no_progress, argv=argv)
+    try:
+        return train(plan, progress=not args.no_progress, argv=argv)
+    except runs.RunLockError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 # ============================================================================ checking input
@@ -254,8 +257,15 @@ def prepare(args: argparse.Namespace) -> Plan:
     algo = args.algo or factory.default_algo(env_name, probe)
     hp = load_hyperparams(algo, env_name, user_file=args.hyperparams, overrides=overrides)
     run_data = dict(hp.run)
-    timesteps = int(run_data.pop("timesteps", 100_000))
-    env_kwargs = dict(run_data.pop("env_kwargs", None) or {})
+    timesteps = run_data.pop("timesteps", 100_000)
+    if isinstance(timesteps, bool) or not isinstance(timesteps, int):
+        raise ConfigError(f"run.timesteps must be an integer >= 1, got {timesteps!r}")
+    env_kwargs = run_data.pop("env_kwargs", None) or {}
+    if not isinstance(env_kwargs, dict) or not all(isinstance(k, str) for k in env_kwargs):
+        raise ConfigError(
+            f"run.env_kwargs must be a mapping of names to values, got {env_kwargs!r}"
+        )
+    env_kwargs = dict(env_kwargs)
     if args.obs_type is not None:
         env_kwargs["obs_type"] = args.obs_type
     if args.context is not None:
@@ -295,20 +305,35 @@ def prepare(args: argparse.Namespace) -> Plan:
         env_module=args.env_module,
         device=args.device,
     )
-    check_policy_kwargs(algo, policy, config.policy_kwargs)
-    build_algo_kwargs(algo, config.algo_kwargs, _n_actions(probe))
+    try:
+        _check_config(config, probe)
+    finally:
+        probe.close()
+    _check_out(args.out)
+    return Plan(config=config, run_dir=None, out=args.out)
+
+
+def _check_config(config: TrainConfig, probe: Any) -> None:
+    """Checks a whole config against an env instance; raises ConfigError (no files)."""
+    config.run.check_machine()
+    if config.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                "--device cuda, but torch sees no CUDA GPU here; use --device cpu or auto"
+            )
+    check_policy_kwargs(config.algo, config.policy, config.policy_kwargs)
+    build_algo_kwargs(config.algo, config.algo_kwargs, _n_actions(probe))
     _policy_kwargs(config)  # perception model errors surface here
     if config.perception and not factory.has_image(probe.observation_space):
         raise ConfigError(
-            f"--perception needs image observations but {env_name!r} gives "
+            f"--perception needs image observations but {config.env!r} gives "
             f"{probe.observation_space}; pick an image obs type (e.g. --obs-type birdseye)"
         )
     if config.curriculum:
         _make_scheduler(config, probe)
     _check_model(config, probe)
-    probe.close()
-    _check_out(args.out)
-    return Plan(config=config, run_dir=None, out=args.out)
 
 
 def _prepare_resume(args: argparse.Namespace) -> Plan:
@@ -321,8 +346,16 @@ def _prepare_resume(args: argparse.Namespace) -> Plan:
             "(only --timesteps, --device and --no-progress may change)"
         )
     info = runs.load_run(args.resume)
-    config = TrainConfig.from_dict(info.config)
-    runs.import_env_module(info.config)  # the recorded --env-module, announced on stderr
+    where = info.path / runs.CONFIG
+    try:
+        config = TrainConfig.from_dict(info.config)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {err}") from None
+    runs.import_env_module(info.config, info.path)  # the recorded --env-module, announced
+    try:
+        envs.resolve(config.env)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
     checkpoint = runs.latest_checkpoint(info.path)
     if checkpoint is None:
         raise ConfigError(f"{info.path} has no checkpoint to resume from (checkpoints/ is empty)")
@@ -331,12 +364,55 @@ def _prepare_resume(args: argparse.Namespace) -> Plan:
         config = replace(config, timesteps=args.timesteps)
     if args.device != "auto":
         config = replace(config, device=args.device)
+    probe = _probe(config.env, config.env_kwargs)
+    try:
+        try:
+            _check_config(config, probe)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        _check_checkpoint(config, checkpoint, probe)
+    finally:
+        probe.close()
     return Plan(config=config, run_dir=info.path, out=info.path.parent, resume=checkpoint)
 
 
+def _check_checkpoint(config: TrainConfig, checkpoint: runs.Checkpoint, probe: Any) -> None:
+    """Reads every file of ``checkpoint`` as resuming will (nothing written); ConfigError if bad.
+
+    Loading runs no code from the files (:mod:`agents.modelfile`).
+    """
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    try:
+        checkpoint.saved_at()
+        modelfile.load_model(
+            checkpoint.model, config, None, template_env=probe, device="cpu", acting_only=True
+        )
+        if checkpoint.vecnormalize is not None:
+            state = modelfile.read_vecnormalize(checkpoint.vecnormalize)
+            modelfile.restore_vecnormalize(state, DummyVecEnv([lambda: probe]))
+        for name in (modelfile.OLD_REPLAY_BUFFER, modelfile.REPLAY_BUFFER):
+            if (checkpoint.path / name).exists():
+                modelfile.check_replay_buffer(checkpoint.path / name)
+        if config.curriculum and checkpoint.curriculum is not None:
+            scheduler = _make_scheduler(config, probe)
+            scheduler.load_state_dict(json.loads(checkpoint.curriculum.read_text()))
+    except modelfile.UnsafeFileError as err:
+        raise ConfigError(str(err)) from None
+    except Exception as err:  # whatever a corrupt file makes its reader raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ConfigError(
+            f"checkpoint {checkpoint.path} cannot be resumed ({type(err).__name__}: {first}); "
+            "delete that folder to resume from the previous checkpoint"
+        ) from None
+
+
+MAX_TIMESTEPS = 10**12
+
+
 def _check_timesteps(timesteps: int) -> None:
-    if timesteps < 1:
-        raise ConfigError(f"--timesteps must be >= 1, got {timesteps}")
+    if not 1 <= timesteps <= MAX_TIMESTEPS:
+        raise ConfigError(f"--timesteps must be in [1, {MAX_TIMESTEPS:.0e}], got {timesteps}")
 
 
 def _check_seed(seed: int) -> None:
@@ -346,6 +422,11 @@ def _check_seed(seed: int) -> None:
 
 def _check_out(out: Path) -> None:
     """Creates ``out`` now (before any work) so an unwritable folder is a usage error."""
+    blocker = next((p for p in (Path(out), *Path(out).parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ConfigError(
+            f"--out {str(out)!r} cannot be written: {str(blocker)!r} is a file, not a folder"
+        )
     try:
         Path(out).mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -356,33 +437,14 @@ def _check_out(out: Path) -> None:
         ) from None
 
 
-# Replay buffers are allocated when a model is built; the check needs only a small one.
-_CHECK_BUFFER_SIZE = 64
-
-
 def _check_model(config: TrainConfig, probe: Any) -> None:
     """Builds the model once on ``probe`` (no files) so SB3 rejects bad values before training.
 
     SB3 reports bad hyperparameter values (``algo.learning_rate=abc``) with assertions
     and TypeErrors from inside its constructors; they become one ConfigError here.
     """
-    algo_kwargs = build_algo_kwargs(config.algo, config.algo_kwargs, _n_actions(probe))
-    if isinstance(algo_kwargs.get("buffer_size"), int):
-        algo_kwargs["buffer_size"] = min(algo_kwargs["buffer_size"], _CHECK_BUFFER_SIZE)
-    if config.run.her:
-        from stable_baselines3 import HerReplayBuffer
-
-        algo_kwargs["replay_buffer_class"] = HerReplayBuffer
     try:
-        model = algo_class(config.algo)(
-            config.policy,
-            probe,
-            policy_kwargs=_policy_kwargs(config),
-            seed=config.seed,
-            device="cpu",
-            verbose=0,
-            **algo_kwargs,
-        )
+        model = modelfile.template_model(config, probe)
     except (AssertionError, TypeError, ValueError) as err:
         raise ConfigError(
             f"{config.algo} rejected the algo/policy hyperparameters: {err}; check the "
@@ -428,25 +490,37 @@ def _make_scheduler(config: TrainConfig, env: Any) -> Any:
 
 
 def _policy_kwargs(config: TrainConfig) -> dict[str, Any]:
-    kwargs = build_policy_kwargs(config.policy_kwargs)
-    if config.perception:
-        from agents import perception
-
-        kwargs.update(
-            perception.extractor_policy_kwargs(
-                config.perception["path"], finetune=config.perception["finetune"]
-            )
-        )
-    return kwargs
+    return modelfile.model_kwargs(config, 1)[1]
 
 
 # ============================================================================ training
 
 
 def train(plan: Plan, *, progress: bool = True, argv: list[str] | None = None) -> int:
-    """Trains according to ``plan``; returns the exit code."""
+    """Trains according to ``plan``; returns the exit code.
+
+    Holds the run folder's lock throughout.
+
+    Raises:
+        runs.RunLockError: Another process is writing the run, or it cannot be written
+            (raised before anything is written).
+    """
+    run_dir = plan.run_dir or runs.new_run_dir(
+        plan.out, plan.config.env, plan.config.algo, plan.config.seed
+    )
+    with runs.RunLock(run_dir):
+        return _train_locked(plan, run_dir, progress=progress, argv=argv)
+
+
+def _train_locked(plan: Plan, run_dir: Path, *, progress: bool, argv: list[str] | None) -> int:
     config = plan.config
-    run_dir = plan.run_dir or runs.new_run_dir(plan.out, config.env, config.algo, config.seed)
+    if plan.resume is not None:
+        runs.clean_orphans(run_dir)
+        dropped = runs.truncate_monitors(run_dir, plan.resume.saved_at())
+        print(
+            f"resuming {run_dir} from the checkpoint at step {plan.resume.timesteps} "
+            f"({dropped} monitor rows after it dropped)"
+        )
     _write_run_files(run_dir, config, argv, resumed=plan.resume is not None)
     print(f"run folder: {run_dir}")
     if config.run.torch_threads > 0:
@@ -537,7 +611,9 @@ def _normalize(venv: Any, config: TrainConfig, probe: Any, resume: runs.Checkpoi
     if not (config.run.normalize_obs or config.run.normalize_reward):
         return venv
     if resume is not None and resume.vecnormalize is not None:
-        return VecNormalize.load(str(resume.vecnormalize), venv)
+        return modelfile.restore_vecnormalize(
+            modelfile.read_vecnormalize(resume.vecnormalize), venv
+        )
     space = probe.observation_space
     image = factory.has_image(space) and not isinstance(space, spaces.Dict)
     if image and config.run.normalize_obs:
@@ -561,12 +637,17 @@ def _build_model(
 
         algo_kwargs["replay_buffer_class"] = HerReplayBuffer
     if resume is not None:
-        model = cls.load(
-            resume.model, env=venv, device=config.device, tensorboard_log=str(run_dir / "tb")
+        model = modelfile.load_model(
+            resume.model,
+            config,
+            venv,
+            template_env=probe,
+            device=config.device,
+            tensorboard_log=str(run_dir / "tb"),
         )
-        buffer = resume.path / "replay_buffer.pkl"
-        if buffer.exists() and hasattr(model, "load_replay_buffer"):
-            model.load_replay_buffer(buffer)
+        buffer = resume.path / modelfile.REPLAY_BUFFER
+        if buffer.exists() and getattr(model, "replay_buffer", None) is not None:
+            modelfile.read_replay_buffer(model.replay_buffer, buffer)
         return model
     return cls(
         config.policy,
@@ -595,11 +676,13 @@ def _save_checkpoint(
     files: dict[str, Any] = {runs.MODEL: lambda p: model.save(p)}
     norm = model.get_vec_normalize_env()
     if norm is not None:
-        files[runs.VECNORMALIZE] = lambda p: norm.save(str(p))
+        files[runs.VECNORMALIZE] = lambda p: modelfile.write_vecnormalize(norm, p)
     if scheduler is not None:
         files[runs.CURRICULUM] = lambda p: p.write_text(json.dumps(scheduler.state_dict()))
-    if settings.save_replay_buffer and hasattr(model, "save_replay_buffer"):
-        files["replay_buffer.pkl"] = lambda p: model.save_replay_buffer(p)
+    if settings.save_replay_buffer and getattr(model, "replay_buffer", None) is not None:
+        files[modelfile.REPLAY_BUFFER] = lambda p: modelfile.write_replay_buffer(
+            model.replay_buffer, p
+        )
     return runs.write_checkpoint(run_dir, step, files, keep=settings.keep_checkpoints)
 
 
@@ -607,7 +690,9 @@ def _save_final(run_dir: Path, model: Any) -> None:
     runs.atomic_write(run_dir / runs.MODEL, lambda p: model.save(p))
     norm = model.get_vec_normalize_env()
     if norm is not None:
-        runs.atomic_write(run_dir / runs.VECNORMALIZE, lambda p: norm.save(str(p)))
+        runs.atomic_write(
+            run_dir / runs.VECNORMALIZE, lambda p: modelfile.write_vecnormalize(norm, p)
+        )
 
 
 def _frozen_normalizer(norm: Any) -> runs.ObsNormalizer | None:

@@ -88,7 +88,12 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ValueError(f"curriculum config {str(path)!r} is not valid YAML: {err}") from None
+        problem = getattr(err, "problem", None) or str(err).strip().splitlines()[0]
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ValueError(
+            f"curriculum config {str(path)!r} is not valid YAML: {problem}{where}"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -133,11 +133,20 @@ class ScenarioEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType], abc.ABC)
             options: ``{"scenario": {...}}`` forces a scenario; missing parameters are
                 drawn from the active distribution. Other keys raise ``ValueError``.
         """
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
         super().reset(seed=seed)
+        if options is not None and not isinstance(options, Mapping):
+            raise ValueError(
+                f"reset options must be a dict like {{'scenario': {{...}}}} or None, "
+                f"got {type(options).__name__}"
+            )
         options = dict(options or {})
         forced = options.pop("scenario", None)
         if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; valid: ['scenario']")
+            raise ValueError(
+                f"unknown reset options {sorted(options, key=repr)}; valid: ['scenario']"
+            )
         self.scenario = draw_scenario(
             self.scenario_space, self._distribution, self.np_random, forced
         )
@@ -150,6 +159,11 @@ class ScenarioEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType], abc.ABC)
         """Validates ``action`` and advances the world (see the class docstring)."""
         if not self.scenario:
             raise gym.error.ResetNeeded("call reset() before step()")
+        if self._episode_over:
+            raise EpisodeOverError(
+                f"{type(self).__name__}: the episode has ended (terminated or truncated); "
+                "call reset() before step()"
+            )
         action = validate_action(self.action_space, action)
         obs, reward, terminated, truncated, info = self._step_world(action)
         info["scenario"] = dict(self.scenario)
@@ -207,6 +221,13 @@ def draw_scenario(
     return scenario
 
 
+_REAL_KINDS = frozenset("biuf")  # bool, signed/unsigned int, float (not complex/str/object)
+
+
+class EpisodeOverError(gym.error.ResetNeeded, ValueError):
+    """``step()`` after the episode ended; call ``reset()`` first."""
+
+
 def validate_action(space: spaces.Space, action: Any) -> Any:
     """Checks an action against ``space``; returns it in canonical form.
 
@@ -216,26 +237,33 @@ def validate_action(space: spaces.Space, action: Any) -> Any:
     """
     if isinstance(space, spaces.Box):
         try:
-            arr = np.asarray(action, dtype=space.dtype)
+            raw = np.asarray(action)
         except (TypeError, ValueError):
+            raw = np.asarray(None)
+        if raw.dtype.kind not in _REAL_KINDS:  # complex, strings, objects
             raise ValueError(
-                f"action must be numeric with shape {space.shape}, got {action!r}"
-            ) from None
-        if arr.shape != space.shape:
-            raise ValueError(f"action must have shape {space.shape}, got shape {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"action must be finite (no NaN/inf), got {arr}")
-        return arr.clip(space.low, space.high)  # ndarray methods: cheaper than np.* wrappers
+                f"action must be real numbers with shape {space.shape}, got {raw.dtype} {action!r}"
+            )
+        if raw.shape != space.shape:
+            raise ValueError(f"action must have shape {space.shape}, got shape {raw.shape}")
+        if not np.isfinite(raw).all():
+            raise ValueError(f"action must be finite (no NaN/inf), got {raw}")
+        # Clip before the cast, so a huge finite action (1e300) is clipped, not made inf.
+        return raw.clip(space.low, space.high).astype(space.dtype, copy=False)
     if isinstance(space, spaces.Discrete):
         if type(action) in _PLAIN_INTS and space.start <= action < space.start + space.n:
             return int(action)  # fast path: a plain in-range integer needs no conversion
         arr = np.asarray(action)
-        if arr.size != 1 or not (
-            np.issubdtype(arr.dtype, np.integer)
-            or (
-                np.issubdtype(arr.dtype, np.floating)
-                and np.isfinite(arr).all()
-                and float(arr.reshape(())).is_integer()
+        if (
+            arr.dtype.kind not in _REAL_KINDS
+            or arr.size != 1
+            or not (
+                np.issubdtype(arr.dtype, np.integer)
+                or (
+                    np.issubdtype(arr.dtype, np.floating)
+                    and np.isfinite(arr).all()
+                    and float(arr.reshape(())).is_integer()
+                )
             )
         ):
             raise ValueError(

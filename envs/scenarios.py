@@ -103,13 +103,16 @@ class Continuous:
                 f"scenario parameter {self.name!r} must be a number in "
                 f"[{self.low}, {self.high}], got {value!r}"
             )
-        value = float(value)
-        if not (self.low <= value <= self.high):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range (10**400)
+            number = math.inf if value > 0 else -math.inf
+        if not (self.low <= number <= self.high):  # NaN fails every comparison
             raise ValueError(
-                f"scenario parameter {self.name!r}={value} is outside its supported range "
+                f"scenario parameter {self.name!r}={value!r} is outside its supported range "
                 f"[{self.low}, {self.high}] {self.unit}".rstrip()
             )
-        return value
+        return number
 
     def describe(self) -> str:
         """Returns e.g. ``friction: continuous in [0.1, 1.2] mu``."""
@@ -584,6 +587,12 @@ class ScenarioSpace:
         """
         if not isinstance(scenario, Mapping):
             raise ValueError(f"a scenario must be a dict, got {type(scenario).__name__}")
+        bad_keys = [k for k in scenario if not isinstance(k, str)]
+        if bad_keys:
+            raise ValueError(
+                f"scenario parameter names must be strings, got {bad_keys!r}; valid "
+                f"parameters: {self.describe()}"
+            )
         unknown = sorted(set(scenario) - set(self._by_name))
         if unknown:
             raise ValueError(

@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.cli_types import fraction, json_object, nonneg_int, positive_float, positive_int
+from agents.cli_types import (
+    fraction,
+    json_object,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    worker_count,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -53,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=nonneg_int, default=0, help="root seed (default 0)")
     c.add_argument(
         "--workers",
-        type=positive_int,
+        type=worker_count,
         default=default_workers,
         help=f"rendering processes (default {default_workers}; the result does not depend on it)",
     )
@@ -128,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--splits", nargs="+", default=None, help="splits (default: all)")
     e.add_argument("--seed", type=nonneg_int, default=1_000_003, help="rendering seed")
     e.add_argument(
-        "--workers", type=positive_int, default=default_workers, help="rendering processes"
+        "--workers", type=worker_count, default=default_workers, help="rendering processes"
     )
     e.add_argument(
         "--env-kwargs", type=json_object, default={}, help="extra envs.make kwargs (JSON)"
@@ -160,10 +167,26 @@ def _check_env(env: str | None, env_kwargs: dict[str, Any]) -> None:
     made.close()
 
 
+def _check_out(out: Path, flag: str = "--out") -> None:
+    """Raises ValueError unless ``out`` is (or can be created as) a writable folder.
+
+    Nothing is created: the nearest existing folder above ``out`` must be writable.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{flag} {str(out)!r} exists and is not a folder; pass a folder path")
+    existing = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise ValueError(f"{flag} {str(out)!r}: {str(existing)!r} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {str(out)!r} cannot be written (no permission in {existing})")
+
+
 def _collect(args: argparse.Namespace) -> int:
     from agents.perception.data import CollectConfig, collect
 
     _check_env(args.env, args.env_kwargs)
+    _check_out(args.out)
     cfg = CollectConfig(
         env=args.env,
         split=args.split,
@@ -188,6 +211,7 @@ def _collect(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from agents.perception.training import TrainConfig, train
 
+    _check_out(args.out)
     cfg = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -219,6 +243,9 @@ def _eval(args: argparse.Namespace) -> int:
     from agents.perception.evaluation import evaluate, format_table, save_report
 
     _check_env(args.env, args.env_kwargs)
+    if args.out is not None and args.out.is_dir():
+        raise ValueError(f"--out {str(args.out)!r} is a folder; pass a JSON file path")
+    _check_out(args.out.parent if args.out is not None else Path(args.model), "--out folder")
     report = evaluate(
         args.model,
         args.env,

@@ -28,6 +28,7 @@ import multiprocessing as mp
 import os
 import shutil
 import time
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -569,8 +570,8 @@ def load_dataset(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> Data
             try:
                 with np.load(file, allow_pickle=False) as data:
                     f, lab, ep = data["frames"], data["labels"], data["episodes"]
-            except (OSError, KeyError, ValueError) as err:
-                raise ValueError(f"cannot read shard {file}: {err}") from None
+            except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
+                raise ValueError(f"cannot read shard {file}: {type(err).__name__}: {err}") from None
             if list(f.shape[1:]) != list(meta["frame_shape"]) or lab.shape != (
                 len(f),
                 len(meta["label_names"]),

@@ -230,7 +230,7 @@ def load_model(
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for corrupt files
-        raise ValueError(f"{weights} is corrupt or not a state_dict: {err}") from None
+        raise ValueError(f"{weights} is corrupt or not a state_dict: {_one_line(err)}") from None
     if not isinstance(state, dict):
         raise ValueError(f"{weights} holds a {type(state).__name__}, not a state_dict")
     net = PerceptionNet(config)
@@ -238,9 +238,18 @@ def load_model(
         net.load_state_dict(state)
     except RuntimeError as err:
         raise ValueError(
-            f"{weights} does not match the architecture in {MODEL_FILE}: {err}"
+            f"{weights} does not match the architecture in {MODEL_FILE}: {_one_line(err)}"
         ) from None
     return net.to(device).eval(), meta
+
+
+def _one_line(err: BaseException) -> str:
+    """The first informative line of a (often multi-line) torch error."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    detail = next((line for line in lines[1:] if "size mismatch" in line or "Missing" in line), "")
+    return f"{lines[0]} {detail}".strip()
 
 
 # ------------------------------------------------------------ SB3 extractor

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from agents.config import yaml_problem
+
 
 class SweepConfigError(ValueError):
     """A sweep config, folder or flag is invalid (the CLI exits with status 2)."""
@@ -309,7 +311,9 @@ def load_config(path: str | Path) -> SweepConfig:
     except (OSError, UnicodeDecodeError) as err:
         raise SweepConfigError(f"cannot read sweep config {path}: {err}") from None
     except yaml.YAMLError as err:
-        raise SweepConfigError(f"sweep config {path} is not valid YAML: {err}") from None
+        raise SweepConfigError(
+            f"sweep config {path} is not valid YAML: {yaml_problem(err)}"
+        ) from None
     try:
         return SweepConfig.from_dict(data)
     except SweepConfigError as err:

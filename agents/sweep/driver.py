@@ -28,6 +28,35 @@ from agents.sweep.task import RunRejectedError, TrainFn, execute_run
 INSTALL_HINT = 'pip install -e ".[sweep]"'
 
 
+def check_runs(config: SweepConfig) -> None:
+    """Checks each distinct run's ``agents.train`` input (seeds aside) before any starts.
+
+    A bad ``--set`` value would otherwise fail every run of the sweep one by one.
+
+    Raises:
+        SweepConfigError: A run's arguments are rejected; the message names the run.
+    """
+    import tempfile
+
+    import envs
+    from agents import train
+
+    seen: set[tuple[Any, ...]] = set()
+    with tempfile.TemporaryDirectory(prefix="sweep-check-") as tmp:
+        for spec in expand(config):
+            key = (spec.env, spec.algo, spec.timesteps, spec.curriculum, spec.overrides)
+            if key in seen:
+                continue
+            seen.add(key)
+            argv = spec.train_argv(Path(tmp) / "runs")
+            try:
+                train.prepare(train.build_parser().parse_args(argv))
+            except (ValueError, envs.PluginError, SystemExit) as err:  # ConfigError, argparse
+                raise SweepConfigError(
+                    f"run {spec.run_id} is rejected by agents.train: {err}"
+                ) from None
+
+
 class RayMissingError(RuntimeError):
     """Ray, the optional ``sweep`` extra, is not installed."""
 
@@ -124,6 +153,7 @@ def run_sweep(
         raise SweepConfigError("a sweep config is required unless resuming")
     else:  # checked again on creation; this one is before Ray starts
         check_new_folder(out_dir)
+        check_runs(config)
     ray = _import_ray()
     todo = state.todo() if resume else [s.run_id for s in expand(config)]
     started = _connect(ray, address, num_cpus) if todo else False

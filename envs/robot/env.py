@@ -42,7 +42,10 @@ class RobotEnv(ScenarioEnv, EzPickle):
     on the table until the cube's centre is within 5 cm of a target. The env composes a
     :class:`~envs.robot.robot.Panda` and a :class:`~envs.robot.tasks.Task` over one
     :class:`~envs.robot.sim.Simulator` that owns its own PyBullet client (``DIRECT``;
-    ``GUI`` for ``render_mode="human"``).
+    ``GUI`` for ``render_mode="human"``, which needs a display: on a headless Linux
+    machine (no ``DISPLAY``/``WAYLAND_DISPLAY``) it raises ``ValueError`` instead of
+    letting PyBullet abort the process). Using the env after ``close()`` raises
+    ``ValueError``.
 
     Physics (see :class:`~envs.robot.sim.PhysicsConfig`): timestep 0.002 s, 20 substeps
     per action, so 25 Hz control (panda-gym's settings); constraint solver capped at 50
@@ -220,6 +223,7 @@ class RobotEnv(ScenarioEnv, EzPickle):
     # ------------------------------------------------------------------ world
 
     def _reset_world(self, scenario: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        self.sim.check_open()
         self.robot.reset(
             motor_damping=scenario["motor_damping"],
             actuator_gain=scenario["actuator_gain"],
@@ -238,6 +242,7 @@ class RobotEnv(ScenarioEnv, EzPickle):
         }
 
     def _step_world(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        self.sim.check_open()
         self.robot.set_action(action)
         self.sim.step()
         self._steps += 1

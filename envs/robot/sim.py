@@ -117,6 +117,25 @@ class Camera:
     fov: float = 55.0
 
 
+class SimulatorClosedError(ValueError):
+    """A closed simulator (or the env owning it) was used again."""
+
+
+def check_display() -> None:
+    """Raises ValueError when PyBullet's GUI cannot open a window (no X/Wayland display).
+
+    PyBullet's GUI connect on a headless Linux machine aborts the whole process (no
+    Python exception can catch it), so it is checked before connecting.
+    """
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise ValueError(
+            "render_mode='human' needs a display, but neither DISPLAY nor WAYLAND_DISPLAY is "
+            "set (a headless machine); use render_mode='rgb_array' and save frames instead"
+        )
+
+
 class Simulator:
     """A PyBullet world with its own client; bodies are addressed by name.
 
@@ -137,6 +156,8 @@ class Simulator:
     ) -> None:
         if renderer not in RENDERERS:
             raise ValueError(f"renderer must be one of {list(RENDERERS)}, got {renderer!r}")
+        if gui:
+            check_display()
         self.physics = PhysicsConfig.from_value(physics)
         with _quiet_stdout():  # connecting prints "argv[0]="
             self.client = bullet_client.BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
@@ -165,6 +186,16 @@ class Simulator:
         self.renderer = self._pick_renderer(renderer)
 
     # ------------------------------------------------------------ lifecycle
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (cheap: no PyBullet call)."""
+        return self._id < 0
+
+    def check_open(self) -> None:
+        """Raises :class:`SimulatorClosedError` after :meth:`close`."""
+        if self._id < 0:
+            raise SimulatorClosedError("the simulator was closed; make a new env instead")
 
     @property
     def connected(self) -> bool:

@@ -95,7 +95,7 @@ def test_groups_of_runs_are_compared(tmp_path: Path, model_zip: Path, capsys) ->
         ("missing", [], "is not a practicegym run folder (no such directory)"),
         ("no-config", [], "is not a practicegym run folder (no config.yaml)"),
         ("ok", ["--splits", "train", "heldout-moon"], "unknown split(s) ['heldout-moon']"),
-        ("visible", [], "the policy does not match env 'point'"),
+        ("visible", [], "does not match the run's config.yaml (env 'point'"),
         ("corrupt", [], "cannot load its model"),
         ("ok", ["--group", "plr"], "--group must look like NAME=GLOB"),
         ("ok", ["--group", "plr=*plr*"], "matches no --group"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from typing import Any
 
@@ -447,3 +448,25 @@ def test_cli_bad_input_exits_2(argv, message, tmp_path, monkeypatch, capsys):
 def test_cli_help_exits_0(capsys):
     assert cli.main(["collect", "--help"]) == 0
     assert "--frames" in capsys.readouterr().out
+
+
+def test_cli_bad_outputs_and_damaged_shards_exit_2_before_work(dataset_dir, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    cases = [
+        (["collect", "--env", "perception-dot", "--out", str(afile)], "is not a folder"),
+        (["collect", "--env", "perception-dot", "--out", str(afile / "sub")], "is not a folder"),
+        (["train", "--data", str(dataset_dir), "--out", str(afile)], "is not a folder"),
+    ]
+    damaged = tmp_path / "damaged"
+    shutil.copytree(dataset_dir, damaged)
+    shard = sorted(damaged.glob("*.npz"))[0]
+    shard.write_bytes(shard.read_bytes()[:100])
+    cases.append(
+        (["train", "--data", str(damaged), "--out", str(tmp_path / "m")], "cannot read shard")
+    )
+    for argv, message in cases:
+        assert cli.main([*argv, "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert afile.read_text() == "x" and not (tmp_path / "m").exists()

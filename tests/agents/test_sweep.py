@@ -497,3 +497,12 @@ def test_an_attempt_past_timeout_s_is_cancelled_and_retried(tmp_path, monkeypatc
         f"attempt {k}: TimeoutError: cancelled after timeout_s=0.01 s" for k in (1, 2)
     ]
     assert calls == []  # never ran to completion
+
+
+def test_a_run_agents_train_would_reject_fails_the_sweep_before_it_starts(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**BASE, "set": {"algo.gamma": [0.99, 2]}}))
+    assert sweep.main([str(bad), "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "is rejected by agents.train" in err and "algo.gamma must be" in err, err
+    assert not (tmp_path / "s").exists()

@@ -192,8 +192,10 @@ def test_rollout_does_not_depend_on_earlier_episodes():
         obs, _ = env.reset(seed=seed)
         trace = [obs]
         for _ in range(40):
-            obs, *_ = env.step(expert.predict(obs)[0])
+            obs, _, terminated, truncated, _ = env.step(expert.predict(obs)[0])
             trace.append(obs)
+            if terminated or truncated:  # stepping on would raise
+                break
         return np.array(trace)
 
     fresh = RobotEnv(task="push")
@@ -332,3 +334,18 @@ def _expert_success(task: str, split: str, episodes: int, control: str = "ee") -
     finally:
         env.close()
     return wins / episodes
+
+
+def test_use_after_close_and_human_rendering_without_display_are_value_errors(monkeypatch):
+    env = RobotEnv(task="reach")
+    env.reset(seed=0)
+    env.close()
+    with pytest.raises(ValueError, match="simulator was closed"):
+        env.reset(seed=0)
+    with pytest.raises(ValueError, match="simulator was closed"):
+        env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+    env.close()  # closing twice is fine
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(ValueError, match="needs a display"):
+        RobotEnv(task="reach", render_mode="human")
