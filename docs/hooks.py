@@ -38,7 +38,12 @@ def _envs() -> Any:
 
 
 def _builtin_specs() -> list[Any]:
-    return [s for s in _envs().iter_specs() if s.plugin is None]
+    """The envs shipped in the package (not plugins, nor envs a program registered)."""
+    return [
+        s
+        for s in _envs().iter_specs()
+        if s.plugin is None and isinstance(s.entry_point, str) and s.entry_point.startswith("envs.")
+    ]
 
 
 # --------------------------------------------------------------------------- nav

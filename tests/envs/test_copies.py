@@ -142,8 +142,20 @@ def _advance(
     actions = [rng.uniform(-1, 1, env.action_space.shape).astype(np.float32) for _ in range(60)]
     env.reset(seed=seed, options=options)
     for action in actions[:steps]:
-        env.step(action)
+        _, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:  # stepping an ended episode is an error
+            env.reset()
     return actions[steps:]
+
+
+def _steps_until_done(env: Any, actions: list[np.ndarray]) -> list[tuple]:
+    """``env.step`` results for ``actions``, stopping after the step that ends the episode."""
+    out = []
+    for action in actions:
+        out.append(env.step(action))
+        if out[-1][2] or out[-1][3]:
+            break
+    return out
 
 
 @pytest.mark.parametrize("method", ["deepcopy", "pickle"])
@@ -185,7 +197,7 @@ def test_snapshot_restores_into_a_scratch_env_again_and_again(task):
     actions = _advance(env, 9, seed=2)
     _advance(scratch, 3, seed=5)  # somewhere else entirely (push: another cube)
     snapshot = env.get_state()
-    expected = [env.step(a)[:4] for a in actions[:8]]
+    expected = [step[:4] for step in _steps_until_done(env, actions[:8])]
     for _ in range(2):
         scratch.set_state(snapshot)
         for (obs, reward, terminated, truncated), action in zip(expected, actions, strict=False):
@@ -236,7 +248,8 @@ _CHILD = textwrap.dedent(
     import pickle, sys
     import numpy as np
     with open(sys.argv[1], "rb") as f:
-        env, actions = pickle.load(f)
+        blob, actions = pickle.load(f)
+    env = pickle.loads(blob)
     obs = [env.step(a)[0] for a in actions]
     np.save(sys.argv[2], np.stack(obs))
     env.close()
@@ -248,8 +261,10 @@ def test_pickled_robot_env_continues_in_another_process(tmp_path):
     env = envs.make("robot-push")
     actions = _advance(env, 8, seed=1)[:5]
     path = tmp_path / "env.pkl"
-    path.write_bytes(pickle.dumps((env, actions)))
-    expected = np.stack([env.step(a)[0] for a in actions])
+    blob = pickle.dumps(env)  # mid-episode, before the original moves on
+    steps = _steps_until_done(env, actions)
+    path.write_bytes(pickle.dumps((blob, actions[: len(steps)])))
+    expected = np.stack([step[0] for step in steps])
     env.close()
     child_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ["PYTHONPATH"]])}
     subprocess.run(
