@@ -32,6 +32,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -131,18 +132,30 @@ class Vocabulary:
         seen = dict.fromkeys(tok for t in texts for tok in tokenize(t))
         return cls(tuple(seen), **kwargs)
 
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {w: i + 2 for i, w in enumerate(self.words)}
+
+    @cached_property
+    def _gram_cache(self) -> dict[str, list[int]]:
+        return {}
+
     def grams(self, token: str) -> list[int]:
         """Hashed trigram ids of ``token`` (with ``<`` and ``>`` as boundaries)."""
-        padded = f"<{token}>"
-        ids = [
-            zlib.crc32(padded[i : i + 3].encode()) % self.buckets + 1
-            for i in range(max(1, len(padded) - 2))
-        ]
-        return ids[: self.max_grams]
+        ids = self._gram_cache.get(token)
+        if ids is None:
+            padded = f"<{token}>"
+            ids = [
+                zlib.crc32(padded[i : i + 3].encode()) % self.buckets + 1
+                for i in range(max(1, len(padded) - 2))
+            ][: self.max_grams]
+            if len(self._gram_cache) < 100_000:
+                self._gram_cache[token] = ids
+        return ids
 
     def encode(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """``(word ids (N, T), trigram ids (N, T, G))`` padded with 0."""
-        index = {w: i + 2 for i, w in enumerate(self.words)}
+        index = self._index
         tokens = [tokenize(t)[: self.max_tokens] or ["."] for t in texts]
         length = max(max(len(t) for t in tokens), 5)  # the widest convolution fits
         words = np.zeros((len(texts), length), dtype=np.int64)
