@@ -176,3 +176,15 @@ def test_transfer_reports_improvement_over_the_baseline() -> None:
     assert (flipped["x"], flipped["y"]) == ("curriculum=plr", "curriculum=uniform")
     assert flipped["value"] == pytest.approx(0.3)
     assert (flipped["low"], flipped["high"]) == (pytest.approx(0.1), pytest.approx(0.4))
+
+
+def test_dialogue_nlu_trains_evaluates_and_compares_channels(tmp_path: Path) -> None:
+    from benchmarks import dialogue_nlu
+
+    argv = ["--utterances", "200", "--epochs", "1", "--eval-utterances", "20", "--episodes", "2"]
+    assert dialogue_nlu.main([*argv, "--out", str(tmp_path)]) == 0
+    data = _json(tmp_path / "dialogue-nlu.json")
+    assert set(data["expert"]) == set(dialogue_nlu.SPLITS)
+    assert data["expert"]["train"]["nlu"]["episodes"] == 2 and data["ppo"] is None
+    assert data["nlu_cost"]["ms_per_utterance_single"] > 0
+    assert "| heldout-domain |" in (tmp_path / "dialogue-nlu.md").read_text()
