@@ -298,8 +298,6 @@ class DialogueEnv(ScenarioEnv):
          (heard: inform(area=dontcare 1.00))
     """
 
-    perception_text_format = "practicegym-dialogue-semantics/1"
-
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
     episode_info_keys = ("turns", "offered_match", "requests_answered")
 
