@@ -6,7 +6,9 @@ Pipeline (small defaults; every number lands in ``benchmarks/results/dialogue-nl
    (restaurant and hotel only: the held-out attraction domain's templates and values are
    never seen) and train the text-CNN NLU (``--epochs``, word dropout/typo augmentation),
    unless ``--model`` names a trained one;
-2. NLU act / slot / request / frame F1 and exact match on fresh utterances of every split;
+2. NLU act / slot / request / frame F1 and exact match on fresh utterances of every split,
+   and exact match on a deterministic set (the canonical rendering of every act shape of
+   the train domains);
 3. NLU cost: milliseconds per utterance, one at a time (as the env calls it) and batched,
    and env steps/s through each channel;
 4. the handcrafted expert's success through the synthetic channel and through the NLU
@@ -44,9 +46,13 @@ from agents.perception.text import (
     format_text_table,
     load_nlu,
     load_text_dataset,
+    nlu_metrics,
+    predict_semantics,
     train_text_model,
 )
 from benchmarks import report
+from envs.dialogue.domain import load_domain
+from envs.dialogue.nlg import TemplateNLG, example_acts, semantics
 
 SPLITS = ("train", "heldout-domain", "heldout-noise", "heldout-users")
 RECIPE = Path(__file__).resolve().parents[1] / "agents" / "hyperparams" / "maskable-ppo.yaml"
@@ -76,6 +82,19 @@ def run_episodes(env: Any, act: Any, episodes: int, seed: int) -> dict[str, floa
         "turns": float(np.mean(turns)),
         "episodes": episodes,
     }
+
+
+def round_trip(nlu: TextNLU) -> dict[str, Any]:
+    """NLU metrics on the canonical rendering of every act shape of the train domains."""
+    texts, truth = [], []
+    for name in ("restaurant", "hotel"):
+        dom = load_domain(name)
+        nlg = TemplateNLG(dom)
+        texts += [nlg.render(act) for act in example_acts(dom)]
+        truth += [semantics(dom, act) for act in example_acts(dom)]
+    predicted = predict_semantics(nlu, texts)
+    wrong = [[t, p, g] for t, p, g in zip(texts, predicted, truth, strict=True) if p != g]
+    return {**nlu_metrics(predicted, truth), "wrong": wrong}
 
 
 def expert_success(nlu: TextNLU, episodes: int, seed: int) -> dict[str, dict[str, Any]]:
@@ -170,8 +189,14 @@ def ppo(
     return out
 
 
-def _tables(nlu_report: dict, expert: dict, cost: dict, ppo_res: dict | None) -> str:
-    parts = ["## NLU on fresh utterances of each split\n", format_text_table(nlu_report)]
+def _tables(nlu_report: dict, trip: dict, expert: dict, cost: dict, ppo_res: dict | None) -> str:
+    parts = [
+        "## NLU on fresh utterances of each split\n",
+        format_text_table(nlu_report),
+        f"\n\nDeterministic set (the canonical rendering of every act shape of the train "
+        f"domains, {trip['utterances']} utterances): exact match {trip['exact_match']:.3f}, "
+        f"frame F1 {trip['frame_f1']:.3f}.",
+    ]
     rows = [
         [
             split,
@@ -259,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             model_dir, utterances=args.eval_utterances, device="cpu", progress=False
         )
         print(format_text_table(nlu_report), flush=True)
+        trip = round_trip(nlu)
+        print(f"round trip exact match {trip['exact_match']:.3f}", flush=True)
         if not texts:
             texts = [f"I'm looking for a restaurant in the north {i}" for i in range(500)]
         cost = nlu_cost(nlu, texts, steps=2_000)
@@ -271,11 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "nlu_training": {k: v for k, v in train_info.items() if k != "data"},
         "nlu_eval": nlu_report,
+        "nlu_round_trip": trip,
         "nlu_cost": cost,
         "expert": expert,
         "ppo": ppo_res,
     }
-    report.write("dialogue-nlu", data, _tables(nlu_report, expert, cost, ppo_res), args.out)
+    report.write("dialogue-nlu", data, _tables(nlu_report, trip, expert, cost, ppo_res), args.out)
     return 0
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "TemplateNLG",
     "Templates",
     "add_noise",
+    "example_acts",
     "load_templates",
     "semantics",
 ]
@@ -231,17 +232,40 @@ class TemplateNLG:
         return text if stream is None else add_noise(text, stream, typos)
 
 
+def example_acts(domain: Domain) -> list[UserAct]:
+    """One act of every shape the user simulator produces, over every value of every slot.
+
+    ``inform`` and ``negate`` of each value (and dontcare) of each slot, ``affirm`` of
+    each value, a ``request`` of each requestable slot, ``bye`` and ``null`` (the
+    simulator never says a bare ``negate``, ``inform`` or ``thanks``). Rendered without
+    a stream it is a deterministic utterance set for checking an NLU.
+    """
+    acts = [UserAct(BYE), UserAct(NULL)]
+    for s, slot in enumerate(domain.slots):
+        for v in range(len(slot.values) + 1):
+            acts += [UserAct(INFORM, [(s, v)]), UserAct(NEGATE, [(s, v)])]
+            if v < len(slot.values):
+                acts.append(UserAct(AFFIRM, [(s, v)]))
+    acts += [UserAct(REQUEST, requests=[r]) for r in range(domain.n_requestable)]
+    return acts
+
+
 def semantics(domain: Domain, act: UserAct) -> str:
     """The act as a compact string over names, e.g. ``inform(area=north,?phone)``.
 
     Items are ``slot=value`` (``dontcare`` for any value), then requested slots as
-    ``?name``; this is the label format of text perception datasets.
+    ``?name``; this is the label format of text perception datasets, so it holds what
+    the words say: an ``affirm`` ("Yes, that's right.") names no value (the system knows
+    what it asked to confirm).
 
     >>> from envs.dialogue.domain import load_domain
     >>> dom = load_domain("hotel")
     >>> semantics(dom, UserAct(REQUEST, requests=[0, dom.n_slots]))
     'request(?area,?phone)'
+    >>> semantics(dom, UserAct(AFFIRM, [(0, 1)]))
+    'affirm()'
     """
-    items = [f"{domain.slot_names[s]}={domain.slots[s].value_name(v)}" for s, v in act.items]
+    said = [] if act.act == AFFIRM else act.items
+    items = [f"{domain.slot_names[s]}={domain.slots[s].value_name(v)}" for s, v in said]
     items += [f"?{domain.requestable_name(r)}" for r in act.requests]
     return f"{USER_ACT_NAMES[act.act]}({','.join(items)})"

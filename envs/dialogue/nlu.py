@@ -41,7 +41,7 @@ from typing import Protocol, runtime_checkable
 
 from envs.dialogue.domain import Domain
 from envs.dialogue.noise import Hypotheses
-from envs.dialogue.user import USER_ACT_NAMES, UserAct
+from envs.dialogue.user import AFFIRM, USER_ACT_NAMES, UserAct
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -136,7 +136,7 @@ class NLUChannel:
             (requestable.index(r), float(c)) for r, c in interp.requests.items() if r in requestable
         ]
         heard = {(s, v) for s, v, _ in out.top}
-        truth = set(act.items)
+        truth = set() if act.act == AFFIRM else set(act.items)  # a 'yes' names no value
         out.errors = len(truth - heard) + len(set(act.requests) - {r for r, _ in out.requests})
         out.spurious = len(heard - truth)
         return out
