@@ -7,7 +7,10 @@
   features extractor (:func:`extractor_policy_kwargs`);
 * :mod:`~agents.perception.training` and :mod:`~agents.perception.evaluation` train a model
   and measure its per-label error on every split (held-out visuals included);
-* ``python -m agents.perception collect|train|eval`` is the command line.
+* :mod:`~agents.perception.text` is the text counterpart: a Kim-2014 convolutional NLU
+  trained on the dialogue env's user utterances, usable as its ``nlu`` channel;
+* ``python -m agents.perception collect|train|eval`` is the command line (frames or text,
+  told apart by the dataset's and model's metadata).
 
 Heavy modules (torch, SB3) load on first use, so ``import agents.perception`` is cheap.
 """
@@ -23,12 +26,15 @@ __all__ = [
     "ModelConfig",
     "PerceptionExtractor",
     "PerceptionNet",
+    "TextConfig",
+    "TextNLU",
     "TrainConfig",
     "collect",
     "evaluate",
     "extractor_policy_kwargs",
     "load_dataset",
     "load_model",
+    "load_nlu",
     "main",
     "save_model",
     "train",
@@ -45,6 +51,9 @@ _WHERE = {
     "extractor_policy_kwargs": "model",
     "load_model": "model",
     "save_model": "model",
+    "TextConfig": "text",
+    "TextNLU": "text",
+    "load_nlu": "text",
     "TrainConfig": "training",
     "train": "training",
     "evaluate": "evaluation",

@@ -7,6 +7,13 @@ Examples::
     python -m agents.perception train --data data/driving-train --out models/driving
     python -m agents.perception eval --model models/driving --env driving --frames 2000
 
+The same commands make a text NLU for the dialogue env (text datasets and models are
+recognised by their metadata; ``--frames`` then counts utterances)::
+
+    python -m agents.perception collect --env dialogue --frames 20000 --out data/dialogue
+    python -m agents.perception train --data data/dialogue --out models/nlu --augment
+    python -m agents.perception eval --model models/nlu --frames 2000
+
 Bad input (unknown env or split, missing folder, existing output, bad numbers) prints
 ``error: ...`` and returns exit status 2.
 """
@@ -105,18 +112,30 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         nargs="+",
         default=[16, 32, 64, 64],
-        help="conv channels of the trunk, one per stride-2 layer (default: 16 32 64 64)",
+        help="frames: conv channels of the trunk, one per stride-2 layer (default: 16 32 64 64)",
     )
     t.add_argument(
         "--embed-dim",
         type=positive_int,
-        default=256,
-        help="trunk embedding size = the policy's features (default 256)",
+        default=None,
+        help="frames: trunk embedding size = the policy's features (default 256); text: word "
+        "and trigram vector size (default 64)",
+    )
+    t.add_argument(
+        "--filters", type=positive_int, default=64, help="text: filters per width (default 64)"
+    )
+    t.add_argument(
+        "--widths",
+        type=positive_int,
+        nargs="+",
+        default=[2, 3, 4],
+        help="text: convolution widths in tokens, 1 to 5 (default: 2 3 4)",
     )
     t.add_argument(
         "--augment",
         action="store_true",
-        help="photometric augmentation (brightness, tint, contrast, noise) of training batches",
+        help="frames: photometric augmentation (brightness, tint, contrast, noise); text: word "
+        "dropout and typos; of training batches",
     )
     t.add_argument("--seed", type=nonneg_int, default=0, help="seed (default 0)")
     t.add_argument(
@@ -203,8 +222,60 @@ def _collect(args: argparse.Namespace) -> int:
     print(
         f"wrote {meta['frames']} frames of {meta['env']}/{meta['split']} to {args.out} "
         f"({len(meta['shards'])} shards, {meta['frames_per_second']:.0f} frames/s "
-        f"with {meta['workers']} workers); labels: {', '.join(meta['label_names'])}"
+        f"with {meta['workers']} workers); "
+        + (
+            "text: utterances and their semantics"
+            if meta["kind"] == "text"
+            else f"labels: {', '.join(meta['label_names'])}"
+        )
     )
+    return 0
+
+
+def _data_kind(paths: Sequence[Path]) -> str:
+    from agents.perception.data import read_metadata
+
+    return read_metadata(paths[0]).get("kind", "frames")
+
+
+def _model_kind(model: Path) -> str:
+    meta_path = Path(model) / "model.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return "frames"  # the frame loader names what is wrong
+    from agents.perception.text import TEXT_MODEL_FORMAT
+
+    return (
+        "text" if isinstance(meta, dict) and meta.get("format") == TEXT_MODEL_FORMAT else "frames"
+    )
+
+
+def _train_text(args: argparse.Namespace) -> int:
+    from agents.perception.text import TextConfig, train_text_model
+
+    cfg = TextConfig(
+        embed_dim=args.embed_dim or TextConfig.embed_dim,
+        filters=args.filters,
+        widths=tuple(args.widths),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        patience=args.patience,
+        val_fraction=args.val_fraction,
+        augment=args.augment,
+        seed=args.seed,
+        device=args.device,
+    )
+    info = train_text_model(
+        args.data, args.out, cfg, overwrite=args.overwrite, progress=not args.no_progress
+    )
+    print(
+        f"trained on {info['train_utterances']} utterances ({info['val_utterances']} validation), "
+        f"best epoch {info['best_epoch']}, {info['train_seconds']} s on {info['device']}; "
+        f"saved to {args.out}"
+    )
+    print(" ".join(f"{k} {v:.3f}" for k, v in info["val_metrics"].items() if k != "utterances"))
     return 0
 
 
@@ -212,6 +283,9 @@ def _train(args: argparse.Namespace) -> int:
     from agents.perception.training import TrainConfig, train
 
     _check_out(args.out)
+    if _data_kind(args.data) == "text":
+        return _train_text(args)
+
     cfg = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -223,7 +297,7 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device,
         augment=args.augment,
         channels=tuple(args.channels),
-        embed_dim=args.embed_dim,
+        embed_dim=args.embed_dim or TrainConfig.embed_dim,
     )
     info = train(args.data, args.out, cfg, overwrite=args.overwrite, progress=not args.no_progress)
     print(
@@ -246,20 +320,37 @@ def _eval(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.is_dir():
         raise ValueError(f"--out {str(args.out)!r} is a folder; pass a JSON file path")
     _check_out(args.out.parent if args.out is not None else Path(args.model), "--out folder")
-    report = evaluate(
-        args.model,
-        args.env,
-        frames=args.frames,
-        splits=args.splits,
-        seed=args.seed,
-        workers=args.workers,
-        env_kwargs=args.env_kwargs,
-        device=args.device,
-        progress=not args.no_progress,
-    )
+    if _model_kind(args.model) == "text":
+        from agents.perception.text import evaluate_text, format_text_table
+
+        report = evaluate_text(
+            args.model,
+            args.env,
+            utterances=args.frames,
+            splits=args.splits,
+            seed=args.seed,
+            workers=args.workers,
+            env_kwargs=args.env_kwargs,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+        table = format_text_table(report)
+    else:
+        report = evaluate(
+            args.model,
+            args.env,
+            frames=args.frames,
+            splits=args.splits,
+            seed=args.seed,
+            workers=args.workers,
+            env_kwargs=args.env_kwargs,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+        table = format_table(report)
     out = args.out or Path(args.model) / f"eval-{report['env']}.json"
     save_report(report, out)
-    print(format_table(report))
+    print(table)
     print(f"report: {out}")
     return 0
 

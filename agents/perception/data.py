@@ -1,4 +1,4 @@
-"""Perception datasets rendered from our own envs: frames + privileged labels.
+"""Perception datasets rendered from our own envs: frames (or words) + privileged labels.
 
 A dataset is a folder of compressed shards plus one metadata file::
 
@@ -14,6 +14,12 @@ a scenario from the split at every reset, so the split's visual parameters (colo
 brightness, noise...) are randomised across episodes. Actions come from the env's scripted
 expert mixed with noise (a per-episode noise scale plus occasional uniformly random
 actions), so the states cover more than the expert's narrow path.
+
+Envs with the *text* hooks instead (``perception_text()``, ``perception_semantics()``:
+the dialogue env's user utterance and its true act) give text datasets of the same
+layout, ``"kind": "text"`` in the metadata and shards holding ``texts`` and ``semantics``
+(unicode arrays, no pickle) plus ``episodes``; ``frames`` counts utterances there.
+:mod:`agents.perception.text` trains and evaluates on them.
 
 Each shard is rendered by an independent task seeded from
 ``np.random.SeedSequence(seed).spawn(n_shards)``, so the dataset is the same for a given
@@ -42,13 +48,16 @@ __all__ = [
     "CollectConfig",
     "Dataset",
     "collect",
+    "dataset_kind",
     "load_dataset",
     "render_frames",
+    "render_texts",
 ]
 
 DATASET_FORMAT = "practicegym-perception-dataset/1"
 METADATA_FILE = "metadata.json"
 EPISODE_STRIDE = 1_000_000  # global episode id = shard index * stride + episode in shard
+TEXT_HOOKS = ("perception_text", "perception_semantics")
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,32 @@ class _NoisyExpert:
         return action
 
 
+def _walk(env: Any, cfg: CollectConfig, n: int, rng: np.random.Generator) -> Iterator[int]:
+    """Drives ``env`` with the noisy expert; yields the episode index at each of ``n`` samples.
+
+    The caller reads the env's hooks at each yield (after a reset or a step).
+    """
+    policy = _NoisyExpert(env, cfg.env, rng, cfg)
+    count, episode, step = 0, -1, 0
+    done = True
+    obs = None
+    while count < n:
+        if done:
+            obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
+            policy.new_episode()
+            episode += 1
+            step = 0
+            done = False
+        else:
+            obs, _, terminated, truncated, _ = env.step(policy.act(obs))
+            done = terminated or truncated
+            step += 1
+        if step % cfg.every:
+            continue
+        yield episode
+        count += 1
+
+
 def render_frames(
     cfg: CollectConfig, n_frames: int, seed: np.random.SeedSequence | int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], dict[str, str]]:
@@ -220,27 +255,11 @@ def render_frames(
     env = envs.make(cfg.env, split=cfg.split, **dict(cfg.env_kwargs))
     try:
         frame_fn, label_fn, units = _hooks(env, cfg.env)
-        policy = _NoisyExpert(env, cfg.env, rng, cfg)
         frames: np.ndarray | None = None
         labels = np.empty((n_frames, 0), dtype=np.float32)
         episodes = np.empty(n_frames, dtype=np.int64)
         names: list[str] = []
-        count, episode, step = 0, -1, 0
-        done = True
-        obs = None
-        while count < n_frames:
-            if done:
-                obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
-                policy.new_episode()
-                episode += 1
-                step = 0
-                done = False
-            else:
-                obs, _, terminated, truncated, _ = env.step(policy.act(obs))
-                done = terminated or truncated
-                step += 1
-            if step % cfg.every:
-                continue
+        for count, episode in enumerate(_walk(env, cfg, n_frames, rng)):
             frame = np.asarray(frame_fn())
             values = label_fn()
             if frames is None:
@@ -261,7 +280,6 @@ def render_frames(
             frames[count] = frame
             labels[count] = [float(values[k]) for k in names]
             episodes[count] = episode
-            count += 1
         unit_map = {k: str(units.get(k, "")) for k in names}
         assert frames is not None
         return frames, labels, episodes, names, unit_map
@@ -350,6 +368,51 @@ def _render_frames_batched(
         venv.close()
 
 
+def render_texts(
+    cfg: CollectConfig, n: int, seed: np.random.SeedSequence | int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Renders ``n`` utterances and their semantics in this process (text hooks).
+
+    Returns:
+        ``(texts, semantics, episodes)``: unicode arrays (no pickle needed to store
+        them) and episode indices counted from 0 within this call.
+
+    Raises:
+        ValueError: The env lacks the text hooks.
+    """
+    import envs
+
+    rng = np.random.default_rng(seed)
+    env = envs.make(cfg.env, split=cfg.split, **dict(cfg.env_kwargs))
+    try:
+        base = env.unwrapped
+        if not all(hasattr(base, h) for h in TEXT_HOOKS):
+            raise ValueError(f"env {cfg.env!r} lacks the text perception hooks {list(TEXT_HOOKS)}")
+        texts: list[str] = []
+        sems: list[str] = []
+        episodes = np.empty(n, dtype=np.int64)
+        for count, episode in enumerate(_walk(env, cfg, n, rng)):
+            texts.append(base.perception_text())
+            sems.append(base.perception_semantics())
+            episodes[count] = episode
+        return np.asarray(texts, dtype=str), np.asarray(sems, dtype=str), episodes
+    finally:
+        env.close()
+
+
+def dataset_kind(env: str, env_kwargs: Mapping[str, Any] | None = None) -> str:
+    """``"text"`` for envs with only the text hooks, else ``"frames"``."""
+    import envs
+
+    made = envs.make(env, **dict(env_kwargs or {}))
+    try:
+        base = made.unwrapped
+        has_text = all(hasattr(base, h) for h in TEXT_HOOKS)
+        return "text" if has_text and not hasattr(base, "perception_frame") else "frames"
+    finally:
+        made.close()
+
+
 def _shard_plan(cfg: CollectConfig) -> list[tuple[int, int, np.random.SeedSequence]]:
     n_shards = math.ceil(cfg.frames / cfg.shard_size)
     seeds = np.random.SeedSequence(cfg.seed).spawn(n_shards)
@@ -358,25 +421,33 @@ def _shard_plan(cfg: CollectConfig) -> list[tuple[int, int, np.random.SeedSequen
 
 
 def _render_task(
-    task: tuple[CollectConfig, int, int, np.random.SeedSequence, str | None],
+    task: tuple[CollectConfig, int, int, np.random.SeedSequence, str | None, str],
 ) -> dict[str, Any]:
-    cfg, index, size, seed, out_dir = task
-    frames, labels, episodes, names, units = render_frames(cfg, size, seed)
-    episodes = episodes + index * EPISODE_STRIDE
-    result: dict[str, Any] = {"index": index, "names": names, "units": units, "n": size}
+    cfg, index, size, seed, out_dir, kind = task
+    arrays: dict[str, np.ndarray]
+    if kind == "text":
+        texts, sems, episodes = render_texts(cfg, size, seed)
+        arrays = {"texts": texts, "semantics": sems}
+        result: dict[str, Any] = {"index": index, "names": [], "units": {}, "n": size}
+    else:
+        frames, labels, episodes, names, units = render_frames(cfg, size, seed)
+        arrays = {"frames": frames, "labels": labels}
+        result = {"index": index, "names": names, "units": units, "n": size}
+        result["frame_shape"] = list(frames.shape[1:])
+    arrays["episodes"] = episodes + index * EPISODE_STRIDE
     if out_dir is None:
-        result.update(frames=frames, labels=labels, episodes=episodes)
+        result.update(arrays)
     else:
         name = f"shard-{index:05d}.npz"
-        np.savez_compressed(Path(out_dir) / name, frames=frames, labels=labels, episodes=episodes)
-        result.update(file=name, frame_shape=list(frames.shape[1:]))
+        np.savez_compressed(Path(out_dir) / name, **arrays)
+        result["file"] = name
     return result
 
 
 def _run_tasks(
-    cfg: CollectConfig, out_dir: str | None, progress: bool, desc: str
+    cfg: CollectConfig, out_dir: str | None, progress: bool, desc: str, kind: str = "frames"
 ) -> Iterator[dict[str, Any]]:
-    tasks = [(cfg, i, n, s, out_dir) for i, n, s in _shard_plan(cfg)]
+    tasks = [(cfg, i, n, s, out_dir, kind) for i, n, s in _shard_plan(cfg)]
     from tqdm.auto import tqdm
 
     bar = tqdm(total=cfg.frames, desc=desc, unit="frame", disable=not progress)
@@ -436,24 +507,27 @@ def collect(
             raise FileExistsError(f"{out} exists and is not a perception dataset; not removing it")
     spec = envs.resolve(cfg.env)
     _check_split(cfg.env, cfg.split, cfg.env_kwargs)
+    kind = dataset_kind(cfg.env, cfg.env_kwargs)
     partial = out.with_name(out.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
     start = time.perf_counter()
     try:
-        results = list(_run_tasks(cfg, str(partial), progress, f"collect {cfg.env}/{cfg.split}"))
+        desc = f"collect {cfg.env}/{cfg.split}"
+        results = list(_run_tasks(cfg, str(partial), progress, desc, kind))
         _check_consistent(results)
         seconds = time.perf_counter() - start
         meta = {
             "format": DATASET_FORMAT,
+            "kind": kind,
             "env": spec.name,
             "env_id": spec.env_id,
             "split": cfg.split,
             "seed": cfg.seed,
             "config": {k: v for k, v in asdict(cfg).items() if k != "workers"},
             "frames": cfg.frames,
-            "frame_shape": results[0]["frame_shape"],
+            "frame_shape": results[0].get("frame_shape", []),
             "label_names": results[0]["names"],
             "label_units": [results[0]["units"][k] for k in results[0]["names"]],
             "shards": [
@@ -536,7 +610,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{meta_path} is not valid JSON: {err}") from None
     if not isinstance(meta, dict) or meta.get("format") != DATASET_FORMAT:
         raise ValueError(f"{meta_path}: format must be {DATASET_FORMAT!r}")
-    required = ("env", "split", "label_names", "label_units", "frame_shape", "shards")
+    required = ["env", "split", "shards"]
+    if meta.get("kind", "frames") == "frames":
+        required += ["label_names", "label_units", "frame_shape"]
     missing = [k for k in required if k not in meta]
     if missing:
         raise ValueError(f"{meta_path} lacks keys {missing}")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from gymnasium import spaces
@@ -18,14 +19,12 @@ from envs.dialogue.domain import (
     RandomStream,
     load_domain,
 )
+from envs.dialogue.nlg import TemplateNLG, semantics
+from envs.dialogue.nlu import Interpretation, NLUChannel, Understanding, load_understanding
 from envs.dialogue.noise import Hypotheses, NoiseChannel
 from envs.dialogue.tracker import BeliefTracker
 from envs.dialogue.user import (
-    AFFIRM,
     BYE,
-    INFORM,
-    NEGATE,
-    REQUEST,
     SYS_ACT_NAMES,
     SYS_BYE,
     SYS_CONFIRM,
@@ -34,7 +33,6 @@ from envs.dialogue.user import (
     SYS_OFFER,
     SYS_REQMORE,
     SYS_REQUEST,
-    THANKS,
     USER_ACT_NAMES,
     UserAct,
     UserSimulator,
@@ -43,6 +41,7 @@ from envs.scenarios import Categorical, Continuous, Integer, ScenarioSpace
 
 __all__ = [
     "ACTION_NAMES",
+    "CHANNELS",
     "N_ACTIONS",
     "OBS_SIZE",
     "SCENARIO_SPACE",
@@ -61,6 +60,9 @@ SCENARIO_SPACE = ScenarioSpace(
         Integer("requests", 0, 3, description="requested slots", easy="low"),
         Continuous("unfriendly", 0.0, 1.0, description="unfriendly-user probability", easy="low"),
         Continuous("goal_change", 0.0, 0.5, description="goal-change probability", easy="low"),
+        Continuous(
+            "typos", 0.0, 0.3, description="typo/disfluency rate of user words (nlu channel)"
+        ),
     ],
     splits={
         "train": {
@@ -72,9 +74,10 @@ SCENARIO_SPACE = ScenarioSpace(
             "requests": (0, 2),
             "unfriendly": (0.0, 0.2),
             "goal_change": (0.0, 0.2),
+            "typos": (0.0, 0.1),
         },
         "heldout-domain": {"domain": "attraction"},
-        "heldout-noise": {"ser": (0.3, 0.45)},
+        "heldout-noise": {"ser": (0.3, 0.45), "typos": (0.15, 0.3)},
         "heldout-users": {
             "patience": (1, 3),
             "constraints": (4, 5),
@@ -84,6 +87,8 @@ SCENARIO_SPACE = ScenarioSpace(
         },
     },
 )
+
+CHANNELS = ("synthetic", "nlu")
 
 # ----------------------------------------------------------------------- actions
 
@@ -192,6 +197,13 @@ class DialogueEnv(ScenarioEnv):
     volunteers other constraints), may change a constraint when told nothing matches,
     and hangs up when its patience runs out.
 
+    With ``channel="nlu"`` the user speaks instead: its act is rendered as words from
+    per-domain templates (:mod:`~envs.dialogue.nlg`; paraphrases, and typos and
+    disfluencies at the scenario's ``typos`` rate) and a trained NLU
+    (:class:`~envs.dialogue.nlu.Understanding`) turns the words into the N-best list,
+    with the classifier's confidences; ``ser`` then plays no part. Paraphrases and typos
+    draw from their own generator, so a seed gives the same user under both channels.
+
     ## Action Space
     ``Discrete(16)``, slots padded to 6 so one policy acts in every domain:
 
@@ -255,7 +267,15 @@ class DialogueEnv(ScenarioEnv):
     ``split`` (``"train"``, ``"heldout-domain"``, ``"heldout-noise"``,
     ``"heldout-users"``), ``context`` (``"hidden"``/``"visible"``), ``render_mode``
     (``"ansi"``: the transcript with templated utterances), ``max_turns`` (25),
-    ``reward`` (:class:`RewardConfig` or a dict of its fields).
+    ``reward`` (:class:`RewardConfig` or a dict of its fields), ``channel``
+    (``"synthetic"``: the semantic error model, default; ``"nlu"``: words through an NLU),
+    ``nlu_model`` (with ``channel="nlu"``: a model folder, resolved by
+    :func:`~envs.dialogue.nlu.load_understanding`, or an ``Understanding`` object).
+
+    ## Perception hooks
+    ``perception_text()`` (the user's last utterance, rendered with the scenario's
+    paraphrases and typos) and ``perception_semantics()`` (its true act, e.g.
+    ``inform(area=north)``) label text datasets for ``agents.perception``.
 
     ## Copies
     ``copy.deepcopy(env)`` and ``pickle`` round trips (in this or another process) taken
@@ -266,7 +286,7 @@ class DialogueEnv(ScenarioEnv):
     name.
 
     ## Version History
-    * v0: first version.
+    * v0: first version; the ``nlu`` channel and the ``typos`` scenario parameter added.
 
     >>> env = DialogueEnv(render_mode="ansi")
     >>> obs, info = env.reset(seed=0, options={"scenario": {"domain": "hotel", "ser": 0.0}})
@@ -279,11 +299,11 @@ class DialogueEnv(ScenarioEnv):
     >>> reward, terminated
     (-1.0, False)
     >>> print(env.render(), end="")
-    USR: I'm looking for a hotel in the east without wifi.
-         (heard: inform(area=east 1.00, internet=no 1.00))
+    USR: I'm looking for a hotel with free wifi in the cheap price range.
+         (heard: inform(internet=yes 1.00, pricerange=cheap 1.00))
     SYS: Which area would you like to stay in?
-    USR: I'm looking for a hotel in the east.
-         (heard: inform(area=east 1.00))
+    USR: I don't mind about the area.
+         (heard: inform(area=dontcare 1.00))
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
@@ -296,34 +316,57 @@ class DialogueEnv(ScenarioEnv):
         render_mode: str | None = None,
         max_turns: int = 25,
         reward: RewardConfig | Mapping[str, float] | None = None,
+        channel: str = "synthetic",
+        nlu_model: str | os.PathLike | Understanding | None = None,
     ) -> None:
         super().__init__(SCENARIO_SPACE, split=split, context=context, render_mode=render_mode)
         if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
         self.max_turns = max_turns
         self.reward_config = RewardConfig.coerce(reward)
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; valid: {list(CHANNELS)}")
+        if (channel == "nlu") != (nlu_model is not None):
+            raise ValueError(
+                "channel='nlu' needs nlu_model (a model folder or an Understanding) and "
+                f"nlu_model only applies to it; got channel={channel!r}, nlu_model={nlu_model!r}"
+            )
+        self.channel_name = channel
+        self.nlu: Understanding | None = None
+        if nlu_model is not None:
+            is_nlu = isinstance(nlu_model, Understanding)
+            self.nlu = nlu_model if is_nlu else load_understanding(nlu_model)  # type: ignore[arg-type]
         self.action_space = spaces.Discrete(N_ACTIONS)
         self._declare_observation_space(spaces.Box(0.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32))
         self.stream = RandomStream(self.np_random)
         self.domain: Domain = load_domain(DOMAINS[0])
         self.user = UserSimulator(self.domain, self.stream)
         self.channel = NoiseChannel(self.domain, self.stream)
+        self.nlu_channel = None if self.nlu is None else NLUChannel(self.domain, self.nlu)
+        self.nlg_stream = RandomStream(np.random.default_rng(0))  # paraphrases and typos
+        self._nlg: dict[str, TemplateNLG] = {}
         self.tracker = BeliefTracker(self.domain)
         self.turns = 0
-        self.transcript: list[tuple[Any, ...]] = []
+        self.transcript: list[_Turn] = []
         self._slot_part = [0.0] * (S * N_SLOT_FEATURES)  # per-slot features, padded
         self._sys_act = _NO_SYS_ACT
         self._ser = 0.0
         self._nbest = 1
+        self._typos = 0.0
+        self._utterance: str | None = None
 
     # -------------------------------------------------------------- episode
 
     def _reset_world(self, scenario: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
         if self.stream.rng is not self.np_random:  # new or reseeded generator
             self.stream.reset(self.np_random)
+            self.nlg_stream.reset(np.random.default_rng(_child_seed(self.np_random)))
         dom = load_domain(scenario["domain"])
         self.domain = dom
         self.channel.domain = dom
+        if self.nlu_channel is not None:
+            self.nlu_channel.domain = dom
+        self._typos = float(scenario["typos"])
         self.tracker.reset(dom)
         self._slot_part = _EMPTY_SLOTS[dom.n_slots].copy()
         self._ser = float(scenario["ser"])
@@ -337,11 +380,11 @@ class DialogueEnv(ScenarioEnv):
             goal_change=rnd.random() < scenario["goal_change"],
             domain=dom,
         )
-        hyp = self.channel.corrupt(opening, self._ser, self._nbest)
+        hyp = self._hear(opening)
         self.tracker.update(SYS_INVALID, -1, -1, hyp)
         self.turns = 0
         self._sys_act = _NO_SYS_ACT
-        self.transcript = [(None, -1, -1, -1, (), opening, hyp)]
+        self.transcript = [_Turn(None, -1, -1, -1, (), opening, hyp, -1, *self._heard_words())]
         return self._observe(), {"turns": 0}
 
     def _step_world(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -364,11 +407,13 @@ class DialogueEnv(ScenarioEnv):
             informed = frozenset(tracker.requested)
         tracker.note_system_act(kind, slot, entity)
         user_act = self.user.respond(kind, slot, value, entity, informed)
-        hyp = self.channel.corrupt(user_act, self._ser, self._nbest)
+        hyp = self._hear(user_act)
         tracker.update(kind, slot, value, hyp)
         self.turns += 1
         self._sys_act = kind
-        self.transcript.append((action, kind, slot, value, informed, user_act, hyp, entity))
+        self.transcript.append(
+            _Turn(action, kind, slot, value, informed, user_act, hyp, entity, *self._heard_words())
+        )
         cfg = self.reward_config
         terms = {"turn": -cfg.turn, "invalid": 0.0 if valid else -cfg.invalid, "success": 0.0}
         terminated = kind == SYS_BYE or user_act.act == BYE
@@ -387,6 +432,42 @@ class DialogueEnv(ScenarioEnv):
         info["reward_terms"] = terms
         reward = terms["turn"] + terms["invalid"] + terms["success"]
         return self._observe(), reward, terminated, truncated, info
+
+    # -------------------------------------------------------------- channels
+
+    def _hear(self, act: UserAct) -> Hypotheses:
+        """The N-best list for the user's ``act`` through the env's channel."""
+        if self.nlu_channel is None:
+            self._utterance = None  # rendered on demand (perception_text, render)
+            return self.channel.corrupt(act, self._ser, self._nbest)
+        self._utterance = self._render_words(act)
+        return self.nlu_channel.hear(act, self._utterance, self._nbest)
+
+    def _heard_words(self) -> tuple[str | None, Interpretation | None, bool]:
+        understood = None if self.nlu_channel is None else self.nlu_channel.last
+        return self._utterance, understood, self.user.hung_up
+
+    def _nlg_for(self, dom: Domain) -> TemplateNLG:
+        nlg = self._nlg.get(dom.name)
+        if nlg is None:
+            nlg = self._nlg[dom.name] = TemplateNLG(dom)
+        return nlg
+
+    def _render_words(self, act: UserAct) -> str:
+        nlg = self._nlg_for(self.domain)
+        return nlg.render(act, self.nlg_stream, self._typos, hung_up=self.user.hung_up)
+
+    def perception_text(self) -> str:
+        """The user's last utterance (paraphrases and typos as the scenario says)."""
+        if self._utterance is None:
+            self._utterance = self._render_words(self.transcript[-1].user_act)
+            if self.render_mode == "ansi":
+                self.transcript[-1] = self.transcript[-1]._replace(utterance=self._utterance)
+        return self._utterance
+
+    def perception_semantics(self) -> str:
+        """The user's last act as names, e.g. ``inform(area=north)`` (the text label)."""
+        return semantics(self.domain, self.transcript[-1].user_act)
 
     # ---------------------------------------------------------------- masks
 
@@ -460,13 +541,16 @@ class DialogueEnv(ScenarioEnv):
         if self.render_mode != "ansi":
             return None
         lines: list[str] = []
-        for turn in self.transcript:
-            action, kind, slot, value, informed, user_act, hyp = turn[:7]
-            if action is not None:
-                entity = turn[7]
-                lines.append(f"SYS: {self._system_text(kind, slot, value, entity, informed)}")
-            lines.append(f"USR: {self._user_text(user_act)}")
-            lines.append(f"     (heard: {self._heard_text(hyp)})")
+        nlg = self._nlg_for(self.domain)
+        for t in self.transcript:
+            if t.action is not None:
+                text = self._system_text(t.kind, t.slot, t.value, t.entity, t.informed)
+                lines.append(f"SYS: {text}")
+            words = t.utterance or nlg.render(t.user_act, hung_up=t.hung_up)
+            lines.append(f"USR: {words}")
+            if t.understood is not None:
+                lines.append(f"     (NLU: {t.understood})")
+            lines.append(f"     (heard: {self._heard_text(t.hyp)})")
         return "\n".join(lines) + "\n"
 
     def _system_text(self, kind: int, slot: int, value: int, entity: int, informed: Any) -> str:
@@ -495,40 +579,32 @@ class DialogueEnv(ScenarioEnv):
             return "Thank you for calling, goodbye."
         return "Sorry, er... (an act that does not apply here)"
 
-    def _user_text(self, act: UserAct) -> str:
-        dom = self.domain
-        wanted = [dom.slots[s].phrase(v) for s, v in act.items if v != dom.dontcare[s]]
-        anything = [dom.slot_names[s] for s, v in act.items if v == dom.dontcare[s]]
-        phrase = f"a {dom.noun} {' '.join(wanted)}" if wanted else ""
-        if anything:
-            mind = f"I don't mind about the {' or the '.join(anything)}"
-            phrase = f"{phrase}; {mind.lower()}" if phrase else mind
-        if act.act == INFORM:
-            if not wanted:
-                return f"{phrase}." if phrase else f"I'm looking for a {dom.noun}."
-            return f"I'm looking for {phrase}."
-        if act.act == REQUEST:
-            asked = [
-                dom.info_phrases[r - dom.n_slots]
-                if r >= dom.n_slots
-                else f"the {dom.slot_names[r]}"
-                for r in act.requests
-            ]
-            return f"What is {' and '.join(asked)}?"
-        if act.act == AFFIRM:
-            return "Yes, that's right."
-        if act.act == NEGATE:
-            if not act.items:
-                return "No."
-            return f"No, I want {phrase}." if wanted else f"No. {phrase}."
-        if act.act == THANKS:
-            return "Thank you."
-        if act.act == BYE:
-            return "Forget it, goodbye." if self.user.hung_up else "Thank you, goodbye."
-        return "Sorry, what?"
-
     def _heard_text(self, hyp: Hypotheses) -> str:
         dom = self.domain
         items = [f"{dom.slot_names[s]}={dom.slots[s].value_name(v)} {c:.2f}" for s, v, c in hyp.top]
         items += [f"request {dom.requestable_name(r)} {c:.2f}" for r, c in hyp.requests]
         return f"{USER_ACT_NAMES[hyp.act]}({', '.join(items)})"
+
+
+class _Turn(NamedTuple):
+    """One transcript entry: the system act (``action`` None at the opening), the reply."""
+
+    action: int | None
+    kind: int
+    slot: int
+    value: int
+    informed: Any
+    user_act: UserAct
+    hyp: Hypotheses
+    entity: int
+    utterance: str | None
+    understood: Interpretation | None
+    hung_up: bool
+
+
+def _child_seed(rng: np.random.Generator) -> np.random.SeedSequence | int:
+    """A seed for a second stream derived from ``rng``'s seed, without drawing from it."""
+    seq = getattr(rng.bit_generator, "seed_seq", None)
+    if isinstance(seq, np.random.SeedSequence):
+        return np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 0x4E4C47))
+    return int(rng.integers(2**63))  # a generator built without a SeedSequence

@@ -204,3 +204,15 @@ def test_driving_ppo_times_the_main_command(tmp_path: Path) -> None:
     (run,) = _json(tmp_path / "driving_ppo.json")["runs"]
     assert run["wall_s"] > 0 and set(run["success"]) == set(driving_ppo.SPLITS)
     assert "| seed |" in (tmp_path / "driving_ppo.md").read_text()
+
+
+def test_dialogue_nlu_trains_evaluates_and_compares_channels(tmp_path: Path) -> None:
+    from benchmarks import dialogue_nlu
+
+    argv = ["--utterances", "200", "--epochs", "1", "--eval-utterances", "20", "--episodes", "2"]
+    assert dialogue_nlu.main([*argv, "--out", str(tmp_path)]) == 0
+    data = _json(tmp_path / "dialogue-nlu.json")
+    assert set(data["expert"]) == set(dialogue_nlu.SPLITS)
+    assert data["expert"]["train"]["nlu"]["episodes"] == 2 and data["ppo"] is None
+    assert data["nlu_cost"]["ms_per_utterance_single"] > 0
+    assert "| heldout-domain |" in (tmp_path / "dialogue-nlu.md").read_text()
