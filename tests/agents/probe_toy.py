@@ -70,8 +70,13 @@ class ProbeToyEnv(ScenarioEnv):
 class ConstantPolicy:
     """Always the same action (the toy's outcome does not depend on it)."""
 
-    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> tuple[np.ndarray, Any]:
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
         """Returns zero."""
         return np.zeros(1, dtype=np.float32), state
 

@@ -1,0 +1,148 @@
+"""Scenario probing, measured: adversarial search vs random sampling, and transfer maps.
+
+Setting (fixed before any run): for each target (a policy in an env), the failure search
+(Optuna TPE, ``bounds=train``, episode seed searched too, batches of ``--batch`` trials)
+and random sampling over the same bounds each play ``--budget`` episodes, for each search
+seed; both share one reference return (``--calibration`` train episodes). Reported:
+failures found per 100 episodes (mean ± std over seeds), the ratio, episodes to the
+first failure. Then one map per target (``--grid``, ``--episodes`` per cell, other
+parameters from train).
+
+    python -m benchmarks.probe --target driving=RUN_DIR:curvature,friction \
+        --target dialogue=RUN_DIR:ser,patience [--budget 200] [--seeds 0 1 2]
+
+A target's policy is a run folder or ``expert``/``random`` (then ``name`` is the env).
+Writes ``benchmarks/results/probe.{json,md}`` and ``probe-<name>-map.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.cli_types import positive_int
+from agents.probe import calibrate, compute_map, load_target, search
+from benchmarks import report
+
+
+def _target(text: str) -> tuple[str, str, list[str]]:
+    name, _, rest = text.partition("=")
+    policy, _, axes = rest.rpartition(":")
+    return name, policy, axes.split(",")
+
+
+def measure(name: str, policy: str, axes: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    target = load_target(policy, name if policy in ("expert", "random") else None)
+    t0 = time.perf_counter()
+    reference, scale = calibrate(target, args.calibration, 0)
+    runs: dict[str, list[dict[str, Any]]] = {"tpe": [], "random": []}
+    for seed in args.seeds:
+        for method in runs:
+            result = search(
+                target,
+                budget=args.budget,
+                method=method,
+                bounds="train",
+                seed=seed,
+                reference=reference,
+                scale=scale,
+                batch=args.batch,
+                progress=True,
+            )
+            runs[method].append(result.summary())
+            print(name, result.summary(), flush=True)
+    search_s = time.perf_counter() - t0
+    per100 = {m: np.array([r["failures_per_100"] for r in rs]) for m, rs in runs.items()}
+    t0 = time.perf_counter()
+    m = compute_map(
+        target,
+        axes,
+        grid=(args.grid, args.grid),
+        episodes=args.episodes,
+        split="train",
+        progress=True,
+    )
+    map_s = time.perf_counter() - t0
+    args.out.mkdir(parents=True, exist_ok=True)
+    png = args.out / f"probe-{name}-map.png"
+    m.save(args.out, stem=f"probe-{name}-map")
+    return {
+        "env": target.env,
+        "policy": target.label,
+        "reference_return": reference,
+        "return_scale": scale,
+        "searches": runs,
+        "failures_per_100": {
+            k: {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+            for k, v in per100.items()
+        },
+        "ratio": float(per100["tpe"].mean() / max(per100["random"].mean(), 1e-9)),
+        "search_seconds": round(search_s, 1),
+        "map": {
+            "axes": axes,
+            "grid": [len(a.values) for a in m.axes],
+            "episodes": m.episodes,
+            "png": png.name,
+            "success_train_region_mean": float(m.success.mean()),
+            "seconds": round(map_s, 1),
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--target", action="append", required=True, metavar="NAME=POLICY:X,Y")
+    p.add_argument("--budget", type=positive_int, default=200)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--batch", type=positive_int, default=20)
+    p.add_argument("--calibration", type=positive_int, default=32)
+    p.add_argument("--grid", type=positive_int, default=10)
+    p.add_argument("--episodes", type=positive_int, default=10)
+    p.add_argument("--out", type=Path, default=report.RESULTS)
+    args = p.parse_args(argv)
+    results = {
+        name: measure(name, pol, axes, args) for name, pol, axes in map(_target, args.target)
+    }
+    rows = []
+    for name, r in results.items():
+        f = r["failures_per_100"]
+        firsts = {k: [s["first_failure"] for s in r["searches"][k]] for k in ("tpe", "random")}
+        rows.append(
+            [
+                name,
+                r["policy"],
+                f"{f['tpe']['mean']:.1f} ± {f['tpe']['std']:.1f}",
+                f"{f['random']['mean']:.1f} ± {f['random']['std']:.1f}",
+                f"{r['ratio']:.2f}x",
+                f"{firsts['tpe']} / {firsts['random']}",
+            ]
+        )
+    table = report.markdown_table(
+        [
+            "target",
+            "policy",
+            "TPE failures / 100 ep",
+            "random failures / 100 ep",
+            "ratio",
+            "first failure (TPE / random, per seed)",
+        ],
+        rows,
+    )
+    text = (
+        f"Budget {args.budget} episodes per method and seed, seeds {args.seeds}, bounds "
+        f"train, batch {args.batch}; mean ± std over seeds.\n\n{table}\n\n"
+        + "\n".join(f"![{n} map]({r['map']['png']})" for n, r in results.items())
+    )
+    report.write(
+        "probe", {"settings": vars(args) | {"out": str(args.out)}, "results": results}, text
+    )
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
