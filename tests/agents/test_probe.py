@@ -203,3 +203,16 @@ def test_evaluate_map_hook(tmp_path: Path, toy_run: Path, capsys) -> None:
     assert not out.exists()
     assert evaluate.main([*base, "--map", "a", "b"]) == 0
     assert (out / "map.json").exists() and (out / "map.png").exists()
+
+
+def test_forced_scenarios_in_the_driving_batch_match_the_single_env() -> None:
+    from agents.evaluation.rollout import EpisodeJob, run_jobs
+
+    forced = [{"curvature": 0.03, "friction": 0.2}, None, {"friction": 1.1}]
+    jobs = [EpisodeJob("r", "train", i, 100 + i, f) for i, f in enumerate(forced)]
+    kwargs = {"env_name": "driving", "env_kwargs": {}, "policies": {"r": "random"}}
+    batch = run_jobs(jobs, progress=False, vectorize=True, **kwargs)
+    single = run_jobs(jobs, progress=False, vectorize=False, **kwargs)
+    assert batch == single
+    assert batch[0].scenario["curvature"] == 0.03 and batch[0].scenario["friction"] == 0.2
+    assert batch[2].scenario["friction"] == 1.1
