@@ -9,15 +9,18 @@ first failure. Then one map per target (``--grid``, ``--episodes`` per cell, oth
 parameters from train).
 
     python -m benchmarks.probe --target driving=RUN_DIR:curvature,friction \
-        --target dialogue=RUN_DIR:ser,patience [--budget 200] [--seeds 0 1 2]
+        --target dialogue=RUN_DIR:ser,patience [--budget 200] [--seeds 0 1 2] [--merge]
 
 A target's policy is a run folder or ``expert``/``random`` (then ``name`` is the env).
-Writes ``benchmarks/results/probe.{json,md}`` and ``probe-<name>-map.png``.
+``--merge`` keeps the other targets already in ``probe.json`` (each entry records its own
+budget and seeds). Writes ``probe.{json,md}`` and ``probe-<name>-map.{png,json}`` to
+``--out`` (default ``benchmarks/results``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,8 @@ def _target(text: str) -> tuple[str, str, list[str]]:
 
 
 def measure(name: str, policy: str, axes: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    from agents.probe.maps import region_spans
+
     target = load_target(policy, name if policy in ("expert", "random") else None)
     t0 = time.perf_counter()
     reference, scale = calibrate(target, args.calibration, 0)
@@ -70,7 +75,16 @@ def measure(name: str, policy: str, axes: list[str], args: argparse.Namespace) -
     args.out.mkdir(parents=True, exist_ok=True)
     png = args.out / f"probe-{name}-map.png"
     m.save(args.out, stem=f"probe-{name}-map")
+    space = target.space()
+    inside = [
+        [any(lo <= v <= hi for lo, hi in region_spans(space, "train", a)) for v in values]
+        for a, values in ((a, range(len(a.values)) if a.categorical else a.values) for a in m.axes)
+    ]
+    in_train = np.outer(inside[0], inside[1])
     return {
+        "budget": args.budget,
+        "seeds": list(args.seeds),
+        "batch": args.batch,
         "env": target.env,
         "policy": target.label,
         "reference_return": reference,
@@ -87,7 +101,8 @@ def measure(name: str, policy: str, axes: list[str], args: argparse.Namespace) -
             "grid": [len(a.values) for a in m.axes],
             "episodes": m.episodes,
             "png": png.name,
-            "success_train_region_mean": float(m.success.mean()),
+            "success_mean": float(m.success.mean()),
+            "success_train_cells": float(m.success[in_train].mean()) if in_train.any() else None,
             "seconds": round(map_s, 1),
         },
     }
@@ -103,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grid", type=positive_int, default=10)
     p.add_argument("--episodes", type=positive_int, default=10)
     p.add_argument("--out", type=Path, default=report.RESULTS)
+    p.add_argument("--merge", action="store_true", help="keep other targets of probe.json")
     args = p.parse_args(argv)
-    results = {
+    previous = args.out / "probe.json"
+    kept = json.loads(previous.read_text())["results"] if args.merge and previous.exists() else {}
+    results = kept | {
         name: measure(name, pol, axes, args) for name, pol, axes in map(_target, args.target)
     }
     rows = []
@@ -115,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 name,
                 r["policy"],
+                f"{r['budget']} x {len(r['seeds'])}",
                 f"{f['tpe']['mean']:.1f} ± {f['tpe']['std']:.1f}",
                 f"{f['random']['mean']:.1f} ± {f['random']['std']:.1f}",
                 f"{r['ratio']:.2f}x",
@@ -125,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             "target",
             "policy",
+            "episodes x seeds",
             "TPE failures / 100 ep",
             "random failures / 100 ep",
             "ratio",
@@ -133,13 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         rows,
     )
     text = (
-        f"Budget {args.budget} episodes per method and seed, seeds {args.seeds}, bounds "
-        f"train, batch {args.batch}; mean ± std over seeds.\n\n{table}\n\n"
-        + "\n".join(f"![{n} map]({r['map']['png']})" for n, r in results.items())
+        "Failures found per 100 episodes by the TPE search and by random sampling over the "
+        "train bounds, each with the same episode budget per seed (searched: every "
+        "scenario parameter and the episode seed); mean ± std over seeds.\n\n"
+        f"{table}\n\n" + "\n".join(f"![{n} map]({r['map']['png']})" for n, r in results.items())
     )
-    report.write(
-        "probe", {"settings": vars(args) | {"out": str(args.out)}, "results": results}, text
-    )
+    settings = vars(args) | {"out": str(args.out)}
+    report.write("probe", {"settings": settings, "results": results}, text, out=args.out)
     print(text)
     return 0
 

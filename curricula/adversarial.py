@@ -14,8 +14,10 @@ The search helpers here (:class:`SearchSpace`, :func:`make_sampler`,
 
 The state is plain JSON: the scored trials of the window (rebuilt into a fresh study on
 load, its sampler seeded from the scheduler's seed and the number of rebuilds), the
-reference return and the counters. Proposals still being played when a checkpoint is
-written are not kept (their episodes then count as uniform ones).
+reference return and the counters. Saving is a rebuild point for the saver too, so a run
+resumed from a checkpoint proposes exactly what the saver goes on to propose. Proposals
+still being played when a checkpoint is written are dropped (their episodes then count
+as uniform ones).
 
 Example:
     >>> from envs.scenarios import Continuous, ScenarioSpace
@@ -98,7 +100,9 @@ class SearchSpace:
     adds them back.
     """
 
-    def __init__(self, space: ScenarioSpace, bounds: str = "train", with_seed: bool = False):
+    def __init__(
+        self, space: ScenarioSpace, bounds: str = "train", with_seed: bool = False
+    ) -> None:
         if bounds not in BOUNDS:
             raise ValueError(f"bounds must be one of {list(BOUNDS)}, got {bounds!r}")
         from optuna.distributions import (
@@ -321,6 +325,10 @@ class AdversarialScheduler(CurriculumScheduler):
         }
 
     def _state(self) -> dict[str, Any]:
+        # A checkpoint is a rebuild point: the saver, like a run resumed from this state,
+        # continues with a fresh study of the saved trials, so both propose the same.
+        self._study = None
+        self.pending.clear()
         return {
             "trials": self.trials,
             "reference": self.reference,
