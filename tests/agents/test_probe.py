@@ -216,3 +216,12 @@ def test_forced_scenarios_in_the_driving_batch_match_the_single_env() -> None:
     assert batch == single
     assert batch[0].scenario["curvature"] == 0.03 and batch[0].scenario["friction"] == 0.2
     assert batch[2].scenario["friction"] == 1.1
+
+
+@pytest.mark.parametrize("name", ["agents.probe.maps", "agents.probe.cli"])
+def test_docstring_examples_run(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0 and result.attempted > 0
