@@ -38,7 +38,13 @@ def _target(text: str) -> tuple[str, str, list[str]]:
     return name, policy, axes.split(",")
 
 
-def measure(name: str, policy: str, axes: list[str], args: argparse.Namespace) -> dict[str, Any]:
+def measure(
+    name: str,
+    policy: str,
+    axes: list[str],
+    args: argparse.Namespace,
+    previous_map: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     from agents.probe.maps import region_spans
 
     target = load_target(policy, name if policy in ("expert", "random") else None)
@@ -62,6 +68,24 @@ def measure(name: str, policy: str, axes: list[str], args: argparse.Namespace) -
             print(name, result.summary(), flush=True)
     search_s = time.perf_counter() - t0
     per100 = {m: np.array([r["failures_per_100"] for r in rs]) for m, rs in runs.items()}
+    entry = {
+        "budget": args.budget,
+        "seeds": list(args.seeds),
+        "batch": args.batch,
+        "env": target.env,
+        "policy": target.label,
+        "reference_return": reference,
+        "return_scale": scale,
+        "searches": runs,
+        "failures_per_100": {
+            k: {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+            for k, v in per100.items()
+        },
+        "ratio": float(per100["tpe"].mean() / max(per100["random"].mean(), 1e-9)),
+        "search_seconds": round(search_s, 1),
+    }
+    if args.no_map:
+        return entry | {"map": previous_map}
     t0 = time.perf_counter()
     m = compute_map(
         target,
@@ -81,21 +105,7 @@ def measure(name: str, policy: str, axes: list[str], args: argparse.Namespace) -
         for a, values in ((a, range(len(a.values)) if a.categorical else a.values) for a in m.axes)
     ]
     in_train = np.outer(inside[0], inside[1])
-    return {
-        "budget": args.budget,
-        "seeds": list(args.seeds),
-        "batch": args.batch,
-        "env": target.env,
-        "policy": target.label,
-        "reference_return": reference,
-        "return_scale": scale,
-        "searches": runs,
-        "failures_per_100": {
-            k: {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
-            for k, v in per100.items()
-        },
-        "ratio": float(per100["tpe"].mean() / max(per100["random"].mean(), 1e-9)),
-        "search_seconds": round(search_s, 1),
+    return entry | {
         "map": {
             "axes": axes,
             "grid": [len(a.values) for a in m.axes],
@@ -119,11 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--episodes", type=positive_int, default=10)
     p.add_argument("--out", type=Path, default=report.RESULTS)
     p.add_argument("--merge", action="store_true", help="keep other targets of probe.json")
+    p.add_argument("--no-map", action="store_true", help="keep the maps of probe.json")
     args = p.parse_args(argv)
     previous = args.out / "probe.json"
-    kept = json.loads(previous.read_text())["results"] if args.merge and previous.exists() else {}
+    old = json.loads(previous.read_text()) if previous.exists() else {}
+    kept = old.get("results", {}) if args.merge or args.no_map else {}
+    if args.no_map and any(_target(t)[0] not in kept for t in args.target):
+        p.error("--no-map needs every --target already in probe.json")
     results = kept | {
-        name: measure(name, pol, axes, args) for name, pol, axes in map(_target, args.target)
+        name: measure(name, pol, axes, args, kept.get(name, {}).get("map"))
+        for name, pol, axes in map(_target, args.target)
     }
     rows = []
     for name, r in results.items():

@@ -219,8 +219,9 @@ class AdversarialConfig:
         method: The search's sampler: ``tpe``, ``cma`` or ``random``.
         window: Most recent scored proposals the search learns from (older ones describe
             an older policy).
-        reference_rate: Step size of the running mean return of uniform episodes, the
-            reference of the return shortfall.
+        reference_rate: Step size of the running mean (and mean absolute deviation) of the
+            returns of uniform episodes: the reference of the return shortfall, whose
+            scale is the larger of the reference's absolute value and that deviation.
     """
 
     adversarial_fraction: float = 0.5
@@ -308,7 +309,8 @@ class AdversarialScheduler(CurriculumScheduler):
             self.spread += rate * (abs(gap) - self.spread)
             return
         reference = episode_return if self.reference is None else self.reference
-        value = failure_score(episode_return, bool(success), reference, max(self.spread, 1e-6))
+        scale = max(abs(reference), self.spread, 1e-6)
+        value = failure_score(episode_return, bool(success), reference, scale)
         self.failures += int(not success)
         self._study.tell(number, value)
         self.trials.append({"params": self.search.params(scenario), "value": value})

@@ -106,10 +106,11 @@ class SearchResult:
 
 
 def calibrate(target: Target, episodes: int = 16, seed: int = 0) -> tuple[float, float]:
-    """Reference return and scale of the shortfall: mean and spread on the train split.
+    """Reference return and scale of the shortfall, from episodes on the train split.
 
-    The scale is the larger of the returns' standard deviation and a tenth of the
-    absolute mean (never zero).
+    The reference is the mean return; the scale is the larger of its absolute value and
+    the returns' standard deviation (never zero), so the shortfall is about the share of
+    the usual return an episode lost and does not saturate at small deviations.
     """
     results = target.play(
         [Episode(s) for s in episode_seeds(seed, CALIBRATION_STREAM, episodes)],
@@ -117,7 +118,7 @@ def calibrate(target: Target, episodes: int = 16, seed: int = 0) -> tuple[float,
     )
     returns = np.array([r.ret for r in results])
     reference = float(returns.mean())
-    scale = max(float(returns.std()), 0.1 * abs(reference), 1e-6)
+    scale = max(abs(reference), float(returns.std()), 1e-6)
     return reference, scale
 
 
