@@ -74,12 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         policy = runs.load_policy(info.path, device=args.device, checkpoint=args.checkpoint)
         options, args.seed = _forced(args, info)
         env = _make(info, args.split, record=args.record is not None)
-        if args.record is not None and env.render_mode == "rgb_array":
-            try:
+        try:
+            if options is not None:
+                env.unwrapped.scenario_space.validate(options["scenario"], partial=True)
+            if args.record is not None and env.render_mode == "rgb_array":
                 check_video_path(args.record)
-            except ValueError:
-                env.close()
-                raise
+        except ValueError:
+            env.close()
+            raise
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -225,3 +225,16 @@ def test_docstring_examples_run(name: str) -> None:
 
     result = doctest.testmod(importlib.import_module(name))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_enjoy_refuses_a_failure_of_another_env_or_outside_the_space(
+    tmp_path: Path, toy_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "failures.json"
+    entry = {"scenario": {"a": 2.0}, "seed": 0, "return": 0.0}
+    path.write_text(json.dumps({"env": toy.NAME, "failures": [entry]}))
+    assert enjoy.main([str(toy_run), "--scenario", f"{path}#0"]) == 2
+    assert "'a'" in capsys.readouterr().err
+    path.write_text(json.dumps({"env": "dialogue", "failures": [entry]}))
+    assert enjoy.main([str(toy_run), "--scenario", str(path)]) == 2
+    assert "is from env 'dialogue'" in capsys.readouterr().err
