@@ -120,7 +120,13 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--target", action="append", required=True, metavar="NAME=POLICY:X,Y")
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="NAME=POLICY:X,Y",
+        help="a policy (run folder, or expert/random of env NAME) and its map axes; repeatable",
+    )
     p.add_argument("--budget", type=positive_int, default=200)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--batch", type=positive_int, default=20)
@@ -131,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--merge", action="store_true", help="keep other targets of probe.json")
     p.add_argument("--no-map", action="store_true", help="keep the maps of probe.json")
     args = p.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        p.error(f"--out must be a folder, but {args.out} is a file")
+    if not args.target:
+        p.error("--target NAME=POLICY:X,Y is required (at least one)")
+    for text in args.target:
+        name, policy, axes = _target(text)
+        if not name or not policy or len(axes) != 2:
+            p.error(f"--target must look like NAME=POLICY:X,Y, got {text!r}")
     previous = args.out / "probe.json"
     old = json.loads(previous.read_text()) if previous.exists() else {}
     kept = old.get("results", {}) if args.merge or args.no_map else {}

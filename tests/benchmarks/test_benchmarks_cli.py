@@ -58,6 +58,9 @@ BAD_ARGS = [
         "argument --eval-episodes: expected a positive integer",
     ),
     ("driving_ppo", ["--seed", "-3"], "--seed must be a whole number from 0"),
+    ("probe", [], "--target NAME=POLICY:X,Y is required"),
+    ("probe", ["--target", "driving=runs/x"], "--target must look like NAME=POLICY:X,Y"),
+    ("probe", ["--target", "a=b:c,d", "--budget", "0"], "argument --budget: expected a positive"),
 ]
 
 
