@@ -75,6 +75,15 @@ def test_search_finds_the_toy_failure_region_and_random_rarely_does() -> None:
         assert toy.SPACE.contains(trial.scenario, "train")
 
 
+@pytest.mark.parametrize("method", ["tpe", "cma", "random"])
+def test_every_method_plays_its_budget_inside_the_bounds(method: str) -> None:
+    result = search(TOY, budget=30, method=method, reference=0.4, scale=0.4, batch=8, seed=2)
+    assert len(result.trials) == 30 and len({t.seed for t in result.trials}) == 30
+    assert all(toy.SPACE.contains(t.scenario, "train") for t in result.trials)
+    again = search(TOY, budget=30, method=method, reference=0.4, scale=0.4, batch=8, seed=2)
+    assert again.trials == result.trials  # seeded: the same search twice
+
+
 def test_search_bounds_space_reaches_outside_train() -> None:
     result = search(TOY, budget=60, method="random", bounds="space", reference=0.4, scale=0.2)
     assert any(not toy.SPACE.contains(t.scenario, "train") for t in result.trials)

@@ -73,3 +73,18 @@ def test_state_round_trips_through_json(tmp_path: Path) -> None:
     assert a == b
     with pytest.raises(ValueError, match="saved with config"):
         _scheduler(adversarial_fraction=0.5).load(path)
+
+
+def test_usable_in_a_sweep() -> None:
+    from agents.sweep.config import SweepConfig
+
+    config = SweepConfig.from_dict(
+        {
+            "envs": ["dialogue"],
+            "algos": ["maskable-ppo"],
+            "curricula": ["uniform", "adversarial"],
+            "seeds": [0],
+            "timesteps": 128,
+        }
+    )
+    assert "adversarial" in config.curricula
