@@ -247,3 +247,14 @@ def test_enjoy_refuses_a_failure_of_another_env_or_outside_the_space(
     path.write_text(json.dumps({"env": "dialogue", "failures": [entry]}))
     assert enjoy.main([str(toy_run), "--scenario", str(path)]) == 2
     assert "is from env 'dialogue'" in capsys.readouterr().err
+
+
+def test_help_explains_every_command_and_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert probe_cli.main(["--help"]) == 0
+    assert "RUN_OR_PRETRAINED" in capsys.readouterr().out
+    assert probe_cli.main(["x", "map", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert all(flag in text for flag in ("--axes", "--grid", "--episodes", "--split", "--out"))
+    assert probe_cli.main(["x", "adversarial", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert all(flag in text for flag in ("--budget", "--bounds", "--method", "--batch"))
