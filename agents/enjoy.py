@@ -21,7 +21,7 @@ import envs
 from agents import runs
 from agents.cli_types import seed_int
 
-__all__ = ["VIDEO_SUFFIXES", "build_parser", "check_video_path", "main"]
+__all__ = ["VIDEO_SUFFIXES", "build_parser", "check_video_path", "main", "play_episode"]
 
 # Video formats --record writes for image-rendered envs (.mp4 needs an imageio backend).
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--stochastic", action="store_true", help="sample actions instead of the greedy action"
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="torch device")
+    p.add_argument(
+        "--scenario",
+        metavar="FILE#N",
+        help="replay failure N (0-based) of a failures.json of 'python -m agents.probe RUN "
+        "adversarial': its scenario and seed (the seed replaces --seed)",
+    )
     return p
 
 
@@ -67,24 +73,43 @@ def main(argv: list[str] | None = None) -> int:
     try:
         info = runs.load_run(args.run_dir)
         policy = runs.load_policy(info.path, device=args.device, checkpoint=args.checkpoint)
+        options, args.seed = _forced(args, info)
         env = _make(info, args.split, record=args.record is not None)
-        if args.record is not None and env.render_mode == "rgb_array":
-            try:
+        try:
+            if options is not None:
+                env.unwrapped.scenario_space.validate(options["scenario"], partial=True)
+            if args.record is not None and env.render_mode == "rgb_array":
                 check_video_path(args.record)
-            except ValueError:
-                env.close()
-                raise
+        except ValueError:
+            env.close()
+            raise
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for episode in range(args.episodes):
-        frames, total, success = _play(env, policy, args.seed + episode, not args.stochastic)
+        frames, total, success = play_episode(
+            env, policy, args.seed + episode, not args.stochastic, options
+        )
         print(f"episode {episode}: return {total:.3f}, success {success}")
         if episode == 0 and args.record is not None:
             _save(args.record, frames, env)
             print(f"recorded: {args.record}")
     env.close()
     return 0
+
+
+def _forced(args: argparse.Namespace, info: runs.RunInfo) -> tuple[dict | None, int]:
+    """Reset options and first seed: a saved failure's with ``--scenario``, else none."""
+    if args.scenario is None:
+        return None, args.seed
+    from agents.probe.search import load_failure
+
+    failure = load_failure(args.scenario)
+    if envs.resolve(failure.env).name != envs.resolve(info.env).name:
+        raise ValueError(
+            f"--scenario {args.scenario!r} is from env {failure.env!r}, not {info.env!r}"
+        )
+    return {"scenario": failure.scenario}, failure.seed
 
 
 def _make(info: runs.RunInfo, split: str, *, record: bool) -> Any:
@@ -117,16 +142,26 @@ def check_video_path(path: Path) -> None:
         raise ValueError(f"--record {str(path)!r}: folder {str(path.parent)!r} does not exist")
 
 
-def _play(env: Any, policy: Any, seed: int, deterministic: bool) -> tuple[list, float, bool]:
-    obs, info = env.reset(seed=seed)
+def play_episode(
+    env: Any,
+    policy: Any,
+    seed: int,
+    deterministic: bool = True,
+    options: dict[str, Any] | None = None,
+) -> tuple[list, float, bool]:
+    """Plays one episode from ``env.reset(seed=seed, options=options)``.
+
+    Returns the rendered frames (empty unless the env has a ``render_mode``), the return
+    and ``info["is_success"]``. Action masks are passed when the env gives them.
+    """
+    obs, info = env.reset(seed=seed, options=options)
     recording = env.render_mode is not None
     frames = [env.render()] if recording else []
     done, total = False, 0.0
+    masks = getattr(env.unwrapped, "action_masks", None)
     while not done:
-        masks = getattr(env.unwrapped, "action_masks", None)
-        action, _ = policy.predict(
-            obs, deterministic=deterministic, action_masks=None if masks is None else masks()
-        )
+        kwargs = {} if masks is None else {"action_masks": masks()}
+        action, _ = policy.predict(obs, deterministic=deterministic, **kwargs)
         obs, reward, terminated, truncated, info = env.step(action)
         total += float(reward)
         done = terminated or truncated

@@ -104,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate each run's latest checkpoint instead of its final model",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--map",
+        nargs=2,
+        metavar=("X", "Y"),
+        help="also write each run's transfer map over scenario parameters X and Y "
+        "(map.json, map.png: agents.probe's default grid; per cell --episodes, at most 10)",
+    )
     return p
 
 
@@ -202,7 +209,39 @@ def _prepare(args: argparse.Namespace) -> tuple[list[Any], list[Any], dict[str, 
         except ValueError as err:
             raise InputError(f"{run.path}: {err}") from None
         policies.append(policy)
+    if args.map is not None:
+        _check_map_axes(runs[0], args.map)
     return runs, policies, groups
+
+
+# --------------------------------------------------------------------- --map (agents.probe)
+
+MAP_EPISODES = 10
+
+
+def _check_map_axes(run: Any, axes: Sequence[str]) -> None:
+    """Checks ``--map X Y`` against the runs' scenario space; raises InputError."""
+    from agents.probe import load_target
+    from agents.probe.maps import check_map_inputs
+
+    try:
+        check_map_inputs(load_target(str(run.path)).space(), axes, (None, None), "train")
+    except ValueError as err:
+        raise InputError(f"--map: {err}") from None
+
+
+def _save_map(run: Any, axes: Sequence[str], out: Path, args: argparse.Namespace) -> None:
+    from agents.probe import compute_map, load_target
+
+    target = load_target(str(run.path))
+    probe = compute_map(
+        target,
+        axes,
+        episodes=min(args.episodes, MAP_EPISODES),
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    probe.save(out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             group = next(g for g, idx in groups.items() if i in idx)
             run_out = out / _safe(group) / f"{i:02d}-{label}" if several else out
             report.save(run_out)
+            if args.map is not None:
+                _save_map(run, args.map, run_out, args)
             reports[i] = report
             print(f"\n## {label} ({run.env}) -> {run_out}\n\n{report.table()}")
         if several:

@@ -45,6 +45,7 @@ from agents.config import (
     merge,
     parse_override,
 )
+from curricula.registry import SCHEDULERS
 
 __all__ = ["build_parser", "main"]
 
@@ -121,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--curriculum",
         metavar="NAME",
         help="curriculum scheduler over the env's scenario space "
-        "(uniform, linear, stages, learning-progress, plr); default: none (train split)",
+        f"({', '.join(SCHEDULERS)}); default: none (train split)",
     )
     p.add_argument(
         "--curriculum-config",

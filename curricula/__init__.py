@@ -2,9 +2,10 @@
 
 >>> import curricula
 >>> list(curricula.SCHEDULERS)
-['uniform', 'linear', 'stages', 'learning-progress', 'plr']
+['uniform', 'linear', 'stages', 'learning-progress', 'plr', 'adversarial']
 """
 
+from curricula.adversarial import AdversarialConfig, AdversarialScheduler
 from curricula.base import CurriculumGuardError, CurriculumScheduler, parse_config
 from curricula.callback import CurriculumCallback
 from curricula.learning_progress import LearningProgressConfig, LearningProgressScheduler
@@ -22,6 +23,8 @@ from curricula.schedulers import (
 
 __all__ = [
     "SCHEDULERS",
+    "AdversarialConfig",
+    "AdversarialScheduler",
     "CurriculumCallback",
     "CurriculumGuardError",
     "CurriculumScheduler",

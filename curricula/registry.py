@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from curricula.adversarial import AdversarialScheduler
 from curricula.base import CurriculumScheduler
 from curricula.learning_progress import LearningProgressScheduler
 from curricula.plr import PLRScheduler
@@ -26,6 +27,7 @@ SCHEDULERS: dict[str, type[CurriculumScheduler]] = {
         StagesScheduler,
         LearningProgressScheduler,
         PLRScheduler,
+        AdversarialScheduler,
     )
 }
 
@@ -65,7 +67,7 @@ def make_scheduler(
         Traceback (most recent call last):
         ...
         ValueError: unknown curriculum 'learning_progress'; did you mean 'learning-progress'? \
-valid: ['uniform', 'linear', 'stages', 'learning-progress', 'plr']
+valid: ['uniform', 'linear', 'stages', 'learning-progress', 'plr', 'adversarial']
     """
     if name not in SCHEDULERS:
         close = difflib.get_close_matches(name, list(SCHEDULERS), n=1)

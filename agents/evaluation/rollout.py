@@ -112,12 +112,21 @@ class RandomPolicy:
 
 @dataclass(frozen=True)
 class EpisodeJob:
-    """One episode to run: which policy (by key), split, index and reset seed."""
+    """One episode to run: which policy (by key), split, index and reset seed.
+
+    ``scenario`` (optional) forces scenario values at reset
+    (``options={"scenario": ...}``); parameters it omits are drawn from ``split``.
+    """
 
     policy: str
     split: str
     index: int
     seed: int
+    scenario: Mapping[str, Any] | None = None
+
+    def reset_options(self) -> dict[str, Any] | None:
+        """The ``options`` of this episode's reset (``None`` when nothing is forced)."""
+        return None if self.scenario is None else {"scenario": dict(self.scenario)}
 
 
 @dataclass
@@ -233,7 +242,7 @@ class _Worker:
         policy, masked = self.policy(job.policy, job.split)
         if isinstance(policy, RandomPolicy):
             policy.begin_episode(job.seed)
-        obs, info = env.reset(seed=job.seed)
+        obs, info = env.reset(seed=job.seed, options=job.reset_options())
         scenario = dict(info.get("scenario", {}))
         state: Any = None
         start = True
@@ -521,7 +530,9 @@ def _run_vector(
         seeds = [job.seed for _, job in group]
         actor = _BatchActor(policies[group[0][1].policy], venv, seeds, deterministic)
         keys = tuple(_world_attr(venv, "episode_info_keys", ()))
-        obs, info = venv.reset(seed=seeds)
+        forced = [job.scenario for _, job in group]
+        options = None if all(f is None for f in forced) else {"scenario": forced}
+        obs, info = venv.reset(seed=seeds, options=options)
         scenarios = [dict(row.get("scenario", {})) for row in split_infos(info, n)]
         returns = np.zeros(n)
         lengths = np.zeros(n, dtype=int)

@@ -53,6 +53,9 @@ BAD_ARGS = [
     ("driving_ppo", ["--seeds", "-3"], "--seeds must be >= 0"),
     ("driving_ppo", ["--seeds", "x"], "argument --seeds: invalid int value"),
     ("copy_cost", ["--repeats", "0"], "argument --repeats: expected a positive integer, got 0"),
+    ("probe", [], "--target NAME=POLICY:X,Y is required"),
+    ("probe", ["--target", "driving=runs/x"], "--target must look like NAME=POLICY:X,Y"),
+    ("probe", ["--target", "a=b:c,d", "--budget", "0"], "argument --budget: expected a positive"),
 ]
 
 

@@ -11,6 +11,7 @@ MODULES = [
     "curricula.learning_progress",
     "curricula.registry",
     "curricula.callback",
+    "curricula.adversarial",
 ]
 
 

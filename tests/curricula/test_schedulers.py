@@ -65,11 +65,19 @@ CONFIGS = {
     "stages": {"window": 5, "threshold": 0.6},
     "learning-progress": {"axes": ["difficulty", "weather"], "n_bins": 3},
     "plr": {"buffer_size": 10, "min_levels": 3},
+    "adversarial": {"window": 30},
 }
 
 
 def test_every_scheduler_is_registered_with_a_test_config():
-    assert list(SCHEDULERS) == ["uniform", "linear", "stages", "learning-progress", "plr"]
+    assert list(SCHEDULERS) == [
+        "uniform",
+        "linear",
+        "stages",
+        "learning-progress",
+        "plr",
+        "adversarial",
+    ]
     assert set(CONFIGS) == set(SCHEDULERS)
 
 

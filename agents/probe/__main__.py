@@ -1,0 +1,5 @@
+import sys
+
+from agents.probe.cli import main
+
+sys.exit(main())
