@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from agents import enjoy, evaluate
 from agents.probe import (
@@ -29,33 +28,25 @@ TOY = Target(toy.NAME, toy.ConstantPolicy(), "constant")
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run folder with a tiny PPO model on the toy env (its actions do not matter)."""
-    from stable_baselines3 import PPO
+    """A run folder of a tiny PPO on the toy env, made by ``agents.train``."""
+    from agents import train
 
-    import envs
-
-    model = PPO(
-        "MlpPolicy",
-        envs.make(toy.NAME),
-        n_steps=32,
-        batch_size=32,
-        n_epochs=1,
-        policy_kwargs={"net_arch": [8]},
-        seed=0,
-        device="cpu",
-    )
-    model.learn(32)
-    folder = tmp_path_factory.mktemp("runs") / "ppo-0-toy"
-    folder.mkdir()
-    model.save(folder / "model.zip")
-    config = {
-        "env": toy.NAME,
-        "algo": "ppo",
-        "seed": 0,
-        "env_kwargs": {},
-        "env_module": "tests.agents.probe_toy",
-    }
-    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path_factory.mktemp("runs")
+    argv = ["--env", toy.NAME, "--env-module", "tests.agents.probe_toy", "--timesteps", "32"]
+    argv += ["--out", str(out), "--no-progress", "--device", "cpu"]
+    for item in (
+        "algo.n_steps=32",
+        "algo.batch_size=32",
+        "algo.n_epochs=1",
+        "policy.net_arch=[8]",
+        "run.n_envs=1",
+        "run.eval_episodes=1",
+        "run.eval_workers=1",
+        "run.record_video=false",
+    ):
+        argv += ["--set", item]
+    assert train.main(argv) == 0
+    (folder,) = (out / toy.NAME).iterdir()
     return folder
 
 
