@@ -34,12 +34,16 @@ class KeywordNLU:
     """Finds value names of every domain in the words; act from a few cue words."""
 
     def __init__(self) -> None:
-        self.values = {
-            (slot.name, v)
-            for name in DOMAINS
-            for slot in load_domain(name).slots
-            for v in slot.values
-        }
+        # A sorted list, not a set: a copy of a set may iterate in another order, and the
+        # transcript lists what was understood in iteration order.
+        self.values = sorted(
+            {
+                (slot.name, v)
+                for name in DOMAINS
+                for slot in load_domain(name).slots
+                for v in slot.values
+            }
+        )
 
     def understand(self, utterances):
         out = []
