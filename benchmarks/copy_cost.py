@@ -36,17 +36,12 @@ from benchmarks import report  # noqa: E402
 
 #: (label, env name, kwargs, note)
 CASES: list[tuple[str, str, dict[str, Any], str]] = [
-    (
-        "driving",
-        "driving",
-        {},
-        "current driving code: its deepcopy/pickle are not yet faithful (issue 23)",
-    ),
+    ("driving", "driving", {}, "batch-of-one arrays copied (faithful)"),
     (
         "driving-highway discrete",
         "driving-highway",
         {"action_type": "discrete"},
-        "current driving code: its deepcopy/pickle are not yet faithful (issue 23)",
+        "batch-of-one arrays copied (faithful)",
     ),
     ("robot-reach", "robot-reach", {}, "new PyBullet client, scene rebuilt, state restored"),
     ("robot-push", "robot-push", {}, "new PyBullet client, scene rebuilt, state restored"),
