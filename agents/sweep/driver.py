@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import deque
@@ -41,10 +42,12 @@ def check_runs(config: SweepConfig) -> None:
     import envs
     from agents import train
 
-    seen: set[tuple[Any, ...]] = set()
+    seen: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="sweep-check-") as tmp:
         for spec in expand(config):
-            key = (spec.env, spec.algo, spec.timesteps, spec.curriculum, spec.overrides)
+            # Overrides may hold lists and dicts (net_arch, env_kwargs): key on their JSON.
+            fields = (spec.env, spec.algo, spec.timesteps, spec.curriculum, spec.overrides)
+            key = json.dumps(fields, sort_keys=True, default=repr)
             if key in seen:
                 continue
             seen.add(key)
