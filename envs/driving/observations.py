@@ -344,11 +344,26 @@ class BirdseyeRenderer:
             .standard_normal((size + NOISE_MARGIN, size + NOISE_MARGIN, 3))
             .astype(np.float32)
         )
-        # Every (size, size) crop of the texture as a view: [dy, dx] -> (size, size, 3).
+        self._noise_windows = self._windows()
+
+    def _windows(self) -> np.ndarray:
+        """Every ``(size, size)`` crop of the noise texture as a view: ``[dy, dx] -> (H, H, 3)``."""
         windows = np.lib.stride_tricks.sliding_window_view(
-            self._noise_bank, (size, size), axis=(0, 1)
+            self._noise_bank, (self.size, self.size), axis=(0, 1)
         )
-        self._noise_windows = np.moveaxis(windows, 2, -1)
+        return np.moveaxis(windows, 2, -1)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The crop view spans the texture many times over: copies and pickles rebuild it
+        # (and the lookup tables) instead of materialising it.
+        state = dict(self.__dict__)
+        del state["_noise_windows"]
+        state["_lut_cache"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._noise_windows = self._windows()
 
     def _rows(
         self, roads: RoadBatch, egos: Egos, worlds: np.ndarray
