@@ -400,17 +400,17 @@ class TrafficBatch:
             setattr(self, name, np.concatenate([old, np.zeros((self.num, extra), old.dtype)], 1))
         self.present = np.concatenate([self.present, np.zeros((self.num, extra), bool)], 1)
         self.capacity = capacity
-        for k in range(self.num):
-            self._park(k, slice(capacity - extra, capacity))
+        self._park(slice(None), slice(capacity - extra, capacity))
 
-    def _park(self, k: int, slots: slice) -> None:
-        """Makes slots of world ``k`` absent."""
-        self.present[k, slots] = False
-        self.s[k, slots], self.v[k, slots], self.d[k, slots] = PARKED_S, 0.0, 0.0
-        self.v0[k, slots] = self.v0_now[k, slots] = 1.0
-        self.headway[k, slots], self.a_max[k, slots], self.politeness[k, slots] = 1.5, 0.0, 0.0
-        self.inv_root[k, slots] = 0.0
-        self.lane[k, slots] = self.occ[k, slots] = self.bits[k, slots] = 0
+    def _park(self, worlds: np.ndarray | slice, slots: slice) -> None:
+        """Makes slots of ``worlds`` absent."""
+        self.present[worlds, slots] = False
+        self.s[worlds, slots], self.v[worlds, slots], self.d[worlds, slots] = PARKED_S, 0.0, 0.0
+        self.v0[worlds, slots] = self.v0_now[worlds, slots] = 1.0
+        self.headway[worlds, slots] = 1.5
+        self.a_max[worlds, slots] = self.politeness[worlds, slots] = 0.0
+        self.inv_root[worlds, slots] = 0.0
+        self.lane[worlds, slots] = self.occ[worlds, slots] = self.bits[worlds, slots] = 0
 
     def place_many(
         self,
@@ -444,8 +444,7 @@ class TrafficBatch:
         valid = np.arange(cap) < count[:, None]
         rows = worlds[:, None]
         cols = np.arange(cap)[None, :]
-        for k in worlds.tolist():
-            self._park(k, slice(0, self.capacity))
+        self._park(worlds, slice(0, self.capacity))
         self.present[rows, cols] = valid
         self.lanes[worlds], self.lane_width[worlds] = lanes, lane_width
         lane = vehicles["lane"].astype(np.intp)
