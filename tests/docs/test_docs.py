@@ -298,3 +298,14 @@ def test_readme_results_table_matches_its_result_file():
             value = data[name]
             digits = len(shown.replace(",", "").partition(".")[2])
             assert float(shown.replace(",", "")) == round(value, digits), (name, shown, value)
+
+
+def test_tutorial_pages_show_their_scripts(site):
+    # Each page includes its script (pymdownx.snippets): the docstring's first words show.
+    for page, words in (
+        ("curriculum", "practise under a curriculum"),
+        ("plugin", "write a plugin env that gets curricula"),
+        ("train-transfer", "then measure what transfers to held-out splits"),
+    ):
+        html = (site / "tutorials" / page / "index.html").read_text()
+        assert words in html, f"{page}: the tutorial script is not included"
