@@ -289,6 +289,15 @@ def test_tutorial_sweep(tmp_path):
     assert "uniform" in out and "linear" in out
 
 
+@pytest.mark.slow
+def test_tutorial_probe(tmp_path):
+    out = _tutorial(
+        "probe.py",
+        *("--grid", "3x3", "--episodes", "2", "--budget", "12", "--out", str(tmp_path)),
+    )
+    assert "map axes: ['curvature', 'friction']" in out and "failures found" in out
+
+
 def test_readme_results_table_matches_its_result_file():
     data = json.loads((RESULTS / "throughput.json").read_text())["single_median"]
     rows = re.findall(r"^\| ([^|]+?) \| ([\d,.]+) \| ([^|]+?) \| ([\d,.]+) \|$", README, re.M)
