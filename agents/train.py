@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--curriculum",
         metavar="NAME",
         help="curriculum scheduler over the env's scenario space "
-        "(uniform, linear, stages, learning-progress, plr); default: none (train split)",
+        "(uniform, narrow, linear, stages, learning-progress, plr); default: none (train split)",
     )
     p.add_argument(
         "--curriculum-config",

@@ -2,7 +2,7 @@
 
 >>> import curricula
 >>> list(curricula.SCHEDULERS)
-['uniform', 'linear', 'stages', 'learning-progress', 'plr']
+['uniform', 'narrow', 'linear', 'stages', 'learning-progress', 'plr']
 """
 
 from curricula.base import CurriculumGuardError, CurriculumScheduler, parse_config
@@ -13,6 +13,8 @@ from curricula.registry import SCHEDULERS, load_config, make_scheduler
 from curricula.schedulers import (
     LinearConfig,
     LinearScheduler,
+    NarrowConfig,
+    NarrowScheduler,
     Stage,
     StagesConfig,
     StagesScheduler,
@@ -29,6 +31,8 @@ __all__ = [
     "LearningProgressScheduler",
     "LinearConfig",
     "LinearScheduler",
+    "NarrowConfig",
+    "NarrowScheduler",
     "PLRConfig",
     "PLRScheduler",
     "Stage",
