@@ -17,6 +17,10 @@ hyperparameter recipe and the same budget; only what is practised differs:
 - ``adversarial``: the adversarial curriculum (issue 18), included only when
   ``curricula.SCHEDULERS`` registers it; otherwise skipped with a note in the results.
 
+Known and accepted: a scheduler's decision reaches a worker from its next reset
+(``curricula.callback``), so every worker's first episode is drawn from ``train`` for every
+method — for ``narrow`` on driving that is 128 of at least 2,600 episodes (150-step episodes).
+
 **Envs, algorithms and budgets** (:data:`PLANS` ``"full"``), each the env's shipped
 algorithm and recipe (``agents/hyperparams``) plus the overrides listed here:
 
