@@ -567,6 +567,7 @@ def collect_env(
         entry["error"] = "no finished runs yet"
         return entry
     entry.update(summarise_env(env, groups, plan.bootstrap_reps))
+    entry["reading"] = reading(entry)
     return entry
 
 
@@ -576,6 +577,61 @@ def _est(d: Mapping[str, float | None] | None) -> str:
     if d["low"] is None or d["high"] is None or d["low"] == d["high"]:
         return f"{d['value']:.2f}"
     return f"{d['value']:.2f} [{d['low']:.2f}, {d['high']:.2f}]"
+
+
+def reading(entry: dict[str, Any]) -> dict[str, Any]:
+    """What the numbers say, computed from them (never written by hand).
+
+    The best method is the one with the highest held-out (pooled) IQM; a method beats (or
+    loses to) a baseline when the 95% CI of its held-out probability of improvement lies
+    entirely above (below) 0.5.
+    """
+    from agents.evaluation import ALL_HELDOUT
+
+    if "estimates" not in entry:
+        return {}
+    pooled = ALL_HELDOUT if ALL_HELDOUT in entry["estimates"] else entry["splits"][-1]
+    iqm = {m: e["IQM"]["value"] for m, e in entry["estimates"][pooled].items()}
+    best = max((m for m in iqm if iqm[m] is not None), key=lambda m: iqm[m], default=None)
+    out: dict[str, Any] = {"best_heldout_iqm": best, "pooled_split": pooled}
+    if best is not None:
+        success = entry["success"][best]
+        heldout = [
+            v["value"] for s, v in success.items() if s != "train" and v["value"] is not None
+        ]
+        out["best_train_success"] = success["train"]["value"]
+        out["best_heldout_success_mean"] = float(np.mean(heldout)) if heldout else None
+    for base, imps in entry.get("vs_baselines", {}).items():
+        held = [i for i in imps if i["tasks"] == "held-out splits" and i["low"] is not None]
+        out[f"beats_{base}"] = [i["x"] for i in held if i["low"] > 0.5]
+        out[f"loses_to_{base}"] = [i["x"] for i in held if i["high"] < 0.5]
+    return out
+
+
+def reading_text(entry: dict[str, Any]) -> str:
+    """:func:`reading` as one paragraph."""
+    r = entry.get("reading") or {}
+    if not r.get("best_heldout_iqm"):
+        return ""
+    parts = [
+        f"Reading ({entry['runs_done']} of {entry['runs_planned']} runs): highest held-out IQM: "
+        f"`{r['best_heldout_iqm']}` (train success {_num(r.get('best_train_success'))}, mean "
+        f"held-out success {_num(r.get('best_heldout_success_mean'))})."
+    ]
+    for base in BASELINES:
+        if f"beats_{base}" not in r:
+            continue
+        beats, loses = r[f"beats_{base}"], r[f"loses_to_{base}"]
+        parts.append(
+            f"Over `{base}` on held-out splits, P(X > {base}) with a 95% CI above 0.5: "
+            f"{', '.join(f'`{m}`' for m in beats) or 'none'}; below 0.5: "
+            f"{', '.join(f'`{m}`' for m in loses) or 'none'}."
+        )
+    return " ".join(parts)
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
 def env_table(entry: dict[str, Any]) -> str:
@@ -625,7 +681,8 @@ def env_table(entry: dict[str, Any]) -> str:
             rows = [[i["x"], i["y"], i["tasks"], _est(i)] for i in imps]
             lines += ["", f"Probability of improvement over `{base}`:", ""]
             lines.append(report.markdown_table(["X", "Y", "compared on", "P(X > Y)"], rows))
-    return "\n".join(lines)
+    text = reading_text(entry)
+    return "\n".join([*lines, "", text] if text else lines)
 
 
 def chart(path: Path, entries: list[dict[str, Any]], title: str) -> None:

@@ -226,6 +226,10 @@ def test_summary_compares_every_method_with_both_baselines() -> None:
     ratio = entry["transfer_ratio"]["narrow"]["heldout (all)"]
     assert ratio["low"] <= ratio["value"] <= ratio["high"] and ratio["value"] < 0.4
     assert entry["success"]["uniform"]["train"]["value"] == pytest.approx(1.0)
+    entry["reading"] = transfer.reading(entry)
+    assert entry["reading"]["best_heldout_iqm"] == "plr"
+    assert entry["reading"]["beats_narrow"] == ["uniform", "plr"]
+    assert entry["reading"]["loses_to_uniform"] == ["narrow"]
     assert "| heldout-a | plr | 4 |" in transfer.env_table(
         {
             **entry,
