@@ -259,6 +259,20 @@ def test_transfer_cli_checks_input_before_writing(tmp_path: Path) -> None:
     assert not out.exists() and not (tmp_path / "s").exists()
 
 
+def test_readme_headline_block_is_generated(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{transfer.README_START}\nold\n{transfer.README_END}\nrest\n")
+    argv = ["--full", "--report-only", "--readme", str(readme), "--out", str(tmp_path)]
+    assert transfer.main([*argv, "--sweeps-dir", str(tmp_path / "none")]) == 0
+    text = readme.read_text()
+    assert "old" not in text and "| driving | 0/25 |" in text and text.endswith("rest\n")
+    bare = tmp_path / "bare.md"
+    bare.write_text("no markers")
+    with pytest.raises(SystemExit):
+        transfer.main(["--report-only", "--readme", str(bare), "--out", str(tmp_path / "x")])
+    assert bare.read_text() == "no markers" and not (tmp_path / "x").exists()
+
+
 def test_report_only_lists_every_env_of_the_plan(tmp_path: Path) -> None:
     argv = [
         "--full",
