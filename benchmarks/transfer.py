@@ -55,9 +55,11 @@ be committed while the rest runs)::
 Runs are grouped into sweeps by seed block (:attr:`Plan.block` seeds, every method), so
 an interrupted study has every method at a similar number of seeds. Sweep folders go to
 ``--sweeps-dir`` (default ``runs/benchmarks/transfer-<mode>``,
-``<env>/<methods>-s<first>-<last>/``); the same command again resumes them and never
-redoes a finished run. The study's wall time over all invocations is kept in
-``<sweeps-dir>/study.json``. Results: ``benchmarks/results/transfer-<mode>.{json,md,png}``.
+``<env>/<sweep>-s<first>-<last>/``); the same command again resumes them and never
+redoes a finished run. The random and expert baseline episodes, identical for every run,
+are kept in ``<sweeps-dir>/baselines`` and played once per env and evaluation setting.
+The study's wall time over all invocations is kept in ``<sweeps-dir>/study.json``.
+Results: ``benchmarks/results/transfer-<mode>.{json,md,png}``.
 
 ``--perception`` instead compares, on driving from pixels (``birdseye``), a policy on a
 pretrained and frozen perception CNN (``agents.perception``) with a CNN trained end to end
@@ -987,6 +989,12 @@ def run(
         write_results(reporting, sweeps_dir, out, names, quiet=True)
 
     _record_invocation(sweeps_dir, {**invocation, "wall_s": 0.0})
+    # Every run evaluates in a fresh Ray worker: keep the random/expert baseline episodes
+    # (identical for every run, fixed by their seeds) on disk so they are played once.
+    from agents.evaluation.report import BASELINE_CACHE_ENV
+
+    saved_env = os.environ.get(BASELINE_CACHE_ENV)
+    os.environ.setdefault(BASELINE_CACHE_ENV, str(sweeps_dir.resolve() / "baselines"))
     started = False
     if not ray.is_initialized():
         ray.init(
@@ -1004,6 +1012,8 @@ def run(
     finally:
         if started:
             ray.shutdown()
+        if saved_env is None:
+            os.environ.pop(BASELINE_CACHE_ENV, None)
         _record_invocation(sweeps_dir, {**invocation, "wall_s": time.perf_counter() - start})
     return write_results(reporting, sweeps_dir, out, names)
 

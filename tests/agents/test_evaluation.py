@@ -155,6 +155,34 @@ def test_common_random_numbers_across_policies() -> None:
     assert episode_seeds(3, "train", 9)[:6] == ra.splits["train"].seeds
 
 
+@pytest.mark.parametrize("env", ["point", "driving"])
+def test_baselines_kept_on_disk_give_identical_reports(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents.evaluation import report as report_module
+
+    monkeypatch.setattr(report_module, "_BASELINE_CACHE", {})
+    monkeypatch.setenv(report_module.BASELINE_CACHE_ENV, str(tmp_path))
+    policy = FirstObservations(1.0) if env == "point" else "random"
+    kwargs = {"episodes": 3, "seed": 5, "progress": False, "splits": ["train", "heldout-curves"]}
+    if env == "point":
+        kwargs["splits"] = ["train", "heldout-far"]
+    first = evaluate_transfer(policy, env, **kwargs).to_dict()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and all(f.startswith(env) for f in files)  # random, expert
+    monkeypatch.setattr(report_module, "_BASELINE_CACHE", {})  # a fresh process
+    calls = []
+    real = report_module.run_jobs
+    monkeypatch.setattr(
+        report_module, "run_jobs", lambda jobs, **kw: calls.append(jobs) or real(jobs, **kw)
+    )
+    second = evaluate_transfer(policy, env, **kwargs).to_dict()
+    assert {j.policy for jobs in calls for j in jobs} <= {"agent"}  # baselines from disk
+    for data in (first, second):
+        data.pop("created")
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
 def test_worker_processes_match_in_process_results(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("agents.evaluation.report._BASELINE_CACHE", {})
     ref = evaluate_transfer("expert", "point", episodes=3, progress=False)
