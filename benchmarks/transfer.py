@@ -1030,6 +1030,51 @@ def _merge_plans(full: Plan, ran: Plan) -> Plan:
     return replace(ran, envs=envs)
 
 
+def shipping_choice(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The run to ship as ``pretrained:<env>``: the best run of the best method.
+
+    The best method is the study's reading (highest held-out IQM, only once every planned
+    run of the env is done); among its runs, the one with the highest mean train score —
+    chosen without looking at its held-out splits, so its card's held-out numbers are not
+    selected for. ``None`` while the env is incomplete.
+    """
+    method = (entry.get("reading") or {}).get("best_heldout_iqm")
+    if not entry.get("complete") or method is None:
+        return None
+    from agents.evaluation import TransferReport
+
+    best, best_score = None, -np.inf
+    for run in entry["runs"]:
+        if run["method"] != method or run["run_dir"] is None:
+            continue
+        path = Path(run["run_dir"]) / "transfer" / "report.json"
+        score = float(TransferReport.load(path).scores("train").mean())
+        if score > best_score:
+            best, best_score = run, score
+    return None if best is None else {**best, "train_score": best_score}
+
+
+def ship(data: dict[str, Any], results: Path, root: Path | None = None) -> list[str]:
+    """Exports :func:`shipping_choice` of every complete env; returns what was shipped."""
+    from agents import pretrained
+
+    shipped = []
+    for entry in data["envs"]:
+        choice = shipping_choice(entry)
+        if choice is None:
+            continue
+        dest = pretrained.export(
+            choice["run_dir"],
+            entry["env"],
+            method=choice["method"],
+            study=f"{results} (best held-out IQM method; its run with the best train score)",
+            root=root,
+            overwrite=True,
+        )
+        shipped.append(f"{entry['env']}: {choice['run_id']} -> {dest}")
+    return shipped
+
+
 # ============================================================================ perception
 
 
@@ -1186,6 +1231,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --report-only: also rewrite the generated headline block of this README",
     )
     parser.add_argument(
+        "--ship",
+        action="store_true",
+        help="with --report-only: ship the best run of the best method of every complete env "
+        "as pretrained:ENV (agents/pretrained_agents)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="run nothing: write the results from the sweep folders as they stand",
@@ -1255,9 +1306,15 @@ def main(argv: list[str] | None = None) -> int:
             readme_block(args.readme)
         except ValueError as err:
             parser.error(f"--readme: {err}")
+    if args.ship and not args.report_only:
+        parser.error("--ship goes with --report-only")
     if args.report_only:
         merged = _merge_plans(PLANS[plan.mode], plan)
-        write_results(merged, sweeps_dir, args.out, args.methods, readme=args.readme)
+        data = write_results(merged, sweeps_dir, args.out, args.methods, readme=args.readme)
+        if args.ship:
+            results = (args.out or report.RESULTS) / f"transfer-{plan.mode}.json"
+            for line in ship(data, results) or ["nothing to ship: no env is complete"]:
+                print(f"shipped {line}")
         return 0
     try:
         check_sweeps(plan, args.methods, sweeps_dir)

@@ -308,6 +308,14 @@ def test_transfer_runs_through_the_ray_sweep_and_resumes(tmp_path: Path) -> None
     assert transfer.main(argv) == 0  # resumes: nothing left to run
     study = _json(tmp_path / "sweeps" / "study.json")
     assert len(study["invocations"]) == 2 and study["wall_s"] > 0
+    assert list((tmp_path / "sweeps" / "baselines").glob("point-expert-*.json"))
+    # the best run of the best method ships as a pretrained agent with its card
+    from agents import pretrained
+
+    assert len(transfer.ship(data, tmp_path / "t.json", root=tmp_path / "shipped")) == 1
+    card = pretrained.load_card("point", tmp_path / "shipped")
+    assert card["method"] == entry["reading"]["best_heldout_iqm"] and card["env"] == "point"
+    assert pretrained.load_pretrained("point", root=tmp_path / "shipped") is not None
 
 
 @pytest.mark.slow
