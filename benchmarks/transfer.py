@@ -78,6 +78,7 @@ import platform
 import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -425,7 +426,9 @@ def _bootstrap(
     n = len(values)
     if n < 2:
         return point, point, point
-    draws = [func(values[rng.integers(0, n, n)]) for _ in range(reps)]
+    draws = np.array([func(values[rng.integers(0, n, n)]) for _ in range(reps)])
+    if np.isnan(draws).all():
+        return point, float("nan"), float("nan")
     low, high = np.nanpercentile(draws, [2.5, 97.5])
     return point, float(low), float(high)
 
@@ -984,9 +987,17 @@ def run(
     }
     reporting = _merge_plans(PLANS[plan.mode], plan)
 
+    # Results are rewritten after every sweep in a background thread (the bootstraps take
+    # a while; the next sweep's runs go on meanwhile); one write at a time, and a final
+    # write once everything has stopped.
+    writer = ThreadPoolExecutor(max_workers=1)
+    pending: list[Future[Any]] = []
+
     def after_sweep() -> None:
         _record_invocation(sweeps_dir, {**invocation, "wall_s": time.perf_counter() - start})
-        write_results(reporting, sweeps_dir, out, names, quiet=True)
+        if pending and not pending[-1].done():
+            return
+        pending.append(writer.submit(write_results, reporting, sweeps_dir, out, names, True))
 
     _record_invocation(sweeps_dir, {**invocation, "wall_s": 0.0})
     # Every run evaluates in a fresh Ray worker: keep the random/expert baseline episodes
@@ -1014,8 +1025,10 @@ def run(
             ray.shutdown()
         if saved_env is None:
             os.environ.pop(BASELINE_CACHE_ENV, None)
+        writer.shutdown(wait=True)
         _record_invocation(sweeps_dir, {**invocation, "wall_s": time.perf_counter() - start})
-    return write_results(reporting, sweeps_dir, out, names)
+        data = write_results(reporting, sweeps_dir, out, names)  # also when interrupted
+    return data
 
 
 def _merge_plans(full: Plan, ran: Plan) -> Plan:

@@ -183,6 +183,22 @@ def test_baselines_kept_on_disk_give_identical_reports(
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_probability_of_improvement_matches_rliable(seed: int) -> None:
+    from rliable import metrics
+
+    from agents.evaluation.aggregate import probability_of_improvement
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, size=(int(rng.integers(1, 7)), 5)).astype(float)  # ties on purpose
+    y = rng.integers(0, 4, size=(int(rng.integers(1, 7)), 5)).astype(float)
+    y[:, 0] = x[0, 0] if len(y) != len(x) else y[:, 0]
+    for a, b in ((x, y), (y, x), (x, x), (x + 0.5 * rng.random(x.shape), y)):
+        assert probability_of_improvement(a, b) == pytest.approx(
+            metrics.probability_of_improvement(a, b), abs=1e-12
+        )
+
+
 def test_worker_processes_match_in_process_results(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("agents.evaluation.report._BASELINE_CACHE", {})
     ref = evaluate_transfer("expert", "point", episodes=3, progress=False)
