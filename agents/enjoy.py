@@ -34,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Play (and optionally record) a trained agent from a run folder.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run folder of agents.train")
+    p.add_argument(
+        "run_dir",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run folder of agents.train, or pretrained:NAME for a shipped agent",
+    )
     p.add_argument("--episodes", type=int, default=3, help="episodes to play")
     p.add_argument("--split", default="train", help="scenario split to play on")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the first episode")

@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         "scenario splits; compare groups of runs with rliable (IQM, bootstrap CIs, "
         "probability of improvement).",
     )
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders to evaluate")
+    p.add_argument(
+        "run_dirs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="run folders to evaluate, or pretrained:NAME for a shipped agent",
+    )
     p.add_argument(
         "--episodes", type=positive_int, default=50, metavar="N", help="episodes per split (50)"
     )
@@ -152,6 +157,11 @@ def _safe(name: str) -> str:
 def _out_dir(runs: Sequence[Any], out: Path | None) -> Path:
     if out is not None:
         return out
+    from agents import pretrained
+
+    if any(pretrained.is_reference(r.path) for r in runs):  # never write into the installed package
+        label = "-".join(Path(r.path).name for r in runs)
+        return Path("runs") / "pretrained" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     if len(runs) == 1:
         return Path(runs[0].path) / "transfer"
     parent = Path(os.path.commonpath([str(Path(r.path).resolve()) for r in runs]))

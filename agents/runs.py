@@ -350,12 +350,16 @@ def versions() -> dict[str, str]:
 
 
 def load_run(run_dir: str | Path) -> RunInfo:
-    """Reads a run folder's ``config.yaml``.
+    """Reads a run folder's ``config.yaml`` (``pretrained:<name>``: a shipped agent's).
 
     Raises:
         ValueError: The folder does not exist, has no ``config.yaml``, or the config
             is unreadable or lacks ``env``/``algo``/``seed``.
     """
+    from agents import pretrained
+
+    if pretrained.is_reference(run_dir):  # a shipped agent: its folder holds config.yaml
+        run_dir = pretrained.resolve(str(run_dir))
     path = Path(run_dir)
     if not path.is_dir():
         raise ValueError(f"{path} is not a practicegym run folder (no such directory)")
@@ -553,13 +557,18 @@ def load_policy(run_dir: str | Path, device: str = "cpu", checkpoint: bool = Fal
     Falls back to the latest checkpoint when the run has no final model (interrupted).
     Nothing in the folder is unpickled: the model's pickled entries come from a template
     built from ``config.yaml`` (:func:`agents.modelfile.load_model`).
+    ``pretrained:<name>`` loads a shipped agent (:func:`agents.pretrained.load_pretrained`).
 
     Raises:
         ValueError: Not a run folder, it holds no model at all, or a file is unreadable,
             malformed or could only be read by running code from it.
     """
+    from agents import pretrained
     from agents.config import TrainConfig
     from agents.modelfile import load_model
+
+    if pretrained.is_reference(run_dir):
+        return pretrained.load_pretrained(str(run_dir), device=device)
 
     info = load_run(run_dir)
     model_path = info.path / MODEL

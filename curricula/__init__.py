@@ -2,7 +2,7 @@
 
 >>> import curricula
 >>> list(curricula.SCHEDULERS)
-['uniform', 'linear', 'stages', 'learning-progress', 'plr', 'adversarial']
+['uniform', 'narrow', 'linear', 'stages', 'learning-progress', 'plr', 'adversarial']
 """
 
 from curricula.adversarial import AdversarialConfig, AdversarialScheduler
@@ -14,6 +14,8 @@ from curricula.registry import SCHEDULERS, load_config, make_scheduler
 from curricula.schedulers import (
     LinearConfig,
     LinearScheduler,
+    NarrowConfig,
+    NarrowScheduler,
     Stage,
     StagesConfig,
     StagesScheduler,
@@ -32,6 +34,8 @@ __all__ = [
     "LearningProgressScheduler",
     "LinearConfig",
     "LinearScheduler",
+    "NarrowConfig",
+    "NarrowScheduler",
     "PLRConfig",
     "PLRScheduler",
     "Stage",

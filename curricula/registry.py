@@ -14,7 +14,12 @@ from curricula.adversarial import AdversarialScheduler
 from curricula.base import CurriculumScheduler
 from curricula.learning_progress import LearningProgressScheduler
 from curricula.plr import PLRScheduler
-from curricula.schedulers import LinearScheduler, StagesScheduler, UniformScheduler
+from curricula.schedulers import (
+    LinearScheduler,
+    NarrowScheduler,
+    StagesScheduler,
+    UniformScheduler,
+)
 from envs.scenarios import ScenarioSpace
 
 __all__ = ["SCHEDULERS", "load_config", "make_scheduler"]
@@ -23,6 +28,7 @@ SCHEDULERS: dict[str, type[CurriculumScheduler]] = {
     cls.name: cls
     for cls in (
         UniformScheduler,
+        NarrowScheduler,
         LinearScheduler,
         StagesScheduler,
         LearningProgressScheduler,
@@ -67,7 +73,7 @@ def make_scheduler(
         Traceback (most recent call last):
         ...
         ValueError: unknown curriculum 'learning_progress'; did you mean 'learning-progress'? \
-valid: ['uniform', 'linear', 'stages', 'learning-progress', 'plr', 'adversarial']
+valid: ['uniform', 'narrow', 'linear', 'stages', 'learning-progress', 'plr', 'adversarial']
     """
     if name not in SCHEDULERS:
         close = difflib.get_close_matches(name, list(SCHEDULERS), n=1)

@@ -1,4 +1,4 @@
-"""Shared-distribution curricula: ``uniform``, ``linear`` and success-gated ``stages``.
+"""Shared-distribution curricula: ``uniform``, ``narrow``, ``linear`` and success-gated ``stages``.
 
 Each sends one distribution to every worker and re-sends it when it changes.
 
@@ -34,6 +34,8 @@ from envs.scenarios import Distribution
 __all__ = [
     "LinearConfig",
     "LinearScheduler",
+    "NarrowConfig",
+    "NarrowScheduler",
     "Stage",
     "StagesConfig",
     "StagesScheduler",
@@ -62,6 +64,58 @@ class UniformScheduler(CurriculumScheduler):
     def metrics(self) -> dict[str, float]:
         """``difficulty`` is always 1 (all of train)."""
         return {"difficulty": 1.0}
+
+
+# ---------------------------------------------------------------------------- narrow
+
+
+@dataclass(frozen=True)
+class NarrowConfig:
+    """Options of ``narrow`` practice.
+
+    Attributes:
+        difficulty: Practise ``space.at(difficulty)`` for the whole run; 0 (the default)
+            is train's easiest corner, the no-variety baseline of the transfer study.
+    """
+
+    difficulty: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_fraction("narrow", "difficulty", self.difficulty)
+
+
+class NarrowScheduler(CurriculumScheduler):
+    """Fixed practice at one difficulty of ``train`` (default 0: its easiest corner).
+
+    Not a curriculum in the adaptive sense: the no-variety baseline that domain
+    randomisation and curricula are compared with. Parameters without an ``easy`` end
+    keep their whole train range (:meth:`~envs.scenarios.ScenarioSpace.at`).
+
+    Example:
+        >>> from envs.scenarios import Continuous, ScenarioSpace
+        >>> space = ScenarioSpace(
+        ...     [Continuous("gap", 0.0, 2.0, easy="low")],
+        ...     {"train": {"gap": (0.0, 1.0)}, "heldout-a": {"gap": (1.5, 2.0)},
+        ...      "heldout-b": {"gap": (1.2, 1.4)}},
+        ... )
+        >>> NarrowScheduler(space, seed=0, total_timesteps=100).distribution().to_dict()
+        {'gap': 0.0}
+    """
+
+    name = "narrow"
+    config_class = NarrowConfig
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._dist = self.space.at(self.config.difficulty)
+        self.check_within_train(self._dist)
+
+    def _propose(self, worker: int | None) -> Distribution:
+        return self._dist
+
+    def metrics(self) -> dict[str, float]:
+        """The fixed difficulty."""
+        return {"difficulty": float(self.config.difficulty)}
 
 
 # ---------------------------------------------------------------------------- linear

@@ -7,7 +7,8 @@ scenarios (the same seeds for every run, thanks to common random numbers) and th
 scores are normalised scores (returns when an env has no expert). On these arrays
 ``rliable.library.get_interval_estimates`` computes IQM, mean, median and optimality
 gap with stratified-bootstrap 95% CIs. Probability of improvement compares every pair
-of groups with ``rliable.metrics.probability_of_improvement`` on ``runs x splits``
+of groups with rliable's probability of improvement (:func:`probability_of_improvement`,
+the same statistic without a SciPy test per task) on ``runs x splits``
 arrays of per-run split means (scenario columns would cost a Mann-Whitney test per
 scenario per bootstrap replicate), with a CI from rliable's independent bootstrap.
 
@@ -32,7 +33,14 @@ from agents.evaluation.files import atomic_write_all, report_versions
 from agents.evaluation.report import ALL_HELDOUT, TRAIN, TransferReport
 from agents.evaluation.stats import CONFIDENCE, Estimate
 
-__all__ = ["METRICS", "GroupReport", "Improvement", "aggregate", "aggregate_runs"]
+__all__ = [
+    "METRICS",
+    "GroupReport",
+    "Improvement",
+    "aggregate",
+    "aggregate_runs",
+    "probability_of_improvement",
+]
 
 METRICS = ("IQM", "mean", "median", "optimality gap")
 FORMAT = "practicegym.group-report/1"
@@ -224,6 +232,25 @@ def _interval_estimates(
     return points, intervals
 
 
+def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> float:
+    """``rliable.metrics.probability_of_improvement``, vectorised.
+
+    Per task (column), the share of run pairs in which X scores higher than Y, ties
+    counting one half — the Mann-Whitney U statistic of X over Y divided by
+    ``n_x * n_y``, which rliable computes with one ``scipy.stats.mannwhitneyu`` call per
+    task — averaged over tasks. Same value (tested against rliable), about a hundred
+    times faster, which matters inside a bootstrap of thousands of replicates.
+
+    Args:
+        scores_x: ``runs_x x tasks`` scores of X.
+        scores_y: ``runs_y x tasks`` scores of Y.
+    """
+    x = np.asarray(scores_x, dtype=float)[:, None, :]
+    y = np.asarray(scores_y, dtype=float)[None, :, :]
+    per_task = (x > y).mean(axis=(0, 1)) + 0.5 * (x == y).mean(axis=(0, 1))
+    return float(per_task.mean())
+
+
 def _aggregates(scores: np.ndarray) -> np.ndarray:
     from rliable import metrics
 
@@ -294,8 +321,6 @@ def aggregate_runs(
     Raises:
         ValueError: Empty groups, or reports that do not share env, splits and seeds.
     """
-    from rliable import metrics
-
     first = _check_consistent(reports_by_group)
     for name, value in (("reps", reps), ("improvement_reps", improvement_reps)):
         if value < 1:
@@ -329,7 +354,7 @@ def aggregate_runs(
                     sx = np.stack([scores[c][x].mean(axis=1) for c in cols], axis=1)
                     sy = np.stack([scores[c][y].mean(axis=1) for c in cols], axis=1)
                     points, intervals = _interval_estimates(
-                        {"xy": [sx, sy]}, metrics.probability_of_improvement, improvement_reps
+                        {"xy": [sx, sy]}, probability_of_improvement, improvement_reps
                     )
                     low, high = np.ravel(intervals["xy"])
                     est = Estimate(float(points["xy"]), float(low), float(high))

@@ -36,6 +36,14 @@ __all__ = [
 ]
 
 FORMAT = "practicegym.transfer-report/1"
+BASELINE_CACHE_ENV = "PRACTICEGYM_BASELINE_CACHE"
+"""Environment variable naming a folder where baseline episodes are kept across processes.
+
+Unset (the default), the random and expert baselines are cached in memory per process only.
+Set, :func:`evaluate_transfer` also reads and writes them there as JSON (one file per env,
+env kwargs, splits, episodes, seed and baseline), so a sweep whose runs each evaluate in a
+fresh process pays for the baselines once. Results are identical either way (the baselines'
+episodes are fixed by their seeds); delete the folder when env code changes."""
 ALL_HELDOUT = "heldout (all)"
 TRAIN = "train"
 _MIN_SPAN = 1e-8
@@ -467,6 +475,11 @@ def evaluate_transfer(
             roles["expert"] = "expert"
     cache_key = (spec.name, json.dumps(env_kwargs, sort_keys=True, default=repr))
     cache_key += (tuple(splits), episodes, int(seed), deterministic)
+    for kind in set(roles.values()) & set(BASELINES):
+        if (*cache_key, kind) not in _BASELINE_CACHE:
+            stored = _load_baseline((*cache_key, kind))
+            if stored is not None:
+                _remember((*cache_key, kind), stored)
     known = {
         kind: _BASELINE_CACHE[(*cache_key, kind)]
         for kind in set(roles.values())
@@ -493,6 +506,7 @@ def evaluate_transfer(
         known[kind] = [r for j, r in zip(jobs, results, strict=True) if j.policy == kind]
         if kind in BASELINES:
             _remember((*cache_key, kind), known[kind])
+            _store_baseline((*cache_key, kind), known[kind])
 
     def per_split(role: str, split: str) -> list[EpisodeResult] | None:
         if role not in roles:
@@ -578,6 +592,52 @@ def _check_splits(splits: Sequence[str] | None, valid: list[str], env: str) -> l
     if not chosen:
         raise ValueError(f"no splits to evaluate; valid: {valid}")
     return chosen
+
+
+def _baseline_file(key: tuple[Any, ...]) -> Path | None:
+    import hashlib
+    import os
+
+    folder = os.environ.get(BASELINE_CACHE_ENV)
+    if not folder:
+        return None
+    digest = hashlib.sha256(json.dumps(key, default=repr).encode()).hexdigest()[:24]
+    return Path(folder) / f"{key[0]}-{key[-1]}-{digest}.json"
+
+
+def _load_baseline(key: tuple[Any, ...]) -> list[EpisodeResult] | None:
+    """Baseline episodes stored by an earlier process (``None``: none, or unreadable)."""
+    path = _baseline_file(key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        if data["key"] != json.loads(json.dumps(key, default=repr)):
+            return None
+        return [EpisodeResult(**e) for e in data["episodes"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store_baseline(key: tuple[Any, ...], results: list[EpisodeResult]) -> None:
+    path = _baseline_file(key)
+    if path is None:
+        return
+    from agents.runs import atomic_write
+
+    episodes = [
+        {
+            "ret": r.ret,
+            "length": r.length,
+            "success": r.success,
+            "scenario": r.scenario,
+            "info": r.info,
+        }
+        for r in results
+    ]
+    text = json.dumps({"key": key, "episodes": episodes}, default=_json_default)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, text)
 
 
 def _remember(key: tuple[Any, ...], results: list[EpisodeResult]) -> None:

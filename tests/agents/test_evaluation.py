@@ -155,6 +155,50 @@ def test_common_random_numbers_across_policies() -> None:
     assert episode_seeds(3, "train", 9)[:6] == ra.splits["train"].seeds
 
 
+@pytest.mark.parametrize("env", ["point", "driving"])
+def test_baselines_kept_on_disk_give_identical_reports(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents.evaluation import report as report_module
+
+    monkeypatch.setattr(report_module, "_BASELINE_CACHE", {})
+    monkeypatch.setenv(report_module.BASELINE_CACHE_ENV, str(tmp_path))
+    policy = FirstObservations(1.0) if env == "point" else "random"
+    kwargs = {"episodes": 3, "seed": 5, "progress": False, "splits": ["train", "heldout-curves"]}
+    if env == "point":
+        kwargs["splits"] = ["train", "heldout-far"]
+    first = evaluate_transfer(policy, env, **kwargs).to_dict()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and all(f.startswith(env) for f in files)  # random, expert
+    monkeypatch.setattr(report_module, "_BASELINE_CACHE", {})  # a fresh process
+    calls = []
+    real = report_module.run_jobs
+    monkeypatch.setattr(
+        report_module, "run_jobs", lambda jobs, **kw: calls.append(jobs) or real(jobs, **kw)
+    )
+    second = evaluate_transfer(policy, env, **kwargs).to_dict()
+    assert {j.policy for jobs in calls for j in jobs} <= {"agent"}  # baselines from disk
+    for data in (first, second):
+        data.pop("created")
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_probability_of_improvement_matches_rliable(seed: int) -> None:
+    from rliable import metrics
+
+    from agents.evaluation.aggregate import probability_of_improvement
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, size=(int(rng.integers(1, 7)), 5)).astype(float)  # ties on purpose
+    y = rng.integers(0, 4, size=(int(rng.integers(1, 7)), 5)).astype(float)
+    y[:, 0] = x[0, 0] if len(y) != len(x) else y[:, 0]
+    for a, b in ((x, y), (y, x), (x, x), (x + 0.5 * rng.random(x.shape), y)):
+        assert probability_of_improvement(a, b) == pytest.approx(
+            metrics.probability_of_improvement(a, b), abs=1e-12
+        )
+
+
 def test_worker_processes_match_in_process_results(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("agents.evaluation.report._BASELINE_CACHE", {})
     ref = evaluate_transfer("expert", "point", episodes=3, progress=False)

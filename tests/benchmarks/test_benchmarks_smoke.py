@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import pytest
@@ -128,63 +129,216 @@ def test_curriculum_runs(tmp_path: Path) -> None:
     assert _json(tmp_path / "curriculum.json")
 
 
-def test_best_curriculum_reads_the_curriculum_benchmark(tmp_path: Path) -> None:
-    summary = {
-        "uniform": {"heldout-far": {"mean": 0.9}, "train_auc": {"mean": 0.9}},
-        "stages": {"heldout-far": {"mean": 0.5}, "train_auc": {"mean": 0.9}},
-        "plr": {"heldout-far": {"mean": 0.7}, "train_auc": {"mean": 0.1}},
+def test_full_plan_declares_the_study() -> None:
+    plan = transfer.PLANS["full"]
+    by_env = {e.env: e for e in plan.envs}
+    assert list(by_env) == ["driving", "dialogue", "robot-reach", "robot-push"]
+    assert transfer.METHOD_NAMES == (
+        "narrow",
+        "uniform",
+        "uniform+context",
+        "learning-progress",
+        "plr",
+        "adversarial",
+    )
+    for name in ("driving", "dialogue", "robot-reach"):
+        assert by_env[name].methods == transfer.METHOD_NAMES and len(by_env[name].seeds) >= 5
+    assert by_env["robot-push"].methods == ("narrow", "uniform")
+    assert len(by_env["robot-push"].seeds) >= 3
+    assert dict(by_env["driving"].recipe)["run.n_envs"] == 128
+    assert by_env["driving"].timesteps == 400_000 and plan.episodes >= 50
+    assert transfer.BY_NAME["narrow"].curriculum == "narrow"
+    assert transfer.BY_NAME["uniform+context"].context
+
+
+def test_sweeps_go_seed_block_by_seed_block_with_every_method() -> None:
+    plan = transfer.PLANS["full"]
+    env = plan.envs[0]
+    methods = [transfer.BY_NAME[m] for m in ("narrow", "uniform", "uniform+context", "plr")]
+    sweeps = transfer.sweep_plans(plan, env, methods)
+    assert [s.label for s in sweeps] == [
+        "curricula-s0-1",
+        "context-s0-1",
+        "curricula-s2-3",
+        "context-s2-3",
+        "curricula-s4-4",
+        "context-s4-4",
+    ]
+    config = transfer.sweep_config(plan, sweeps[0])
+    assert config.curricula == ("narrow", "uniform", "plr") and config.seeds == (0, 1)
+    assert config.grouping() == ("curriculum",) and config.evaluation.episodes == plan.episodes
+    overrides = dict(config.overrides)
+    assert overrides["run.n_envs"] == (128,) and "run.env_kwargs" not in overrides
+    context = transfer.sweep_config(plan, sweeps[1])
+    assert context.curricula == ("uniform",)
+    assert dict(context.overrides)["run.env_kwargs"] == ({"context": "visible"},)
+    assert dict(context.overrides)["run.n_envs"] == (128,)  # same recipe for every method
+    assert sweeps[1].method_of("uniform") == "uniform+context"
+    assert sweeps[0].method_of("uniform") == "uniform"
+
+
+def test_unregistered_methods_are_skipped_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    import curricula
+
+    env = transfer.PLANS["full"].envs[0]
+    methods, skipped = transfer.available_methods(env)
+    if "adversarial" not in curricula.SCHEDULERS:
+        assert "adversarial" in skipped and "not registered" in skipped["adversarial"]
+    monkeypatch.setitem(curricula.SCHEDULERS, "adversarial", curricula.UniformScheduler)
+    methods, skipped = transfer.available_methods(env, ["uniform", "adversarial"])
+    assert [m.name for m in methods] == ["uniform", "adversarial"] and not skipped
+
+
+def _fake_report(label: str, score: float, heldout: float) -> Any:
+    import numpy as np
+
+    from agents.evaluation import SplitResult, TransferReport
+
+    rng = np.random.default_rng(abs(hash(label)) % 2**32)
+    splits = {}
+    for split, level in (("train", score), ("heldout-a", heldout), ("heldout-b", heldout)):
+        returns = level + 0.05 * rng.standard_normal(8)
+        splits[split] = SplitResult(
+            split=split,
+            seeds=list(range(8)),
+            scenarios=[{}] * 8,
+            returns=returns,
+            lengths=np.full(8, 10),
+            successes=returns > 0.5,
+            random_returns=np.zeros(8),
+            expert_returns=np.ones(8),
+        )
+    return TransferReport(env="fake", env_kwargs={}, policy=label, seed=0, splits=splits)
+
+
+def test_summary_compares_every_method_with_both_baselines() -> None:
+    env = transfer.EnvPlan("fake", "ppo", 1, methods=("narrow", "uniform", "plr"))
+    groups = {
+        "narrow": [_fake_report(f"n{i}", 0.9, 0.2) for i in range(4)],
+        "uniform": [_fake_report(f"u{i}", 0.9, 0.6) for i in range(4)],
+        "plr": [_fake_report(f"p{i}", 0.9, 0.7) for i in range(4)],
     }
-    path = tmp_path / "curriculum.json"
-    path.write_text(json.dumps({"summary": summary}))
-    name, why = transfer.best_curriculum(path)
-    assert name == "plr" and "0.70" in why  # uniform is the baseline, never "best"
-    name, why = transfer.best_curriculum(tmp_path / "missing.json")
-    assert name == transfer.FALLBACK_CURRICULUM and "fallback" in why
+    entry = transfer.summarise_env(env, groups, reps=50)
+    assert set(entry["vs_baselines"]) == {"uniform", "narrow"}
+    over_narrow = {(i["x"], i["tasks"]): i for i in entry["vs_baselines"]["narrow"]}
+    assert over_narrow[("uniform", "held-out splits")]["value"] == pytest.approx(1.0)
+    assert all(i["y"] == "uniform" for i in entry["vs_baselines"]["uniform"])
+    ratio = entry["transfer_ratio"]["narrow"]["heldout (all)"]
+    assert ratio["low"] <= ratio["value"] <= ratio["high"] and ratio["value"] < 0.4
+    assert entry["success"]["uniform"]["train"]["value"] == pytest.approx(1.0)
+    entry["reading"] = transfer.reading(entry)
+    assert entry["reading"]["best_heldout_iqm"] == "plr"
+    assert entry["reading"]["beats_narrow"] == ["uniform", "plr"]
+    assert entry["reading"]["loses_to_uniform"] == ["narrow"]
+    assert "| heldout-a | plr | 4 |" in transfer.env_table(
+        {
+            **entry,
+            "env": "fake",
+            "algo": "ppo",
+            "timesteps": 1,
+            "recipe": {},
+            "runs_done": 12,
+            "runs_planned": 12,
+            "runs_failed": [],
+            "methods_skipped": {"adversarial": "later"},
+        }
+    )
 
 
-def test_transfer_sweep_config_is_one_sweep_per_env() -> None:
-    plan = transfer.PLANS["quick"]
-    config = transfer.sweep_config(plan, plan.envs[0], ["uniform", "plr"])
-    assert config.envs == (plan.envs[0].env,) and config.curricula == ("uniform", "plr")
-    assert config.seeds == plan.seeds and len(plan.seeds) >= 5
-    assert config.grouping() == ("curriculum",)
+def test_transfer_cli_checks_input_before_writing(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    for argv in (
+        ["--envs", "nowhere"],
+        ["--methods", "uniform", "typo"],
+        ["--seeds", "1", "1"],
+        ["--episodes", "0"],
+    ):
+        with pytest.raises(SystemExit) as exc:
+            transfer.main([*argv, "--sweeps-dir", str(tmp_path / "s"), "--out", str(out)])
+        assert exc.value.code == 2
+    assert not out.exists() and not (tmp_path / "s").exists()
+
+
+def test_readme_headline_block_is_generated(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{transfer.README_START}\nold\n{transfer.README_END}\nrest\n")
+    argv = ["--full", "--report-only", "--readme", str(readme), "--out", str(tmp_path)]
+    assert transfer.main([*argv, "--sweeps-dir", str(tmp_path / "none")]) == 0
+    text = readme.read_text()
+    assert "old" not in text and "| driving | 0/25 |" in text and text.endswith("rest\n")
+    bare = tmp_path / "bare.md"
+    bare.write_text("no markers")
+    with pytest.raises(SystemExit):
+        transfer.main(["--report-only", "--readme", str(bare), "--out", str(tmp_path / "x")])
+    assert bare.read_text() == "no markers" and not (tmp_path / "x").exists()
+
+
+def test_report_only_lists_every_env_of_the_plan(tmp_path: Path) -> None:
+    argv = [
+        "--full",
+        "--report-only",
+        "--sweeps-dir",
+        str(tmp_path / "none"),
+        "--out",
+        str(tmp_path),
+    ]
+    assert transfer.main(argv) == 0
+    data = _json(tmp_path / "transfer-full.json")
+    assert [e["env"] for e in data["envs"]] == ["driving", "dialogue", "robot-reach", "robot-push"]
+    assert all(e["runs_done"] == 0 for e in data["envs"])
+    assert "Not measured yet" in (tmp_path / "transfer-full.md").read_text()
 
 
 @pytest.mark.slow
-def test_transfer_runs_through_the_ray_sweep(tmp_path: Path) -> None:
+def test_transfer_runs_through_the_ray_sweep_and_resumes(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    argv = ["--envs", "point", "--seeds", "0", "1", "--timesteps", "256", "--episodes", "1"]
-    argv += ["--bootstrap-reps", "20", "--curriculum", "linear", "--num-cpus", "2"]
-    argv += ["--sweeps-dir", str(tmp_path / "sweeps"), "--out", str(tmp_path), "--no-progress"]
+    argv = ["--envs", "point", "--seeds", "0", "1", "--timesteps", "256", "--episodes", "2"]
+    argv += ["--methods", "narrow", "uniform", "uniform+context", "--num-cpus", "2"]
+    argv += ["--bootstrap-reps", "20", "--sweeps-dir", str(tmp_path / "sweeps")]
+    argv += ["--out", str(tmp_path), "--no-progress"]
     assert transfer.main(argv) == 0
     data = _json(tmp_path / "transfer-quick.json")
-    (entry,) = data["envs"]
-    assert entry["runs_done"] == 4 and not entry["runs_failed"]
-    assert set(entry["estimates"]["train"]) == {"curriculum=uniform", "curriculum=linear"}
-    assert (tmp_path / "sweeps" / "point" / "state.json").is_file()  # the sweep runner's folder
+    entry = next(e for e in data["envs"] if e["env"] == "point")
+    assert entry["runs_done"] == 6 and entry["complete"] and not entry["runs_failed"]
+    assert set(entry["estimates"]["train"]) == {"narrow", "uniform", "uniform+context"}
+    assert {i["x"] for i in entry["vs_baselines"]["narrow"]} == {"uniform", "uniform+context"}
+    assert (tmp_path / "sweeps" / "point" / "curricula-s0-1" / "state.json").is_file()
+    assert (tmp_path / "sweeps" / "point" / "context-s0-1" / "state.json").is_file()
     assert (tmp_path / "transfer-quick.png").is_file()
+    assert transfer.main(argv) == 0  # resumes: nothing left to run
+    study = _json(tmp_path / "sweeps" / "study.json")
+    assert len(study["invocations"]) == 2 and study["wall_s"] > 0
+    assert list((tmp_path / "sweeps" / "baselines").glob("point-expert-*.json"))
+    # the best run of the best method ships as a pretrained agent with its card
+    from agents import pretrained
+
+    assert len(transfer.ship(data, tmp_path / "t.json", root=tmp_path / "shipped")) == 1
+    card = pretrained.load_card("point", tmp_path / "shipped")
+    assert card["method"] == entry["reading"]["best_heldout_iqm"] and card["env"] == "point"
+    assert pretrained.load_pretrained("point", root=tmp_path / "shipped") is not None
 
 
 @pytest.mark.slow
 def test_transfer_compares_modular_and_end_to_end_perception(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    argv = ["--envs", "--perception", "--perception-frames", "300", "--perception-epochs", "1"]
+    argv = ["--perception", "--perception-frames", "300", "--perception-epochs", "1"]
     argv += ["--perception-timesteps", "256", "--seeds", "0", "--episodes", "1"]
-    argv += ["--bootstrap-reps", "20", "--num-cpus", "2", "--no-progress"]
+    argv += ["--bootstrap-reps", "20", "--no-progress"]
     argv += ["--sweeps-dir", str(tmp_path / "sweeps"), "--out", str(tmp_path)]
     assert transfer.main(argv) == 0
-    (entry,) = _json(tmp_path / "transfer-quick.json")["envs"]
+    (entry,) = _json(tmp_path / "transfer-quick-perception.json")["envs"]
     assert entry["runs_done"] == 2 and not entry["runs_failed"]
     assert set(entry["estimates"]["heldout-visual"]) == {"modular", "end-to-end"}
 
 
-def test_transfer_reports_improvement_over_the_baseline() -> None:
-    imp = {"x": "curriculum=uniform", "y": "curriculum=plr", "tasks": "all splits"}
-    entry = {"improvements": [{**imp, "value": 0.7, "low": 0.6, "high": 0.9}]}
-    (flipped,) = transfer._against_baseline(entry)
-    assert (flipped["x"], flipped["y"]) == ("curriculum=plr", "curriculum=uniform")
+def test_against_orients_every_comparison_with_the_baseline_as_y() -> None:
+    imp = {"x": "uniform", "y": "plr", "tasks": "all splits"}
+    improvements = [{**imp, "value": 0.7, "low": 0.6, "high": 0.9}]
+    (flipped,) = transfer.against(improvements, "uniform")
+    assert (flipped["x"], flipped["y"]) == ("plr", "uniform")
     assert flipped["value"] == pytest.approx(0.3)
     assert (flipped["low"], flipped["high"]) == (pytest.approx(0.1), pytest.approx(0.4))
+    assert transfer.against(improvements, "narrow") == []
 
 
 def test_copy_cost_runs(tmp_path: Path) -> None:

@@ -61,6 +61,7 @@ def _drive(sched, episodes: int, seed: int = 123, t0: int = 0) -> list[str]:
 
 CONFIGS = {
     "uniform": {},
+    "narrow": {},
     "linear": {"fraction": 0.5},
     "stages": {"window": 5, "threshold": 0.6},
     "learning-progress": {"axes": ["difficulty", "weather"], "n_bins": 3},
@@ -72,6 +73,7 @@ CONFIGS = {
 def test_every_scheduler_is_registered_with_a_test_config():
     assert list(SCHEDULERS) == [
         "uniform",
+        "narrow",
         "linear",
         "stages",
         "learning-progress",
@@ -231,6 +233,21 @@ def test_plr_never_stores_heldout_levels():
     held = {"gap": 1.8, "noise": 0.1, "lanes": 3, "weather": "sun"}
     assert plr.observe_score(held, 100.0) is None
     assert plr.levels == []
+
+
+# -------------------------------------------------------------------------- narrow
+
+
+def test_narrow_holds_train_easiest_corner_whatever_happens():
+    narrow = make_scheduler("narrow", SPACE, seed=0, total_timesteps=1000)
+    assert narrow.distribution().to_dict() == SPACE.at(0.0).to_dict()
+    proposals = set(_drive(narrow, 60))
+    assert proposals == {json.dumps(SPACE.at(0.0).to_dict(), sort_keys=True)}
+    assert narrow.version == 0 and narrow.metrics() == {"difficulty": 0.0}
+    half = make_scheduler("narrow", SPACE, seed=0, total_timesteps=10, config={"difficulty": 0.5})
+    assert half.distribution().to_dict() == SPACE.at(0.5).to_dict()
+    with pytest.raises(ValueError, match=r"narrow.difficulty must be a number in \[0, 1\]"):
+        make_scheduler("narrow", SPACE, seed=0, total_timesteps=10, config={"difficulty": 2})
 
 
 # -------------------------------------------------------------------------- linear
