@@ -320,33 +320,21 @@ def _eval(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.is_dir():
         raise ValueError(f"--out {str(args.out)!r} is a folder; pass a JSON file path")
     _check_out(args.out.parent if args.out is not None else Path(args.model), "--out folder")
+    common = {
+        "splits": args.splits,
+        "seed": args.seed,
+        "workers": args.workers,
+        "env_kwargs": args.env_kwargs,
+        "device": args.device,
+        "progress": not args.no_progress,
+    }
     if _model_kind(args.model) == "text":
         from agents.perception.text import evaluate_text, format_text_table
 
-        report = evaluate_text(
-            args.model,
-            args.env,
-            utterances=args.frames,
-            splits=args.splits,
-            seed=args.seed,
-            workers=args.workers,
-            env_kwargs=args.env_kwargs,
-            device=args.device,
-            progress=not args.no_progress,
-        )
+        report = evaluate_text(args.model, args.env, utterances=args.frames, **common)
         table = format_text_table(report)
     else:
-        report = evaluate(
-            args.model,
-            args.env,
-            frames=args.frames,
-            splits=args.splits,
-            seed=args.seed,
-            workers=args.workers,
-            env_kwargs=args.env_kwargs,
-            device=args.device,
-            progress=not args.no_progress,
-        )
+        report = evaluate(args.model, args.env, frames=args.frames, **common)
         table = format_table(report)
     out = args.out or Path(args.model) / f"eval-{report['env']}.json"
     save_report(report, out)
