@@ -8,7 +8,6 @@ import pytest
 import envs
 from agents import runs, train
 
-
 TINY = {
     "ppo": ["algo.n_steps=32", "algo.batch_size=32", "algo.n_epochs=1"],
     "maskable-ppo": ["algo.n_steps=32", "algo.batch_size=32", "algo.n_epochs=1"],
