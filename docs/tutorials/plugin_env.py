@@ -103,7 +103,9 @@ class LineExpert:
     def __init__(self, env: Any) -> None:
         self.env = env
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(
+        self, observation, state=None, episode_start=None, deterministic=True, action_masks=None
+    ):
         offset, velocity = np.asarray(observation, dtype=np.float64)[:2]
         return np.clip([2.0 * offset - 8.0 * velocity], -1, 1).astype(np.float32), state
 
