@@ -39,6 +39,7 @@ __all__ = [
     "FALLBACK_MAX_STEPS",
     "EnvPool",
     "Episode",
+    "EpisodeCap",
     "EpisodeLimitError",
     "ModelPolicy",
     "action_masks",
@@ -208,6 +209,33 @@ def play_episode(
     episode.success = bool(info.get("is_success", False))
     episode.info = info
     return episode
+
+
+class EpisodeCap(gym.Wrapper):
+    """Raises :class:`EpisodeLimitError` when an episode runs past the env's declared limit.
+
+    The training envs are wrapped in it (``agents.factory.make_env``), so training a
+    never-ending env, and SB3's periodic evaluation of it, fail at the first episode
+    that overruns instead of hanging. It does not truncate: that is the env's job.
+    """
+
+    def __init__(self, env: gym.Env, max_steps: int | None = None) -> None:
+        super().__init__(env)
+        self.max_steps = _limit(env, max_steps)
+        self._steps = 0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Resets the env and the step count."""
+        self._steps = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        """Steps the env; raises when this step is past the limit and the episode goes on."""
+        result = self.env.step(action)
+        self._steps += 1
+        if self._steps >= self.max_steps and not (result[2] or result[3]):
+            raise _too_long(self.env, self.max_steps)
+        return result
 
 
 # --------------------------------------------------------------------------- N worlds

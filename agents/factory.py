@@ -220,13 +220,15 @@ def make_env(
     """
     from stable_baselines3.common.monitor import Monitor
 
+    from agents.episodes import EpisodeCap
+
     if ignore_sigint:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     import_env_module(env_module)
     kwargs = dict(env_kwargs)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
-    env = envs.make(name, split=split, **kwargs)
+    env = EpisodeCap(envs.make(name, split=split, **kwargs))  # never-ending envs fail fast
     return Monitor(env, filename=monitor_file, info_keywords=tuple(keywords))
 
 

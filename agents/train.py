@@ -46,6 +46,7 @@ from agents.config import (
     parse_override,
 )
 from curricula.registry import SCHEDULERS
+from envs.core import EnvContractError
 
 __all__ = ["build_parser", "main"]
 
@@ -225,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     except runs.RunLockError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except EnvContractError as err:  # e.g. an episode that never ends
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 # ============================================================================ checking input

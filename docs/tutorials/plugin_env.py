@@ -120,6 +120,8 @@ def register_envs() -> list[EnvSpec]:
             entry_point=LineEnv,
             expert=LineExpert,
             description="A cart on a line must stop on a target (tutorial).",
+            default_algo="ppo",
+            max_episode_steps=60,  # LineEnv truncates after 60 steps
         )
     ]
 
@@ -133,10 +135,14 @@ def main() -> int:
                 spec.entry_point,
                 expert=spec.expert,
                 description=spec.description,
+                default_algo=spec.default_algo,
+                max_episode_steps=spec.max_episode_steps,
             )
 
     # 5. The conformance kit: Gymnasium's and SB3's check_env, determinism under a seed,
-    #    observations inside the space on every split, actions validated, rendering.
+    #    observations inside the space on every split, reward terms summing to the reward,
+    #    episodes ending within max_episode_steps with their info keys, context="visible",
+    #    the expert succeeding, actions validated, rendering, copies.
     check_env_conformance("line")
     print("line passes the conformance kit")
 

@@ -164,6 +164,8 @@ def test_conformance_kit_catches_a_broken_env():
             self._goal = self._goal + random.random()
             return obs, info
 
-    envs.register("broken-point", "practicegym_test/BrokenPoint-v0", NonDeterministic)
+    envs.register(
+        "broken-point", "practicegym_test/BrokenPoint-v0", NonDeterministic, max_episode_steps=50
+    )
     with pytest.raises(ConformanceError, match="broken-point: Gymnasium check_env failed"):
         check_env_conformance("broken-point", check_vector=False, check_render=False)
