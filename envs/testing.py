@@ -554,9 +554,9 @@ def _check_split(
                 obs, info = env.reset()
             elif length >= limit:
                 raise ConformanceError(
-                    f"{where}: an episode ran {length} steps, past its max_episode_steps "
-                    f"({limit}), without terminating or truncating; the env must truncate its "
-                    "own episodes at the limit it declares"
+                    f"{where}: an episode reached its max_episode_steps ({limit}) without "
+                    "terminating or truncating; the env must truncate its own episodes at "
+                    "the limit it declares"
                 )
         if ended == 0:  # unreachable: the loop runs on to an episode end
             raise ConformanceError(f"{where}: no episode ended")
