@@ -328,10 +328,15 @@ def run_jobs(
         vector = [i for i, job in enumerate(jobs) if policies[job.policy] != "expert"]
         if vector:
             results: dict[int, EpisodeResult] = {}
+            probe = envs.make(env_name, **dict(env_kwargs))
+            limit = envs.episode_limit(probe, env_name)  # the instance's (kwargs-dependent)
+            probe.close()
             with tqdm(total=len(vector), desc=desc, disable=not progress, unit="ep") as bar:
                 for group in _groups([(i, jobs[i]) for i in vector]):
                     results.update(
-                        _run_vector(group, env_name, env_kwargs, policies, deterministic, bar)
+                        _run_vector(
+                            group, env_name, env_kwargs, policies, deterministic, bar, limit
+                        )
                     )
             rest = [i for i in range(len(jobs)) if i not in results]
             rest_results = run_jobs(
@@ -429,6 +434,7 @@ def _run_vector(
     policies: Mapping[str, Any],
     deterministic: bool,
     bar: Any,
+    limit: int | None,
 ) -> dict[int, EpisodeResult]:
     """Runs one (policy, split) chunk of episodes side by side, one per world."""
     split = group[0][1].split
@@ -451,7 +457,7 @@ def _run_vector(
             seeds=seeds,
             options=options,
             deterministic=deterministic,
-            max_steps=envs.episode_limit(venv, env_name),
+            max_steps=limit,
         )
         bar.update(len(episodes))
         return {i: _result(e, keys) for (i, _), e in zip(group, episodes, strict=True)}
