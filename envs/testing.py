@@ -23,8 +23,9 @@ batched spaces, info masks, autoreset semantics, seeding and action validation::
     check_vector_env(lambda: envs.make_vec("my-plugin-env", num_envs=3))
 
 Why one file over 450 lines: it is the whole contract's test, read top to bottom by plugin
-authors (the single env, then copies, then vector envs, each behind a banner); a split
-into ``envs/testing/`` is ready to do but needs the package list in ``pyproject.toml``.
+authors (the single env, then copies, then vector envs, each behind a banner). Splitting
+it into a package ``envs/testing/`` by those banners is mechanical; it needs the package
+added to ``pyproject.toml``'s list.
 """
 
 from __future__ import annotations
