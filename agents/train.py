@@ -46,6 +46,7 @@ from agents.config import (
     parse_override,
 )
 from curricula.registry import SCHEDULERS
+from envs.core import EnvContractError
 
 __all__ = ["build_parser", "main"]
 
@@ -225,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     except runs.RunLockError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except EnvContractError as err:  # e.g. an episode that never ends
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 # ============================================================================ checking input
@@ -256,7 +260,16 @@ def prepare(args: argparse.Namespace) -> Plan:
 
     probe = _probe(env_name, {})
     algo = args.algo or factory.default_algo(env_name, probe)
-    hp = load_hyperparams(algo, env_name, user_file=args.hyperparams, overrides=overrides)
+    recipe = factory.env_recipe(algo, env_name)
+    hp = load_hyperparams(
+        algo, env_name, user_file=args.hyperparams, overrides=overrides, env_entry=recipe
+    )
+    if recipe is None and not factory.has_recipe(algo, env_name):
+        print(
+            f"note: env {env_name!r} ships no {algo} hyperparameters (EnvSpec.hyperparams); "
+            f"using the generic default: entry of agents/hyperparams/{algo}.yaml",
+            file=sys.stderr,
+        )
     run_data = dict(hp.run)
     timesteps = run_data.pop("timesteps", 100_000)
     if isinstance(timesteps, bool) or not isinstance(timesteps, int):

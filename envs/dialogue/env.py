@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from gymnasium import spaces
 
-from envs.core import ScenarioEnv
+from envs.core import ScenarioEnv, TextPerception
 from envs.dialogue.domain import (
     DOMAINS,
     MAX_INFO_SLOTS,
@@ -182,7 +182,7 @@ class RewardConfig:
         return cls(**{k: float(v) for k, v in value.items()})
 
 
-class DialogueEnv(ScenarioEnv):
+class DialogueEnv(ScenarioEnv, TextPerception):
     """Task-oriented dialogue: find the venue a noisy simulated user wants.
 
     ## Description
@@ -323,6 +323,7 @@ class DialogueEnv(ScenarioEnv):
         if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
         self.max_turns = max_turns
+        self.max_episode_steps = max_turns  # the episode limit (envs.episode_limit)
         self.reward_config = RewardConfig.coerce(reward)
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; valid: {list(CHANNELS)}")
