@@ -16,7 +16,7 @@ A target's policy is a run folder, a shipped agent (``pretrained:NAME``) or
 
 **Measurement 2, declared 2026-12-02 before it ran** (the first one, on a 120k-step
 driving policy, saw its results before the failure score's scale was fixed; see
-``probe.md``). Targets: the shipped agents, ``pretrained:driving`` (axes curvature,
+``probe-m1.md``). Targets: the shipped agents, ``pretrained:driving`` (axes curvature,
 friction; budget 200 episodes, search seeds 0 1 2) and ``pretrained:dialogue`` once the
 transfer study ships it (axes ser, patience; budget 500, seeds 0 1 2); every other
 setting is this module's default. The failure score is
