@@ -64,6 +64,7 @@ START_S = 200.0  # where the ego starts on the road [m]
 ROAD_SPACING = 2.0  # [m] between centreline samples (curvature varies over >= 15 m)
 RECYCLE_PERIOD = 1.0  # [s] between checks for vehicles that left the window around the ego
 CURVATURE_LOOKAHEAD = 20.0  # [m] of the ``curvature_ahead`` perception label
+RENDER_CHUNK = 32  # worlds drawn at a time (measured: 32 is about twice as fast as 256)
 REWARD_TERMS = (
     "progress",
     "centring",
@@ -360,19 +361,29 @@ class DrivingWorlds:
         return self.frames(worlds)
 
     def frames(self, worlds: np.ndarray | None = None) -> np.ndarray:
-        """Bird's-eye rasters of ``worlds`` with their scenario's look (``(W, H, H, 3)``)."""
-        worlds = np.arange(self.num) if worlds is None else worlds
-        step = np.minimum(self.steps[worlds], self.max_steps)
-        return self.birdseye.render(
-            self.roads,
-            self.egos,
-            self.traffic,
-            self.colours[worlds],
-            worlds,
-            blur=self.blur[worlds],
-            noise=self.pixel_noise[worlds],
-            noise_offsets=self.pixel_offsets[worlds, step],
-        )
+        """Bird's-eye rasters of ``worlds`` with their scenario's look (``(W, H, H, 3)``).
+
+        Drawn :data:`RENDER_CHUNK` worlds at a time: a chunk's float images stay in the
+        CPU cache through the blur and noise passes, about twice as fast as one pass over
+        the whole batch (a world's frame depends on nothing else, so the result is the same).
+        """
+        worlds = np.arange(self.num) if worlds is None else np.asarray(worlds)
+        size = self.birdseye.size
+        out = np.empty((len(worlds), size, size, 3), dtype=np.uint8)
+        for start in range(0, len(worlds), RENDER_CHUNK):
+            chunk = worlds[start : start + RENDER_CHUNK]
+            step = np.minimum(self.steps[chunk], self.max_steps)
+            out[start : start + len(chunk)] = self.birdseye.render(
+                self.roads,
+                self.egos,
+                self.traffic,
+                self.colours[chunk],
+                chunk,
+                blur=self.blur[chunk],
+                noise=self.pixel_noise[chunk],
+                noise_offsets=self.pixel_offsets[chunk, step],
+            )
+        return out
 
     def labels(self, worlds: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Privileged perception labels of ``worlds`` (see ``DrivingEnv.perception_labels``)."""
