@@ -47,7 +47,6 @@ __all__ = [
     "SCENARIO_SPACE",
     "DialogueEnv",
     "RewardConfig",
-    "decode_action",
 ]
 
 SCENARIO_SPACE = ScenarioSpace(
@@ -106,15 +105,6 @@ ACTION_NAMES = (
 )
 
 
-def decode_action(action: int) -> tuple[int, int]:
-    """Maps an action index to ``(SYS_* kind, slot)`` (slot -1 for slot-less acts)."""
-    if action < S:
-        return SYS_REQUEST, action
-    if action < 2 * S:
-        return SYS_CONFIRM, action - S
-    return _SLOTLESS_KINDS[action - 2 * S], -1
-
-
 # ------------------------------------------------------------------- observation
 
 SLOT_FEATURES = (
@@ -127,16 +117,16 @@ SLOT_FEATURES = (
     "requested_by_user",
     "times_asked",
 )
-MATCH_BINS = (0, 1, 3, 10)  # bins: 0 | 1 | 2-3 | 4-10 | >10
+_N_MATCH_BINS = 5  # entities matching the belief: 0 | 1 | 2-3 | 4-10 | >10
 N_SLOT_FEATURES = len(SLOT_FEATURES)
 _G = S * N_SLOT_FEATURES  # start of the global features
 _MATCH = _G
-_USER_ACT = _MATCH + len(MATCH_BINS) + 1
+_USER_ACT = _MATCH + _N_MATCH_BINS
 _SYS_ACT = _USER_ACT + len(USER_ACT_NAMES)
 _TURN = _SYS_ACT + len(SYS_ACT_NAMES)
 _OFFER = _TURN + 1
 OBS_SIZE = _OFFER + 5
-_MATCH_ONE_HOT = tuple([float(i == j) for j in range(5)] for i in range(5))
+_MATCH_ONE_HOT = tuple([float(i == j) for j in range(_N_MATCH_BINS)] for i in range(_N_MATCH_BINS))
 _USER_ONE_HOT = tuple(
     [float(i == j) for j in range(len(USER_ACT_NAMES))] for i in range(len(USER_ACT_NAMES))
 )

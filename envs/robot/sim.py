@@ -338,19 +338,6 @@ class Simulator:
         p.stepSimulation(physicsClientId=self._id)
         self.version += 1
 
-    def save_state(self) -> int:
-        """Saves the world state in memory; returns its id."""
-        return self.client.saveState()
-
-    def restore_state(self, state_id: int) -> None:
-        """Restores a state from :meth:`save_state` (same bodies required)."""
-        p.restoreState(stateId=state_id, physicsClientId=self._id)
-        self.version += 1
-
-    def remove_state(self, state_id: int) -> None:
-        """Frees a saved state."""
-        self.client.removeState(state_id)
-
     def state(self) -> dict[str, Any]:
         """The world's dynamic state, as plain Python data (picklable, client-free).
 
@@ -429,18 +416,11 @@ class Simulator:
         position: Sequence[float],
         orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0),
     ) -> None:
-        """Teleports body ``name`` (velocity is kept; see :meth:`restore_state`)."""
+        """Teleports body ``name`` (velocity is kept)."""
         p.resetBasePositionAndOrientation(
             self.bodies[name], list(position), list(orientation), physicsClientId=self._id
         )
         self.version += 1
-
-    def link_state(self, name: str, link: int) -> tuple[np.ndarray, np.ndarray]:
-        """World position and linear velocity of ``link`` of body ``name``."""
-        state = p.getLinkState(
-            self.bodies[name], link, computeLinkVelocity=1, physicsClientId=self._id
-        )
-        return np.array(state[4]), np.array(state[6])
 
     def point_on_link(self, name: str, link: int, z_offset: float) -> tuple[np.ndarray, np.ndarray]:
         """World position and velocity of the point ``z_offset`` along ``link``'s z axis."""
