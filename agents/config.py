@@ -24,7 +24,6 @@ evaluated as code. Unknown keys raise :class:`ConfigError` with suggestions.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import math
 import os
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from envs.config import check_keys, did_you_mean, from_mapping
 
 __all__ = [
     "ALGOS",
@@ -96,12 +97,6 @@ DEVICES = ("auto", "cpu", "cuda")
 
 class ConfigError(ValueError):
     """A configuration value or key is invalid; the message says what is valid."""
-
-
-def did_you_mean(name: str, valid: typing.Iterable[str]) -> str:
-    """`` Did you mean 'x'?`` for the closest valid names, or an empty string."""
-    close = difflib.get_close_matches(name, list(valid), n=3, cutoff=0.5)
-    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _unknown(kind: str, name: str, valid: typing.Iterable[str]) -> ConfigError:
@@ -200,15 +195,7 @@ class RunSettings:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSettings:
         """Builds the section, rejecting unknown keys and values of the wrong type."""
-        return _typed(cls, data, "run")
-
-
-def _typed(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    valid = [f.name for f in dataclasses.fields(cls)]
-    for key in data:
-        if key not in valid:
-            raise _unknown(f"{where} key", key, valid)
-    return cls(**data)
+        return from_mapping(cls, data, what="run", error=ConfigError)
 
 
 def _type_ok(value: Any, expected: Any) -> bool:
@@ -463,10 +450,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Rebuilds a config saved by :meth:`to_dict` (unknown keys raise)."""
-        valid = [f.name for f in dataclasses.fields(cls)]
-        for key in data:
-            if key not in valid:
-                raise _unknown("config key", key, valid)
+        check_keys(data, [f.name for f in dataclasses.fields(cls)], "config", ConfigError)
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in data and _required(f)]
         if missing:
             raise ConfigError(f"config is missing keys {missing}")

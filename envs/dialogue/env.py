@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from gymnasium import spaces
 
+from envs.config import from_mapping
 from envs.core import ScenarioEnv
 from envs.dialogue.domain import (
     DOMAINS,
@@ -156,20 +157,12 @@ class RewardConfig:
     turn: float = 1.0
     invalid: float = 0.0
 
-    @classmethod
-    def coerce(cls, value: RewardConfig | Mapping[str, float] | None) -> RewardConfig:
-        """Accepts a config, a dict of its fields (unknown keys raise) or ``None``."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise ValueError(f"reward must be a RewardConfig or a dict, got {value!r}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(value) - set(valid))
-        if unknown:
-            raise ValueError(f"unknown reward keys {unknown}; valid: {valid}")
-        return cls(**{k: float(v) for k, v in value.items()})
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"reward {f.name!r} must be a number, got {value!r}")
+            object.__setattr__(self, f.name, float(value))
 
 
 class DialogueEnv(ScenarioEnv):
@@ -313,7 +306,7 @@ class DialogueEnv(ScenarioEnv):
         if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
         self.max_turns = max_turns
-        self.reward_config = RewardConfig.coerce(reward)
+        self.reward_config = from_mapping(RewardConfig, reward, what="reward")
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; valid: {list(CHANNELS)}")
         if (channel == "nlu") != (nlu_model is not None):

@@ -33,7 +33,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib.util
 import os
 import sys
@@ -45,6 +44,8 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 from pybullet_utils import bullet_client
+
+from envs.config import from_mapping
 
 __all__ = ["RENDERERS", "Camera", "PhysicsConfig", "Simulator"]
 
@@ -89,21 +90,6 @@ class PhysicsConfig:
     def control_dt(self) -> float:
         """Seconds per control step (``timestep * substeps``)."""
         return self.timestep * self.substeps
-
-    @classmethod
-    def from_value(cls, value: PhysicsConfig | Mapping[str, Any] | None) -> PhysicsConfig:
-        """Builds a config from itself, a dict (unknown keys rejected) or ``None``."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise ValueError(f"physics must be a PhysicsConfig or a dict, got {value!r}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(value) - set(valid))
-        if unknown:
-            raise ValueError(f"unknown physics settings {unknown}; valid: {valid}")
-        return cls(**value)
 
 
 @dataclass(frozen=True)
@@ -158,7 +144,7 @@ class Simulator:
             raise ValueError(f"renderer must be one of {list(RENDERERS)}, got {renderer!r}")
         if gui:
             check_display()
-        self.physics = PhysicsConfig.from_value(physics)
+        self.physics = from_mapping(PhysicsConfig, physics, what="physics")
         with _quiet_stdout():  # connecting prints "argv[0]="
             self.client = bullet_client.BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
         self._id: int = self.client._client

@@ -79,7 +79,7 @@ def test_no_curricula_means_no_flag_and_config_round_trips():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"seed": [0]}, "unknown key 'seed' in the sweep config. Did you mean 'seeds'"),
+        ({"seed": [0]}, "unknown sweep config keys ['seed']"),
         ({"envs": ["pointt"]}, "unknown env 'pointt'. Did you mean 'point'"),
         ({"algos": ["ppo2"]}, "unknown algorithm 'ppo2'. Did you mean 'ppo'"),
         ({"envs": "point"}, "'envs' must be a non-empty list"),
@@ -89,7 +89,7 @@ def test_no_curricula_means_no_flag_and_config_round_trips():
         ({"set": {"algo.n_steps": 64}}, "set.algo.n_steps must be a non-empty LIST"),
         ({"set": {"algoo.n_steps": [64]}}, "unknown section 'algoo'"),
         ({"group_by": ["curiculum"]}, "Did you mean 'curriculum'"),
-        ({"resources": {"cpus": 1}}, "unknown key 'cpus' in resources"),
+        ({"resources": {"cpus": 1}}, "unknown resources keys ['cpus']"),
         ({"resources": {"num_cpus": 0}}, "num_cpus > 0"),
         ({"evaluation": {"episodes": 0}}, "evaluation.episodes must be >= 1"),
         ({"retries": -1}, "retries must be an int >= 0"),
