@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from typing import Any
 
 import numpy as np
 import yaml
+
+from envs.fileio import TMP_PREFIX, atomic_write, versions  # re-exported: callers use runs.*
 
 __all__ = [
     "Checkpoint",
@@ -64,7 +65,6 @@ CURRICULUM = "curriculum.json"
 CHECKPOINTS = "checkpoints"
 MONITOR = "monitor"
 LOCK = ".lock"
-_TMP_PREFIX = ".tmp-"
 
 
 @dataclass(frozen=True)
@@ -150,34 +150,6 @@ def new_run_dir(out: Path, env: str, algo: str, seed: int) -> Path:
             path = base.with_name(f"{base.name}-{n}")
 
 
-def atomic_write(path: Path, data: bytes | str | Callable[[Path], None]) -> None:
-    """Writes ``path`` through a temporary file in the same folder and a rename.
-
-    ``data`` is bytes, text, or a function that writes a given temporary path
-    (for savers such as ``model.save`` that want a file name).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        if callable(data):
-            data(Path(tmp))
-        else:
-            Path(tmp).write_bytes(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_checkpoint(
     run_dir: Path, timesteps: int, files: Mapping[str, Callable[[Path], None]], keep: int = 3
 ) -> Checkpoint:
@@ -187,7 +159,7 @@ def write_checkpoint(
     """
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=root))
     try:
         for name, writer in files.items():
             writer(tmp / name)
@@ -284,7 +256,7 @@ def clean_orphans(run_dir: Path) -> list[Path]:
     for folder in (Path(run_dir), Path(run_dir) / CHECKPOINTS):
         if not folder.is_dir():
             continue
-        for p in folder.glob(f"{_TMP_PREFIX}*"):
+        for p in folder.glob(f"{TMP_PREFIX}*"):
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
             else:
@@ -323,27 +295,6 @@ def truncate_monitors(run_dir: Path, until: float) -> int:
             dropped += len(lines) - len(kept)
             atomic_write(path, "".join(kept))
     return dropped
-
-
-def versions() -> dict[str, str]:
-    """Python, platform and key package versions (``versions.json``)."""
-    from importlib import metadata
-
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in (
-        "practicegym",
-        "gymnasium",
-        "stable-baselines3",
-        "sb3-contrib",
-        "torch",
-        "numpy",
-        "pybullet",
-    ):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 # --------------------------------------------------------------------------- reading

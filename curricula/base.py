@@ -17,7 +17,6 @@ import abc
 import dataclasses
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -25,6 +24,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from envs.config import from_mapping
+from envs.fileio import atomic_write
 from envs.scenarios import Distribution, ScenarioSpace
 
 __all__ = [
@@ -223,12 +223,7 @@ class CurriculumScheduler(abc.ABC):
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes :meth:`state_dict` as JSON (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.state_dict(), f, indent=1)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(self.state_dict(), indent=1))
 
     def load(self, path: str | os.PathLike) -> None:
         """Restores a state written by :meth:`save`."""
