@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -119,15 +120,19 @@ def template_model(config: Any, env: Any, *, buffer: bool = True) -> Any:
         algo_kwargs["buffer_size"] = min(algo_kwargs["buffer_size"], _TEMPLATE_BUFFER_SIZE)
     if not buffer and algo_kwargs.pop("replay_buffer_class", None) is not None:
         algo_kwargs.pop("replay_buffer_kwargs", None)  # HER's options
-    return algo_class(config.algo)(
-        config.policy,
-        env,
-        policy_kwargs=policy_kwargs,
-        seed=config.seed,
-        device="cpu",
-        verbose=0,
-        **algo_kwargs,
-    )
+    with warnings.catch_warnings():
+        # The template is never trained: PPO's "mini-batch size ... n_envs=1" advice is
+        # about this one-env template, not the run's vector env.
+        warnings.filterwarnings("ignore", message="You have specified a mini-batch size")
+        return algo_class(config.algo)(
+            config.policy,
+            env,
+            policy_kwargs=policy_kwargs,
+            seed=config.seed,
+            device="cpu",
+            verbose=0,
+            **algo_kwargs,
+        )
 
 
 def load_model(

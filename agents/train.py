@@ -563,7 +563,7 @@ def _train_locked(plan: Plan, run_dir: Path, *, progress: bool, argv: list[str] 
 
         callbacks.append(curricula.CurriculumCallback(scheduler))
     if config.run.eval_freq > 0:
-        callbacks.append(_eval_callback(config, run_dir, keywords))
+        callbacks.append(_eval_callback(config, run_dir, keywords, spaces_of[0]))
 
     remaining = config.timesteps - model.num_timesteps
     with catch_signals(flag):
@@ -616,16 +616,26 @@ def _normalize(venv: Any, config: TrainConfig, probe: Any, resume: runs.Checkpoi
             modelfile.read_vecnormalize(resume.vecnormalize), venv
         )
     space = probe.observation_space
-    image = factory.has_image(space) and not isinstance(space, spaces.Dict)
-    if image and config.run.normalize_obs:
+    if _is_image(space) and config.run.normalize_obs:
         print("note: run.normalize_obs is ignored for image observations")
     return VecNormalize(
         venv,
-        norm_obs=config.run.normalize_obs and not image,
         norm_reward=config.run.normalize_reward,
         gamma=float(config.algo_kwargs.get("gamma", 0.99)),
-        norm_obs_keys=factory.normalize_keys(probe.observation_space),
+        **_obs_normalization(config, space),
     )
+
+
+def _is_image(space: Any) -> bool:
+    return factory.has_image(space) and not isinstance(space, spaces.Dict)
+
+
+def _obs_normalization(config: TrainConfig, space: Any) -> dict[str, Any]:
+    """VecNormalize's observation settings, the same for the training and evaluation envs."""
+    return {
+        "norm_obs": config.run.normalize_obs and not _is_image(space),
+        "norm_obs_keys": factory.normalize_keys(space),
+    }
 
 
 def _build_model(
@@ -700,7 +710,9 @@ def _frozen_normalizer(norm: Any) -> runs.ObsNormalizer | None:
     return None if norm is None else runs.ObsNormalizer.from_vecnormalize(norm)
 
 
-def _eval_callback(config: TrainConfig, run_dir: Path, keywords: tuple[str, ...]) -> Any:
+def _eval_callback(
+    config: TrainConfig, run_dir: Path, keywords: tuple[str, ...], obs_space: Any
+) -> Any:
     from stable_baselines3.common.vec_env import VecNormalize
 
     # Wrapped like the training env (VecNormalize syncs its statistics wrapper by wrapper).
@@ -714,7 +726,9 @@ def _eval_callback(config: TrainConfig, run_dir: Path, keywords: tuple[str, ...]
         keywords=keywords,
     )
     if config.run.normalize_obs or config.run.normalize_reward:
-        eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
+        eval_env = VecNormalize(
+            eval_env, training=False, norm_reward=False, **_obs_normalization(config, obs_space)
+        )
     kwargs = {
         "eval_freq": max(config.run.eval_freq // config.run.n_envs, 1),
         "n_eval_episodes": min(10, max(config.run.eval_episodes, 1)),
