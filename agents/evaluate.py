@@ -30,8 +30,9 @@ from typing import Any
 
 from agents.cli_types import positive_int, seed_int, worker_count
 from agents.evaluation import aggregate_runs, evaluate_transfer
-from agents.evaluation.report import TransferReport, check_inputs
+from agents.evaluation.report import TransferReport
 from agents.evaluation.rollout import default_workers
+from agents.evaluation.transfer import EVAL_SEED, check_inputs
 
 __all__ = ["build_parser", "main"]
 
@@ -80,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default: RUN_DIR/transfer for one run, "
         "<common parent>/transfer-<time> for several)",
     )
-    p.add_argument("--seed", type=seed_int, default=0, help="seed of the episode seeds (0)")
+    p.add_argument(
+        "--seed",
+        type=seed_int,
+        default=EVAL_SEED,
+        help=f"seed of the episode seeds ({EVAL_SEED}, as agents.train's final report)",
+    )
     p.add_argument(
         "--workers",
         type=worker_count,

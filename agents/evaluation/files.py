@@ -1,12 +1,19 @@
-"""The versions a report records (its files are written with :mod:`envs.fileio`)."""
+"""What a report file records beside its numbers: package versions, and NumPy values as JSON.
+
+The files themselves are written with :mod:`envs.fileio`.
+"""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from envs.fileio import atomic_write_all, versions
 
-__all__ = ["atomic_write_all", "report_versions"]
+__all__ = ["atomic_write_all", "json_default", "md_row", "report_versions"]
 
 
 def report_versions() -> dict[str, str]:
@@ -17,3 +24,17 @@ def report_versions() -> dict[str, str]:
 @functools.cache
 def _versions() -> dict[str, str]:
     return versions("rliable", "scipy", "matplotlib")
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dumps``' ``default`` for NumPy scalars and arrays."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def md_row(cells: Sequence[str]) -> str:
+    """One row of a Markdown table."""
+    return "| " + " | ".join(cells) + " |"

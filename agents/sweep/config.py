@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from agents.config import yaml_problem
+from agents.evaluation.transfer import EVAL_SEED
 from envs.config import check_keys
 
 
@@ -67,7 +68,7 @@ class EvaluationSettings:
 
     episodes: int = 20
     splits: tuple[str, ...] | None = None
-    seed: int = 0
+    seed: int = EVAL_SEED
     bootstrap_reps: int | None = None
 
     @classmethod

@@ -86,6 +86,50 @@ def test_ppo_run_folder_has_every_artefact(tmp_path, capsys):
     out = capsys.readouterr().out
     for split in ("train", "heldout-far", "heldout-drag"):
         assert split in out
+    assert out.count("run folder:") == 1
+    # the same seed as agents.evaluate's default: one model, one number
+    report = json.loads((run_dir / "eval" / "report.json").read_text())
+    assert report["seed"] == 0
+
+
+def test_model_template_gives_no_one_env_minibatch_warning(recwarn):
+    from agents.config import RunSettings, TrainConfig
+    from agents.modelfile import template_model
+
+    config = TrainConfig(
+        env="point",
+        algo="ppo",
+        seed=0,
+        timesteps=64,
+        env_kwargs={},
+        policy="MlpPolicy",
+        run=RunSettings(n_envs=64),
+        algo_kwargs={"n_steps": 32, "batch_size": 1024},
+        policy_kwargs={},
+    )
+    template_model(config, envs.make("point"))  # 32 * 1 steps: not the run's 32 * 64
+    assert not [w for w in recwarn if "mini-batch size" in str(w.message)]
+
+
+def test_periodic_evaluation_normalises_like_training(tmp_path):
+    from agents.config import RunSettings, TrainConfig
+
+    for obs_norm in (False, True):
+        config = TrainConfig(
+            env="point",
+            algo="ppo",
+            seed=0,
+            timesteps=64,
+            env_kwargs={},
+            policy="MlpPolicy",
+            run=RunSettings(n_envs=1, normalize_obs=obs_norm, normalize_reward=True),
+            algo_kwargs={},
+            policy_kwargs={},
+        )
+        probe = envs.make("point")
+        callback = train._eval_callback(config, tmp_path, (), probe.observation_space)
+        assert callback.eval_env.norm_obs is obs_norm
+        assert callback.eval_env.norm_reward is False
 
 
 @pytest.mark.parametrize("algo", ["a2c", "sac", "td3"])
