@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import doctest
 from pathlib import Path
 
 import pytest
 import yaml
 
-import agents.config
 from agents.config import (
     ALGOS,
     HYPERPARAMS_DIR,
@@ -22,10 +20,6 @@ from agents.config import (
     load_hyperparams,
     parse_override,
 )
-
-
-def test_doctests():
-    assert doctest.testmod(agents.config).failed == 0
 
 
 @pytest.mark.parametrize("algo", list(ALGOS))
