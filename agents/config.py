@@ -477,7 +477,7 @@ def _required(f: dataclasses.Field) -> bool:
 # --------------------------------------------------------------------------- SB3 kwargs
 
 
-def algo_class(name: str) -> type:
+def algo_class(name: str) -> Any:
     """The SB3 class of an algorithm name (``ConfigError`` with did-you-mean if unknown)."""
     if name not in ALGOS:
         raise _unknown("algo", name, ALGOS)

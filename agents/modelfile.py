@@ -405,7 +405,7 @@ def write_replay_buffer(buffer: Any, path: Path) -> None:
     arrays["__pos__"] = np.asarray(buffer.pos, dtype=np.int64)
     arrays["__full__"] = np.asarray(buffer.full, dtype=bool)
     with open(path, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
 def check_replay_buffer(path: Path) -> None:

@@ -168,7 +168,7 @@ def _write_obs_norm(path: Path, norm: Any) -> None:
     arrays = {
         f"{k}/{a}": np.asarray(getattr(r, a)) for k, r in rms.items() for a in ("mean", "var")
     }
-    np.savez(path, clip_obs=norm.clip_obs, epsilon=norm.epsilon, **arrays)
+    np.savez(path, clip_obs=norm.clip_obs, epsilon=norm.epsilon, **arrays)  # type: ignore[arg-type]
 
 
 # ============================================================================ export

@@ -560,7 +560,11 @@ def _with_defaults(info: RunInfo, env: Any) -> dict[str, Any]:
 
 def _load_trusted(cls: Any, source: Any, device: str) -> Any:
     # Acting needs no replay buffer: skip building one (HER's also needs a live env).
-    no_buffer = {"replay_buffer_class": None, "replay_buffer_kwargs": {}, "buffer_size": 1}
+    no_buffer: dict[str, Any] = {
+        "replay_buffer_class": None,
+        "replay_buffer_kwargs": {},
+        "buffer_size": 1,
+    }
     return cls.load(source, device=device, custom_objects=no_buffer if _off_policy(cls) else None)
 
 

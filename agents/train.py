@@ -729,7 +729,7 @@ def _eval_callback(
         eval_env = VecNormalize(
             eval_env, training=False, norm_reward=False, **_obs_normalization(config, obs_space)
         )
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "eval_freq": max(config.run.eval_freq // config.run.n_envs, 1),
         "n_eval_episodes": min(10, max(config.run.eval_episodes, 1)),
         "log_path": str(run_dir / "eval"),

@@ -267,6 +267,7 @@ class StagesScheduler(CurriculumScheduler):
         super().__init__(*args, **kwargs)
         self._dists: list[Distribution] = []
         for i, stage in enumerate(self.config.stages):
+            dist: Distribution
             if stage.difficulty is not None:
                 dist = self.space.at(stage.difficulty)
             else:

@@ -23,9 +23,14 @@ __all__ = ["plot_group_comparison", "plot_train_vs_heldout", "plot_transfer_repo
 class TransferReport(Protocol):
     """What :func:`plot_transfer_report` reads of a :class:`~agents.evaluation.TransferReport`."""
 
-    env: str
-    policy: str
-    splits: Any
+    @property
+    def env(self) -> str: ...
+
+    @property
+    def policy(self) -> str: ...
+
+    @property
+    def splits(self) -> Any: ...
 
     @property
     def normalised(self) -> bool: ...
@@ -39,11 +44,20 @@ class TransferReport(Protocol):
 class GroupReport(Protocol):
     """What the group figures read of a :class:`~agents.evaluation.GroupReport`."""
 
-    env: str
-    splits: list[str]
-    runs: Any
-    score_kind: str
-    estimates: Any
+    @property
+    def env(self) -> str: ...
+
+    @property
+    def splits(self) -> list[str]: ...
+
+    @property
+    def runs(self) -> Any: ...
+
+    @property
+    def score_kind(self) -> str: ...
+
+    @property
+    def estimates(self) -> Any: ...
 
     def run_means(self) -> dict[str, dict[str, Any]]: ...
 

@@ -361,7 +361,7 @@ class TransferReport:
         Returns the path of ``report.json``.
         """
         out = Path(out_dir)
-        files = {
+        files: dict[str, bytes | str] = {
             "scores.png": plots.plot_transfer_report(self),
             "report.md": self.markdown(),
             "report.json": json.dumps(self.to_dict(), indent=1, default=json_default),

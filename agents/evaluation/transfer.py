@@ -86,17 +86,23 @@ def evaluate_transfer(
         roles["random"] = "random"
         if spec.expert is not None:
             roles["expert"] = "expert"
-    cache_key = (spec.name, json.dumps(env_kwargs, sort_keys=True, default=repr))
-    cache_key += (tuple(splits), episodes, int(seed), deterministic)
+    cache_key: tuple[Any, ...] = (
+        spec.name,
+        json.dumps(env_kwargs, sort_keys=True, default=repr),
+        tuple(splits),
+        episodes,
+        int(seed),
+        deterministic,
+    )
     for kind in set(roles.values()) & set(BASELINES):
         if (*cache_key, kind) not in baselines.CACHE:
             stored = baselines.load((*cache_key, kind))
             if stored is not None:
                 baselines.remember((*cache_key, kind), stored)
     known = {
-        kind: baselines.CACHE[(*cache_key, kind)]
+        kind: baselines.CACHE[key]
         for kind in set(roles.values())
-        if (*cache_key, kind) in baselines.CACHE
+        if (key := (*cache_key, kind)) in baselines.CACHE
     }
     to_run = [kind for kind in dict.fromkeys(roles.values()) if kind not in known]
     jobs = [

@@ -317,8 +317,10 @@ class DialogueEnv(ScenarioEnv):
         self.channel_name = channel
         self.nlu: Understanding | None = None
         if nlu_model is not None:
-            is_nlu = isinstance(nlu_model, Understanding)
-            self.nlu = nlu_model if is_nlu else load_understanding(nlu_model)  # type: ignore[arg-type]
+            if isinstance(nlu_model, Understanding):
+                self.nlu = nlu_model
+            else:
+                self.nlu = load_understanding(nlu_model)
         self.action_space = spaces.Discrete(N_ACTIONS)
         self._declare_observation_space(spaces.Box(0.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32))
         self.stream = RandomStream(self.np_random)

@@ -392,14 +392,14 @@ class Simulator:
         lin, ang = p.getBaseVelocity(self.bodies[name], physicsClientId=self._id)
         return np.array(lin), np.array(ang)
 
-    def euler(self, quaternion: Sequence[float]) -> np.ndarray:
+    def euler(self, quaternion: Sequence[float] | np.ndarray) -> np.ndarray:
         """Euler angles (roll, pitch, yaw) of a quaternion."""
         return np.array(p.getEulerFromQuaternion(quaternion, physicsClientId=self._id))
 
     def set_base_pose(
         self,
         name: str,
-        position: Sequence[float],
+        position: Sequence[float] | np.ndarray,
         orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0),
     ) -> None:
         """Teleports body ``name`` (velocity is kept)."""
