@@ -118,7 +118,7 @@ def _forced(args: argparse.Namespace, info: runs.RunInfo) -> tuple[dict | None, 
 
 
 def _make(info: runs.RunInfo, split: str, *, record: bool) -> Any:
-    runs.import_env_module(info.config, info.path)
+    runs.import_env_module(info.config.get("env_module"), run_dir=info.path)
     env = envs.make(info.env, split=split, **info.env_kwargs)
     modes = env.metadata.get("render_modes", [])
     if not record:

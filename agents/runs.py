@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from agents.envmodule import import_env_module  # re-exported: callers use runs.*
 from envs.fileio import TMP_PREFIX, atomic_write, versions  # re-exported: callers use runs.*
 
 __all__ = [
@@ -529,7 +529,7 @@ def load_policy(run_dir: str | Path, device: str = "cpu", checkpoint: bool = Fal
         if latest is None:
             raise ValueError(f"{info.path} holds no model.zip and no checkpoint")
         model_path, norm_path = latest.model, latest.vecnormalize
-    import_env_module(info.config, info.path)
+    import_env_module(info.config.get("env_module"), run_dir=info.path)
     norm = load_vecnormalize(norm_path) if norm_path is not None else None
     import envs
 
@@ -572,87 +572,3 @@ def _off_policy(cls: type) -> bool:
     from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
     return issubclass(cls, OffPolicyAlgorithm)
-
-
-_ANNOUNCED: set[str] = set()
-
-
-def _module_paths(name: str) -> list[Path] | None:
-    """Files and folders ``name`` (dotted) would be imported from, found without importing.
-
-    ``importlib.util.find_spec("a.b")`` would import package ``a`` (running its
-    ``__init__``); here each level is located with the path finder only.
-    """
-    import importlib.machinery
-    import importlib.util
-
-    parts = name.split(".")
-    spec = importlib.util.find_spec(parts[0])  # a top-level name: nothing is imported
-    paths: list[Path] = []
-    for i in range(len(parts)):
-        if spec is None:
-            return None
-        if spec.origin and spec.has_location:
-            paths.append(Path(spec.origin).resolve())
-        locations = list(spec.submodule_search_locations or [])
-        paths.extend(Path(p).resolve() for p in locations)
-        if i + 1 < len(parts):
-            if not locations:
-                return None
-            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 2]), locations)
-    return paths
-
-
-def import_env_module(config: Mapping[str, Any], run_dir: str | Path | None = None) -> None:
-    """Imports the run's recorded ``env_module`` (the module that registered its env), if any.
-
-    A run trained with ``--env-module M`` records ``env_module: M`` in its ``config.yaml``;
-    loading the run (evaluate, enjoy, ``train --resume``) imports ``M`` again so its env is
-    registered. Importing runs ``M``'s top-level code, so load only run folders you trust.
-    The module must be importable (found on ``sys.path``) or this raises ValueError before
-    anything runs; which module is imported is printed to stderr (once per process).
-
-    Given ``run_dir``, a module whose files lie in the folder holding the run's env
-    folders (``run_dir/../..``, where shared run folders are unpacked) is refused: code
-    shipped beside a run folder is not imported. It is located without running anything.
-    """
-    import importlib
-    import importlib.util
-
-    module = config.get("env_module")
-    if not module:
-        return
-    if not isinstance(module, str) or not all(p.isidentifier() for p in module.split(".")):
-        raise ValueError(f"the run's config.yaml records env_module {module!r}, not a module name")
-    try:
-        found = _module_paths(module)
-    except (ImportError, ValueError, TypeError):
-        found = None
-    if found is None:
-        raise ValueError(
-            f"the run's config.yaml records env_module {module!r}, which cannot be imported; "
-            "install the package that provides it or put it on PYTHONPATH"
-        )
-    if run_dir is not None:
-        root = Path(run_dir).resolve().parent.parent
-        inside = [p for p in found if p == root or root in p.parents]
-        if inside:
-            raise ValueError(
-                f"the run's config.yaml records env_module {module!r}, whose code lies in "
-                f"{inside[0]} beside the run folders; refusing to import code shipped with "
-                "run folders (install it as a package if you trust it)"
-            )
-    if module not in _ANNOUNCED:
-        _ANNOUNCED.add(str(module))
-        print(
-            f"note: importing env module {module!r} recorded in the run's config.yaml",
-            file=sys.stderr,
-        )
-    try:
-        importlib.import_module(str(module))
-    except Exception as err:  # the module's own top-level code failed
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ValueError(
-            f"env_module {module!r} recorded in the run's config.yaml raised "
-            f"{type(err).__name__} on import: {first}"
-        ) from None

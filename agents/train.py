@@ -45,6 +45,7 @@ from agents.config import (
     merge,
     parse_override,
 )
+from agents.envmodule import import_env_module
 from curricula.registry import SCHEDULERS
 
 __all__ = ["build_parser", "main"]
@@ -246,7 +247,7 @@ def prepare(args: argparse.Namespace) -> Plan:
         return _prepare_resume(args)
     if not args.env:
         raise ConfigError("--env is required (or --resume RUN_DIR); see --help")
-    factory.import_env_module(args.env_module)
+    import_env_module(args.env_module)
     env_name = envs.resolve(args.env).name
     if args.algo is not None and args.algo not in ALGOS:
         algo_class(args.algo)  # raises with did-you-mean
@@ -352,7 +353,7 @@ def _prepare_resume(args: argparse.Namespace) -> Plan:
         config = TrainConfig.from_dict(info.config)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{where}: {err}") from None
-    runs.import_env_module(info.config, info.path)  # the recorded --env-module, announced
+    import_env_module(info.config.get("env_module"), run_dir=info.path)  # recorded, announced
     try:
         envs.resolve(config.env)
     except ValueError as err:

@@ -332,14 +332,14 @@ def test_env_module_registers_a_plugin_env(tmp_path, monkeypatch, capsys):
     assert train.main([*argv, "--env-module", "my_envs_mod"]) == 0
     (run_dir,) = (tmp_path / "runs" / "point-copy").iterdir()
     assert runs.load_run(run_dir).config["env_module"] == "my_envs_mod"
-    monkeypatch.setattr(runs, "_ANNOUNCED", set())
+    monkeypatch.setattr("agents.envmodule._ANNOUNCED", set())
     capsys.readouterr()
     runs.load_policy(run_dir)  # loading the run imports the recorded module and says so
     assert "importing env module 'my_envs_mod' recorded in the run's config.yaml" in (
         capsys.readouterr().err
     )
     with pytest.raises(ValueError, match="records env_module 'gone_mod_xyz', which cannot be"):
-        runs.import_env_module({"env_module": "gone_mod_xyz"})
+        runs.import_env_module("gone_mod_xyz", run_dir=run_dir)
 
 
 def test_enjoy_plays_and_records(tmp_path, capsys):
