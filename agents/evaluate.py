@@ -28,7 +28,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.cli_types import positive_int, seed_int, worker_count
+from agents.cli_types import (
+    UsageError,
+    cli_main,
+    interrupted,
+    positive_int,
+    seed_int,
+    worker_count,
+)
 from agents.evaluation import aggregate_runs, evaluate_transfer
 from agents.evaluation.report import TransferReport
 from agents.evaluation.rollout import default_workers
@@ -39,8 +46,7 @@ __all__ = ["build_parser", "main"]
 PROG = "python -m agents.evaluate"
 
 
-class InputError(ValueError):
-    """Bad command-line input (exit code 2)."""
+InputError = UsageError  # the convention's usage error, by this module's older name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,24 +266,13 @@ def _save_map(run: Any, axes: Sequence[str], out: Path, args: argparse.Namespace
     probe.save(out)
 
 
+@cli_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the evaluator CLI; returns the exit code (2 for bad input)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(None if argv is None else list(argv))
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    try:
-        runs, policies, groups = _prepare(args)
-    except InputError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+    """Runs the evaluator CLI; returns the exit code (see :mod:`agents.cli_types`)."""
+    args = build_parser().parse_args(None if argv is None else list(argv))
+    runs, policies, groups = _prepare(args)
     out = _out_dir(runs, args.out)
-    try:
-        _check_out(out)
-    except InputError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+    _check_out(out)
     several = len(runs) > 1
     reports: dict[int, TransferReport] = {}
     try:
@@ -311,11 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary.save(out)
             print(f"\n## groups ({runs[0].env}) -> {out}\n\n{summary.table()}")
     except KeyboardInterrupt:
-        print(
-            f"{PROG}: interrupted; reports already saved are complete, none is half-written",
-            file=sys.stderr,
-        )
-        return 130
+        return interrupted(PROG, "reports already saved are complete, none is half-written")
     return 0
 
 

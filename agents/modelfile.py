@@ -26,6 +26,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from agents.cli_types import UsageError, cli_main
+
 __all__ = [
     "UnsafeFileError",
     "load_model",
@@ -474,13 +476,16 @@ def convert_pickle(path: Path) -> Path:
     return out
 
 
+PROG = "python -m agents.modelfile"
+
+
+@cli_main(PROG)
 def main(argv: list[str] | None = None) -> int:
     """``python -m agents.modelfile --trust-pickles FILE...``: convert old pickles."""
     import argparse
-    import sys
 
     p = argparse.ArgumentParser(
-        prog="python -m agents.modelfile",
+        prog=PROG,
         description="Convert old vecnormalize.pkl files to vecnormalize.json. Unpickling "
         "runs whatever code the file carries: convert only files from a source you trust.",
     )
@@ -490,17 +495,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="required: confirms you trust these files (unpickling can run code)",
     )
-    try:
-        args = p.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = p.parse_args(argv)
     if not args.trust_pickles:
-        print("error: pass --trust-pickles to confirm you trust these files", file=sys.stderr)
-        return 2
+        raise UsageError("pass --trust-pickles to confirm you trust these files")
     for path in args.files:
         if path.suffix != ".pkl" or not path.is_file():
-            print(f"error: {path} is not a .pkl file", file=sys.stderr)
-            return 2
+            raise UsageError(f"{path} is not a .pkl file")
     for path in args.files:
         print(f"wrote {convert_pickle(path)}")
     return 0

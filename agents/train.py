@@ -32,6 +32,7 @@ from agents.callbacks import (
     SummaryCallback,
     catch_signals,
 )
+from agents.cli_types import UsageError, cli_main, nonneg_int, positive_int, seed_int
 from agents.config import (
     ALGOS,
     VEC_ENVS,
@@ -50,7 +51,7 @@ from curricula.registry import SCHEDULERS
 
 __all__ = ["build_parser", "main"]
 
-EXIT_USAGE = 2
+PROG = "python -m agents.train"
 # CLI flags that change the config; with --resume the saved config is used instead.
 _CONFIG_FLAGS = (
     "env",
@@ -75,7 +76,7 @@ _CONFIG_FLAGS = (
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; ``--help`` documents every flag."""
     p = argparse.ArgumentParser(
-        prog="python -m agents.train",
+        prog=PROG,
         description=(
             "Train a Stable-Baselines3 agent on a practicegym env, save everything in a run\n"
             "folder, and print success/return on train and every held-out split.\n"
@@ -105,12 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timesteps",
-        type=int,
+        type=positive_int,
         help="total environment steps (default: run.timesteps from the hyperparameters); "
         "with --resume, the new total",
     )
-    p.add_argument("--seed", type=int, help="seed of the model and the envs (default: 0)")
-    p.add_argument("--n-envs", type=int, help="parallel envs (default: run.n_envs)")
+    p.add_argument("--seed", type=seed_int, help="seed of the model and the envs (default: 0)")
+    p.add_argument("--n-envs", type=positive_int, help="parallel envs (default: run.n_envs)")
     p.add_argument(
         "--vec-env",
         choices=VEC_ENVS,
@@ -185,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--eval-freq",
-        type=int,
+        type=nonneg_int,
         help="timesteps between evaluations on the train split during training, saved in "
         "eval/ (0: off; default: run.eval_freq)",
     )
@@ -209,23 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli_main(PROG)
 def main(argv: list[str] | None = None) -> int:
-    """Runs the CLI in-process; returns the exit code."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
-        return int(exc.code or 0)
+    """Runs the CLI in-process; returns the exit code (see :mod:`agents.cli_types`)."""
+    args = build_parser().parse_args(argv)
     try:
         plan = prepare(args)
     except (ConfigError, ValueError, envs.PluginError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(err) from None
     try:
         return train(plan, progress=not args.no_progress, argv=argv)
     except runs.RunLockError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(err) from None
 
 
 # ============================================================================ checking input

@@ -253,7 +253,7 @@ def test_cli_bad_input_exits_2_with_one_clear_message(tmp_path, capsys):
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(BASE))
     assert sweep.main([str(good), "--max-concurrent", "0", "--out", str(tmp_path / "s")]) == 2
-    assert "max_concurrent must be >= 1" in capsys.readouterr().err
+    assert "--max-concurrent: expected a positive integer, got 0" in capsys.readouterr().err
     assert sweep.main([str(good), "--address", "auto", "--num-cpus", "2"]) == 2
     assert "a cluster (address) keeps its own" in capsys.readouterr().err
     SweepState.create(tmp_path / "taken", config())

@@ -186,8 +186,8 @@ BAD_INPUT = [
     (["--env", "point", "--obs-type", "pixels"], "rejected env_kwargs"),
     (["--env", "point", "--curriculum-config", "c.yaml"], "needs --curriculum"),
     ([], "--env is required"),
-    (["--env", "point", "--seed", "-3"], "--seed must be an integer in [0, 2**32 - 1]"),
-    (["--env", "point", "--seed", str(2**32)], "--seed must be an integer in [0, 2**32 - 1]"),
+    (["--env", "point", "--seed", "-3"], "--seed: expected an integer in [0, 2**32 - 1]"),
+    (["--env", "point", "--seed", str(2**32)], "--seed: expected an integer in [0, 2**32 - 1]"),
     (
         ["--env", "point", "--set", "algo.learning_rate=abc"],
         "algo.learning_rate must be a finite number > 0",
@@ -358,7 +358,7 @@ def test_enjoy_plays_and_records(tmp_path, capsys):
     assert "'.xyz'" in captured.err and ".gif" in captured.err and ".mp4" in captured.err
     assert "episode " not in captured.out and not (tmp_path / "watch.xyz").exists()
     assert train.main(["--resume", str(run_dir), "--timesteps", "-4", "--no-progress"]) == 2
-    assert "--timesteps must be in [1, 1e+12], got -4" in capsys.readouterr().err
+    assert "--timesteps: expected a positive integer, got -4" in capsys.readouterr().err
     assert sorted(p.name for p in run_dir.rglob("*")) == before
 
 
