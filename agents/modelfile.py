@@ -87,7 +87,7 @@ def _name(source: Any) -> str:
 
 def model_kwargs(config: Any, n_actions: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """The SB3 constructor ``algo_kwargs`` and ``policy_kwargs`` of a :class:`TrainConfig`."""
-    from agents.config import build_algo_kwargs, build_policy_kwargs
+    from agents.algo_kwargs import build_algo_kwargs, build_policy_kwargs
 
     algo_kwargs = build_algo_kwargs(config.algo, config.algo_kwargs, n_actions)
     if config.run.her:
@@ -114,7 +114,7 @@ def template_model(config: Any, env: Any, *, buffer: bool = True) -> Any:
         env: A Gymnasium env or VecEnv with the run's spaces (it is not stepped).
         buffer: False builds off-policy templates without HER (acting needs no buffer).
     """
-    from agents.config import algo_class
+    from agents.algo_kwargs import algo_class
 
     shape = getattr(env.action_space, "shape", None) or (1,)
     algo_kwargs, policy_kwargs = model_kwargs(config, int(shape[0]) if shape else 1)
@@ -166,7 +166,7 @@ def load_model(
         UnsafeFileError: The file has a serialized entry no template value supplies.
         ValueError: The file is unreadable or does not fit the config.
     """
-    from agents.config import algo_class
+    from agents.algo_kwargs import algo_class
 
     if hasattr(source, "seek"):
         source.seek(0)

@@ -113,7 +113,8 @@ def load_pretrained(name: str, device: str = "cpu", root: Path | None = None) ->
     import torch
 
     import envs
-    from agents.config import TrainConfig, algo_class, build_policy_kwargs
+    from agents.algo_kwargs import algo_class, build_policy_kwargs
+    from agents.config import TrainConfig
     from agents.runs import ObsNormalizer, RunPolicy
 
     folder = resolve(name, root)

@@ -25,6 +25,7 @@ from gymnasium import spaces
 
 import envs
 from agents import artifacts, factory, modelfile, runs
+from agents.algo_kwargs import algo_class, build_algo_kwargs, check_policy_kwargs
 from agents.callbacks import (
     CheckpointCallback,
     StopFlag,
@@ -39,9 +40,6 @@ from agents.config import (
     ConfigError,
     RunSettings,
     TrainConfig,
-    algo_class,
-    build_algo_kwargs,
-    check_policy_kwargs,
     load_hyperparams,
     merge,
     parse_override,

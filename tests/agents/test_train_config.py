@@ -7,16 +7,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agents.algo_kwargs import (
+    build_algo_kwargs,
+    build_policy_kwargs,
+    check_algo_kwargs,
+    check_policy_kwargs,
+)
 from agents.config import (
     ALGOS,
     HYPERPARAMS_DIR,
     ConfigError,
     RunSettings,
     TrainConfig,
-    build_algo_kwargs,
-    build_policy_kwargs,
-    check_algo_kwargs,
-    check_policy_kwargs,
     load_hyperparams,
     parse_override,
 )
