@@ -1,5 +1,9 @@
 """Model files and normalisation statistics read as data, never as code.
 
+Why this file is long (about 510 lines): it is the one place that reads and writes what a
+run folder holds besides JSON (models, VecNormalize statistics, replay buffers), kept
+together so that the no-unpickling guarantee can be reviewed in one file.
+
 A Stable-Baselines3 ``model.zip`` stores some of its attributes (spaces, schedules, the
 policy class...) as cloudpickled ``":serialized:"`` entries in its ``data`` member;
 ``cls.load`` would unpickle them, running whatever code a crafted file carries. Here

@@ -1,5 +1,10 @@
 """The run folder: its layout, atomic writes, checkpoints, and loading a trained policy.
 
+Why this file is long (about 570 lines): it is the run folder's one owner (layout, lock,
+checkpoints, orphan clean-up, reading a run back as a policy); the file writing itself is
+:mod:`envs.fileio`, the recorded env module :mod:`agents.envmodule`, and model files
+:mod:`agents.modelfile`.
+
 Layout (written by ``python -m agents.train``)::
 
     runs/<env>/<algo>-<seed>-<YYYYmmdd-HHMMSS>/

@@ -1,4 +1,10 @@
-"""The task-oriented dialogue env: a system policy fills slots against a noisy user."""
+"""The task-oriented dialogue env: a system policy fills slots against a noisy user.
+
+Why this file is long (about 600 lines): the env file is the env's documentation (the
+class docstring with every section and a doctest is about 140 lines); the rest is the
+action table, the observation encoding and the one class, whose user, noise, tracker and
+NLG already live in their own modules.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """The simulator object: one PyBullet client per env, bodies addressed by name.
 
+Why this file is long (about 580 lines): like panda-gym's ``pybullet.py`` it is the one
+wrapper around PyBullet (client, bodies, motors, state snapshots, rendering, physics
+settings), so that no other module calls ``pybullet`` directly.
+
 :class:`Simulator` owns its own :class:`pybullet_utils.bullet_client.BulletClient`
 (``DIRECT`` by default, ``GUI`` on request), so any number of envs can live in one
 process or in vector-env workers without sharing physics state. ``close()`` disconnects
