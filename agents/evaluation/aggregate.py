@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from agents.evaluation import plots
-from agents.evaluation.files import atomic_write_all, md_row, report_versions
+from agents.evaluation.files import atomic_write_all, markdown_page, md_row, report_versions
 from agents.evaluation.report import ALL_HELDOUT, TRAIN, TransferReport
 from agents.evaluation.stats import CONFIDENCE, Estimate
 
@@ -121,7 +121,7 @@ class GroupReport:
     def markdown(self) -> str:
         """The whole ``report.md``."""
         runs = "; ".join(f"{g}: {', '.join(r)}" for g, r in self.runs.items())
-        return "\n".join(
+        return markdown_page(
             [
                 f"# Transfer across runs on {self.env}",
                 "",
@@ -129,14 +129,10 @@ class GroupReport:
                 f"{int(CONFIDENCE * 100)}% stratified-bootstrap CIs ({self.reps} replicates, "
                 f"rliable), bootstrap seed {self.seed}",
                 f"- runs: {runs}",
-                "",
-                self.table(),
-                "",
-                _NOTES,
-                "",
-                "versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
-                "",
-            ]
+            ],
+            self.table(),
+            _NOTES,
+            self.versions,
         )
 
     def to_dict(self) -> dict[str, Any]:

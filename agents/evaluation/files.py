@@ -6,14 +6,14 @@ The files themselves are written with :mod:`envs.fileio`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from envs.fileio import atomic_write_all, versions
 
-__all__ = ["atomic_write_all", "json_default", "md_row", "report_versions"]
+__all__ = ["atomic_write_all", "json_default", "markdown_page", "md_row", "report_versions"]
 
 
 def report_versions() -> dict[str, str]:
@@ -38,3 +38,11 @@ def json_default(obj: Any) -> Any:
 def md_row(cells: Sequence[str]) -> str:
     """One row of a Markdown table."""
     return "| " + " | ".join(cells) + " |"
+
+
+def markdown_page(
+    header: Sequence[str], table: str, notes: str, versions: Mapping[str, str]
+) -> str:
+    """A report's ``report.md``: its header lines, the table, how to read it, the versions."""
+    stamp = "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())
+    return "\n".join([*header, "", table, "", notes, "", stamp, ""])

@@ -17,7 +17,7 @@ import numpy as np
 
 from agents.evaluation import plots, stats
 from agents.evaluation.baselines import BASELINE_CACHE_ENV  # noqa: F401 (benchmarks/transfer.py)
-from agents.evaluation.files import json_default, md_row
+from agents.evaluation.files import json_default, markdown_page, md_row
 from agents.evaluation.rollout import EpisodeResult
 from agents.evaluation.stats import Estimate
 from envs.fileio import atomic_write_all
@@ -280,7 +280,7 @@ class TransferReport:
     def markdown(self) -> str:
         """The whole ``report.md``: what was measured, the tables and how to read them."""
         seeds = ", ".join(f"{s}: {r.seeds[:3]}..." for s, r in self.splits.items())
-        return "\n".join(
+        return markdown_page(
             [
                 f"# Transfer report: {self.policy} on {self.env}",
                 "",
@@ -288,14 +288,10 @@ class TransferReport:
                 f"seed {self.seed}, deterministic={self.deterministic}",
                 f"- env kwargs: {json.dumps(self.env_kwargs, sort_keys=True)}",
                 f"- first episode seeds (common random numbers): {seeds}",
-                "",
-                self.table(),
-                "",
-                _NOTES,
-                "",
-                "versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
-                "",
-            ]
+            ],
+            self.table(),
+            _NOTES,
+            self.versions,
         )
 
     def to_dict(self) -> dict[str, Any]:
