@@ -92,42 +92,37 @@ def test_ppo_run_folder_has_every_artefact(tmp_path, capsys):
     assert report["seed"] == 0
 
 
-def test_model_template_gives_no_one_env_minibatch_warning(recwarn):
+def point_ppo_config(run: dict, **algo_kwargs):
     from agents.config import RunSettings, TrainConfig
-    from agents.modelfile import template_model
 
-    config = TrainConfig(
+    return TrainConfig(
         env="point",
         algo="ppo",
         seed=0,
         timesteps=64,
         env_kwargs={},
         policy="MlpPolicy",
-        run=RunSettings(n_envs=64),
-        algo_kwargs={"n_steps": 32, "batch_size": 1024},
+        run=RunSettings(**run),
+        algo_kwargs=algo_kwargs,
         policy_kwargs={},
     )
+
+
+def test_model_template_gives_no_one_env_minibatch_warning(recwarn):
+    from agents.modelfile import template_model
+
+    config = point_ppo_config({"n_envs": 64}, n_steps=32, batch_size=1024)
     template_model(config, envs.make("point"))  # 32 * 1 steps: not the run's 32 * 64
     assert not [w for w in recwarn if "mini-batch size" in str(w.message)]
 
 
 def test_periodic_evaluation_normalises_like_training(tmp_path):
-    from agents.config import RunSettings, TrainConfig
-
     for obs_norm in (False, True):
-        config = TrainConfig(
-            env="point",
-            algo="ppo",
-            seed=0,
-            timesteps=64,
-            env_kwargs={},
-            policy="MlpPolicy",
-            run=RunSettings(n_envs=1, normalize_obs=obs_norm, normalize_reward=True),
-            algo_kwargs={},
-            policy_kwargs={},
-        )
+        run = {"n_envs": 1, "normalize_obs": obs_norm, "normalize_reward": True}
         probe = envs.make("point")
-        callback = train._eval_callback(config, tmp_path, (), probe.observation_space)
+        callback = train._eval_callback(
+            point_ppo_config(run), tmp_path, (), probe.observation_space
+        )
         assert callback.eval_env.norm_obs is obs_norm
         assert callback.eval_env.norm_reward is False
 
