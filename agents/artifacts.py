@@ -101,11 +101,6 @@ def learning_curve(monitor_dir: Path, out: Path, *, title: str = "", window: int
     return True
 
 
-def _masks(env: Any) -> np.ndarray | None:
-    fn = getattr(env.unwrapped, "action_masks", None)
-    return None if fn is None else np.asarray(fn(), dtype=bool)
-
-
 def record_episode(
     policy: Any, config: TrainConfig, out_dir: Path, *, seed: int = 0, path: Path | None = None
 ) -> Path | None:
@@ -113,6 +108,8 @@ def record_episode(
 
     Returns the file written, or ``None`` when the env renders neither way.
     """
+    from agents.episodes import play_episode
+
     spec_modes = _render_modes(config)
     if "rgb_array" in spec_modes:
         mode = "rgb_array"
@@ -121,19 +118,16 @@ def record_episode(
     else:
         return None
     env = envs.make(config.env, render_mode=mode, **config.env_kwargs)
-    obs, info = env.reset(seed=seed)
-    frames: list[Any] = [env.render()]
-    lines = [f"scenario: {info.get('scenario')}"]
-    done, total = False, 0.0
-    while not done:
-        action, _ = policy.predict(obs, deterministic=True, action_masks=_masks(env))
-        obs, reward, terminated, truncated, info = env.step(action)
-        total += float(reward)
-        done = terminated or truncated
-        frames.append(env.render())
-        lines.append(f"action {np.asarray(action).tolist()} -> reward {float(reward):+.3f}")
-    env.close()
-    summary = f"return {total:.3f}, success {bool(info.get('is_success', False))}"
+    try:
+        episode = play_episode(env, policy, seed=seed, render=True, record_actions=True)
+    finally:
+        env.close()
+    frames = episode.frames
+    lines = [f"scenario: {episode.scenario}"] + [
+        f"action {np.asarray(action).tolist()} -> reward {reward:+.3f}"
+        for action, reward in episode.actions
+    ]
+    summary = f"return {episode.ret:.3f}, success {episode.success}"
     if mode == "ansi":
         target = path or out_dir / "transcript.txt"
         text = "\n".join(

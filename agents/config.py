@@ -269,19 +269,24 @@ def load_hyperparams(
     user_file: Path | None = None,
     overrides: typing.Sequence[tuple[tuple[str, ...], Any]] = (),
     directory: Path = HYPERPARAMS_DIR,
+    env_entry: tuple[str, Mapping[str, Any]] | None = None,
 ) -> HyperParams:
     """Merges default < env entry < user file < overrides for ``algo`` on ``env``.
 
     The user file has the same shape as an entry (``run:``/``algo:``/``policy:``), or
     is keyed by env name like the shipped files (then its ``default`` and ``env``
-    entries are merged in that order).
+    entries are merged in that order). ``env_entry`` (``(where, entry)``: the env's own
+    recipe, from its ``EnvSpec``; see :func:`agents.factory.env_recipe`) replaces the
+    shipped file's entry for ``env``.
     """
     path = directory / f"{algo}.yaml"
     table = _read_yaml(path) if path.exists() else {}
     if not isinstance(table, Mapping):
         raise ConfigError(f"{path} must map env names to entries")
     merged = HyperParams.from_dict(table.get("default"), f"{path.name}:default").to_dict()
-    if env in table:
+    if env_entry is not None:
+        merged = merge(merged, HyperParams.from_dict(env_entry[1], env_entry[0]).to_dict())
+    elif env in table:
         merged = merge(merged, HyperParams.from_dict(table[env], f"{path.name}:{env}").to_dict())
     if user_file is not None:
         data = _read_yaml(user_file) or {}

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 import envs
-from agents import runs
+from agents import episodes, runs
 from agents.cli_types import UsageError, cli_main, positive_int, seed_int
 
 __all__ = ["VIDEO_SUFFIXES", "build_parser", "check_video_path", "main", "play_episode"]
@@ -153,22 +153,17 @@ def play_episode(
     """Plays one episode from ``env.reset(seed=seed, options=options)``.
 
     Returns the rendered frames (empty unless the env has a ``render_mode``), the return
-    and ``info["is_success"]``. Action masks are passed when the env gives them.
+    and ``info["is_success"]`` (:func:`agents.episodes.play_episode` does the playing).
     """
-    obs, info = env.reset(seed=seed, options=options)
-    recording = env.render_mode is not None
-    frames = [env.render()] if recording else []
-    done, total = False, 0.0
-    masks = getattr(env.unwrapped, "action_masks", None)
-    while not done:
-        kwargs = {} if masks is None else {"action_masks": masks()}
-        action, _ = policy.predict(obs, deterministic=deterministic, **kwargs)
-        obs, reward, terminated, truncated, info = env.step(action)
-        total += float(reward)
-        done = terminated or truncated
-        if recording:
-            frames.append(env.render())
-    return frames, total, bool(info.get("is_success", False))
+    episode = episodes.play_episode(
+        env,
+        policy,
+        seed=seed,
+        options=options,
+        deterministic=deterministic,
+        render=env.render_mode is not None,
+    )
+    return episode.frames, episode.ret, episode.success
 
 
 def _save(path: Path, frames: list, env: Any) -> None:

@@ -7,24 +7,27 @@ workers all follow the same path.
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.resources
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import yaml
 from gymnasium import spaces
 
 import envs
-from agents.config import ConfigError
+from agents.config import ALGOS, HYPERPARAMS_DIR, ConfigError, did_you_mean, yaml_problem
 from agents.envmodule import import_env_module  # re-exported: env workers repeat --env-module
 
 __all__ = [
-    "DEFAULT_ALGOS",
     "GOAL_KEYS",
     "check_compatible",
     "choose_policy",
     "default_algo",
+    "env_recipe",
     "has_image",
     "import_env_module",
     "info_keywords",
@@ -33,15 +36,6 @@ __all__ = [
     "resolve_vec_env",
 ]
 
-# The shipped default algorithm per built-in env (``--algo`` overrides).
-DEFAULT_ALGOS = {
-    "driving": "ppo",
-    "driving-lane-keep": "ppo",
-    "driving-highway": "ppo",
-    "robot-reach": "sac",
-    "robot-push": "tqc",
-    "dialogue": "maskable-ppo",
-}
 GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
 DISCRETE_ONLY = {"dqn", "maskable-ppo"}
 CONTINUOUS_ONLY = {"sac", "td3", "tqc"}
@@ -49,10 +43,79 @@ OFF_POLICY = {"sac", "td3", "tqc", "dqn"}
 
 
 def default_algo(env_name: str, env: gym.Env) -> str:
-    """The shipped default for built-ins; else maskable-ppo if the env masks, else ppo."""
-    if env_name in DEFAULT_ALGOS:
-        return DEFAULT_ALGOS[env_name]
+    """The env's declared ``EnvSpec.default_algo``; else maskable-ppo if it masks, else ppo.
+
+    Raises:
+        ConfigError: The spec names an algorithm that does not exist.
+    """
+    declared = envs.resolve(env_name).default_algo
+    if declared is not None:
+        if declared not in ALGOS:
+            raise ConfigError(
+                f"env {env_name!r} declares default_algo {declared!r}, which is not one of "
+                f"{list(ALGOS)}{did_you_mean(declared, ALGOS)}; pass --algo"
+            )
+        return declared
     return "maskable-ppo" if hasattr(env.unwrapped, "action_masks") else "ppo"
+
+
+def env_recipe(algo: str, env_name: str) -> tuple[str, Mapping[str, Any]] | None:
+    """The env's own hyperparameter entry for ``algo`` (``EnvSpec.hyperparams``), or None.
+
+    Returns ``(where, entry)`` for :func:`agents.config.load_hyperparams`'s ``env_entry``,
+    or ``None`` when the spec declares no recipe or none for ``algo`` (then the core's
+    ``agents/hyperparams/<algo>.yaml`` entry for the env, or its ``default:``, applies).
+
+    Raises:
+        ConfigError: The recipe file is missing or unreadable, or not keyed by algorithm
+            names.
+    """
+    spec = envs.resolve(env_name)
+    recipe = spec.hyperparams
+    if recipe is None:
+        return None
+    if isinstance(recipe, str):
+        where = recipe
+        table = _read_packaged_yaml(recipe, env_name)
+    else:
+        where, table = f"EnvSpec({env_name!r}).hyperparams", recipe
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must map algorithm names to entries, got {table!r}")
+    unknown = [k for k in table if k not in ALGOS]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown algorithm {unknown[0]!r}.{did_you_mean(str(unknown[0]), ALGOS)} "
+            f"Valid: {list(ALGOS)}"
+        )
+    if algo not in table:
+        return None
+    return f"{where}:{algo}", table[algo] or {}
+
+
+def has_recipe(algo: str, env_name: str, directory: Path = HYPERPARAMS_DIR) -> bool:
+    """Whether ``env_name`` has a tuned entry for ``algo`` (its own or the core's)."""
+    if env_recipe(algo, env_name) is not None:
+        return True
+    path = directory / f"{algo}.yaml"
+    if not path.exists():
+        return False
+    table = yaml.safe_load(path.read_text()) or {}
+    return isinstance(table, Mapping) and env_name in table
+
+
+def _read_packaged_yaml(reference: str, env_name: str) -> Any:
+    package, _, name = reference.partition(":")
+    try:
+        text = importlib.resources.files(package).joinpath(name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError, OSError) as err:
+        raise ConfigError(
+            f"env {env_name!r}: hyperparams {reference!r} cannot be read "
+            f"({type(err).__name__}: {err}); ship the file inside package {package!r}"
+        ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{reference} is not valid YAML: {yaml_problem(err)}") from None
 
 
 def is_goal_env(env: gym.Env) -> bool:
@@ -136,13 +199,15 @@ def make_env(
     """
     from stable_baselines3.common.monitor import Monitor
 
+    from agents.episodes import EpisodeCap
+
     if ignore_sigint:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     import_env_module(env_module)
     kwargs = dict(env_kwargs)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
-    env = envs.make(name, split=split, **kwargs)
+    env = EpisodeCap(envs.make(name, split=split, **kwargs))  # never-ending envs fail fast
     return Monitor(env, filename=monitor_file, info_keywords=tuple(keywords))
 
 

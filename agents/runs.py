@@ -40,6 +40,7 @@ import numpy as np
 import yaml
 
 from agents.envmodule import import_env_module  # re-exported: callers use runs.*
+from agents.episodes import takes_masks
 from envs.fileio import TMP_PREFIX, atomic_write, versions  # re-exported: callers use runs.*
 
 __all__ = [
@@ -451,7 +452,7 @@ class RunPolicy:
         self.obs_normalizer = obs_normalizer
         self.observation_space = observation_space or model.observation_space
         self.action_space = action_space or model.action_space
-        self._masked = "action_masks" in _parameters(model.predict)
+        self._masked = takes_masks(model)
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable (for evaluation worker processes): the model travels as its zip bytes.
@@ -499,12 +500,6 @@ class RunPolicy:
         if self._masked and action_masks is not None:
             kwargs["action_masks"] = action_masks
         return self.model.predict(observation, state, episode_start, **kwargs)
-
-
-def _parameters(fn: Any) -> list[str]:
-    import inspect
-
-    return list(inspect.signature(fn).parameters)
 
 
 def load_policy(run_dir: str | Path, device: str = "cpu", checkpoint: bool = False) -> RunPolicy:

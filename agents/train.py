@@ -41,6 +41,7 @@ from agents.config import (
 )
 from agents.train_plan import Plan, make_scheduler, n_actions, policy_kwargs, prepare
 from curricula.registry import SCHEDULERS
+from envs.core import EnvContractError
 
 __all__ = ["build_parser", "main"]
 
@@ -199,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         return train(plan, progress=not args.no_progress, argv=argv)
     except runs.RunLockError as err:
         raise UsageError(err) from None
+    except EnvContractError as err:  # e.g. an episode that never ends: not a usage error
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
 
 
 # ============================================================================ training

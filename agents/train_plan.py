@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -77,7 +78,16 @@ def prepare(args: argparse.Namespace) -> Plan:
 
     probe = _probe(env_name, {})
     algo = args.algo or factory.default_algo(env_name, probe)
-    hp = load_hyperparams(algo, env_name, user_file=args.hyperparams, overrides=overrides)
+    recipe = factory.env_recipe(algo, env_name)
+    hp = load_hyperparams(
+        algo, env_name, user_file=args.hyperparams, overrides=overrides, env_entry=recipe
+    )
+    if recipe is None and not factory.has_recipe(algo, env_name):
+        print(
+            f"note: env {env_name!r} ships no {algo} hyperparameters (EnvSpec.hyperparams); "
+            f"using the generic default: entry of agents/hyperparams/{algo}.yaml",
+            file=sys.stderr,
+        )
     run_data = dict(hp.run)
     timesteps = run_data.pop("timesteps", 100_000)
     if isinstance(timesteps, bool) or not isinstance(timesteps, int):

@@ -26,6 +26,7 @@ seeds, and each method's difference to ``uniform``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing as mp
 import time
@@ -87,28 +88,26 @@ def eval_sets() -> dict[str, list[dict[str, Any]]]:
 def evaluate(model: Any, sets: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
     """Success rate of the deterministic policy on each fixed scenario set.
 
-    All episodes of a set run side by side so the policy is queried once per step.
+    All episodes of a set run side by side (:class:`agents.episodes.EnvPool`) so the
+    policy is queried once per step.
     """
+    from agents.episodes import EnvPool, play_vector
+
     out = {}
     for name, scenarios in sets.items():
         split = "heldout-far" if name == "heldout-far" else "train"
-        pool = [make_env(split) for _ in scenarios]
-        obs = np.stack(
-            [
-                env.reset(seed=EVAL_SEED + k, options={"scenario": s})[0]
-                for k, (env, s) in enumerate(zip(pool, scenarios, strict=True))
-            ]
-        )
-        running = np.ones(len(pool), dtype=bool)
-        success = np.zeros(len(pool), dtype=bool)
-        while running.any():
-            actions, _ = model.predict(obs, deterministic=True)
-            for k in np.flatnonzero(running):
-                obs[k], _, terminated, truncated, info = pool[k].step(actions[k])
-                if terminated or truncated:
-                    running[k] = False
-                    success[k] = bool(info["is_success"])
-        out[name] = float(success.mean())
+        pool = EnvPool([functools.partial(make_env, split) for _ in scenarios])
+        try:
+            episodes = play_vector(
+                pool,
+                model,
+                seeds=[EVAL_SEED + k for k in range(len(scenarios))],
+                options={"scenario": list(scenarios)},
+                masked=False,
+            )
+        finally:
+            pool.close()
+        out[name] = float(np.mean([e.success for e in episodes]))
     return out
 
 

@@ -11,7 +11,21 @@ parameters from train).
     python -m benchmarks.probe --target driving=RUN_DIR:curvature,friction \
         --target dialogue=RUN_DIR:ser,patience [--budget 200] [--seeds 0 1 2] [--merge]
 
-A target's policy is a run folder or ``expert``/``random`` (then ``name`` is the env).
+A target's policy is a run folder, a shipped agent (``pretrained:NAME``) or
+``expert``/``random`` (then ``name`` is the env).
+
+**Measurement 2, declared 2026-12-02 before it ran** (the first one, on a 120k-step
+driving policy, saw its results before the failure score's scale was fixed; see
+``probe.md``). Targets: the shipped agents, ``pretrained:driving`` (axes curvature,
+friction; budget 200 episodes, search seeds 0 1 2) and ``pretrained:dialogue`` once the
+transfer study ships it (axes ser, patience; budget 500, seeds 0 1 2); every other
+setting is this module's default. The failure score is
+:func:`curricula.adversarial.failure_score` as it stands at this commit (return
+shortfall scaled by the larger of the mean train return's absolute value and its
+standard deviation) and is not changed after seeing these results. The target stays
+"at least 3x as many failures per 100 episodes as random sampling"; whatever is measured is
+reported.
+
 ``--merge`` keeps the other targets already in ``probe.json`` (each entry records its own
 budget and seeds). Writes ``probe.{json,md}`` and ``probe-<name>-map.{png,json}`` to
 ``--out`` (default ``benchmarks/results``).

@@ -9,11 +9,14 @@ True
 'practicegym/Driving-v0'
 """
 
-from envs.core import ScenarioEnv, validate_action
+from envs.core import FramePerception, Policy, ScenarioEnv, TextPerception, validate_action
 from envs.registry import (
     ENTRY_POINT_GROUP,
     EnvSpec,
     PluginError,
+    PluginWarning,
+    broken_plugins,
+    episode_limit,
     iter_specs,
     load_plugins,
     make,
@@ -45,13 +48,19 @@ __all__ = [
     "Distribution",
     "EnvSpec",
     "Fixed",
+    "FramePerception",
     "Integer",
     "Levels",
     "ParamDistribution",
     "PluginError",
+    "PluginWarning",
+    "Policy",
     "Range",
     "ScenarioEnv",
     "ScenarioSpace",
+    "TextPerception",
+    "broken_plugins",
+    "episode_limit",
     "iter_specs",
     "load_plugins",
     "make",
@@ -64,8 +73,10 @@ __all__ = [
     "validate_action",
 ]
 
-# The built-in envs, one flat list. Entry points are strings, so nothing heavy
-# (PyBullet, torch) is imported until an env is made.
+# The built-in envs, one flat list, declared exactly as a plugin declares its envs
+# (EnvSpec: default algorithm, episode limit, expert; their training recipes are the
+# core's agents/hyperparams/<algo>.yaml entries of the same name). Entry points are
+# strings, so nothing heavy (PyBullet, torch) is imported until an env is made.
 register(
     "driving",
     "practicegym/Driving-v0",
@@ -74,6 +85,8 @@ register(
     vector_entry_point="envs.driving.vector:DrivingVectorEnv",
     expert="envs.driving.expert:DrivingExpert",
     description="Curvy multi-lane road with IDM/MOBIL traffic (lane keeping + traffic).",
+    default_algo="ppo",
+    max_episode_steps=150,
 )
 register(
     "driving-lane-keep",
@@ -83,6 +96,8 @@ register(
     vector_entry_point="envs.driving.vector:DrivingVectorEnv",
     expert="envs.driving.expert:DrivingExpert",
     description="Curvy road with light or no traffic: stay in lane at speed.",
+    default_algo="ppo",
+    max_episode_steps=150,
 )
 register(
     "driving-highway",
@@ -92,6 +107,8 @@ register(
     vector_entry_point="envs.driving.vector:DrivingVectorEnv",
     expert="envs.driving.expert:DrivingExpert",
     description="Straight-ish multi-lane highway in traffic: make progress, change lanes.",
+    default_algo="ppo",
+    max_episode_steps=150,
 )
 register(
     "robot-reach",
@@ -100,6 +117,8 @@ register(
     kwargs={"task": "reach"},
     expert="envs.robot.expert:RobotExpert",
     description="Franka Panda (PyBullet): move the end effector to a target.",
+    default_algo="sac",
+    max_episode_steps=50,
 )
 register(
     "robot-push",
@@ -108,6 +127,8 @@ register(
     kwargs={"task": "push"},
     expert="envs.robot.expert:RobotExpert",
     description="Franka Panda (PyBullet): push a cube to a target on a table.",
+    default_algo="tqc",
+    max_episode_steps=50,
 )
 register(
     "dialogue",
@@ -115,4 +136,6 @@ register(
     "envs.dialogue.env:DialogueEnv",
     expert="envs.dialogue.expert:HandcraftedPolicy",
     description="Task-oriented slot-filling dialogue against a noisy agenda-based user.",
+    default_algo="maskable-ppo",
+    max_episode_steps=25,
 )

@@ -11,13 +11,17 @@ missing parameters by sampling), validates actions (NaN, inf or a wrong shape ra
 ``ValueError``; continuous actions are clipped to the action space), reports
 ``info["scenario"]`` on reset and on every step and ``info["is_success"]`` at episode
 end, and appends the normalised scenario to the observation when ``context="visible"``.
+
+It also holds the other typed parts of the env contract: :class:`Policy` (what a
+scripted expert, and every policy the evaluator runs, looks like) and the perception
+hooks an env may offer (:class:`FramePerception`, :class:`TextPerception`).
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -25,13 +29,85 @@ from gymnasium import spaces
 
 from envs.scenarios import Distribution, Levels, ParamDistribution, Scenario, ScenarioSpace
 
-__all__ = ["CONTEXT_KEY", "ScenarioEnv", "draw_scenario", "validate_action"]
+__all__ = [
+    "CONTEXT_KEY",
+    "EnvContractError",
+    "FramePerception",
+    "Policy",
+    "ScenarioEnv",
+    "TextPerception",
+    "draw_scenario",
+    "validate_action",
+]
 
 ObsType = TypeVar("ObsType")
 ActType = TypeVar("ActType")
 CONTEXT_MODES = ("hidden", "visible")
 CONTEXT_KEY = "context"
 _PLAIN_INTS = (int, np.int64, np.int32)
+
+
+class EnvContractError(RuntimeError):
+    """An env broke the :class:`ScenarioEnv` contract (e.g. episode-end info missing)."""
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What acts in an env: SB3's ``predict`` with ``action_masks``.
+
+    Scripted experts, the evaluator's baselines and trained policies all have this
+    shape. One observation in (unbatched, as the env returns it), ``(action, state)``
+    out. ``action_masks`` is the env's ``action_masks()`` (a bool array) when the env
+    masks actions, else ``None``; a policy that cannot use masks ignores them.
+    """
+
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+        action_masks: Any = None,
+    ) -> tuple[Any, Any]:
+        """The action for ``observation`` and the next recurrent state."""
+        ...
+
+
+@runtime_checkable
+class FramePerception(Protocol):
+    """Perception hooks of an env whose world can be seen (``agents.perception``).
+
+    ``perception_frame`` renders the current state as an ``(size, size, 3)`` uint8
+    image, ``perception_labels`` returns the privileged quantities a CNN should read off
+    it, keyed as ``perception_label_units`` (name -> unit) lists them.
+    """
+
+    perception_label_units: ClassVar[dict[str, str]]
+
+    def perception_frame(self, size: int = 64) -> Any:
+        """The current state as an image."""
+        ...
+
+    def perception_labels(self) -> dict[str, float]:
+        """Privileged labels of the current state."""
+        ...
+
+
+@runtime_checkable
+class TextPerception(Protocol):
+    """Perception hooks of an env whose observations are text (``agents.perception``).
+
+    ``perception_text`` is the latest utterance the agent perceives;
+    ``perception_semantics`` its true meaning in the env's semantic notation.
+    """
+
+    def perception_text(self) -> str:
+        """The latest text the agent perceives."""
+        ...
+
+    def perception_semantics(self) -> str:
+        """The true semantics of :meth:`perception_text`."""
+        ...
 
 
 class ScenarioEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType], abc.ABC):
@@ -171,7 +247,10 @@ class ScenarioEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType], abc.ABC)
             self._episode_over = True
             missing = [k for k in ("is_success", *self.episode_info_keys) if k not in info]
             if missing:
-                raise RuntimeError(f"{type(self).__name__} did not report {missing} at episode end")
+                raise EnvContractError(
+                    f"{type(self).__name__} did not report {missing} in info at episode end "
+                    f"(required: is_success and episode_info_keys {list(self.episode_info_keys)})"
+                )
             info["is_success"] = bool(info["is_success"])
         return self._with_context(obs), float(reward), bool(terminated), bool(truncated), info
 

@@ -4,8 +4,14 @@ Built-in envs are declared in ``envs/__init__.py`` with :func:`register`. Third-
 packages add envs through the entry-point group ``practicegym.envs``: each entry point
 names a callable that takes no argument and either calls :func:`register` itself or
 returns an iterable of :class:`EnvSpec`. Plugins load explicitly, the first time
-:func:`names`, :func:`make` or :func:`spec` is called (or by :func:`load_plugins`), and a
-plugin that fails raises :class:`PluginError` naming it.
+:func:`names`, :func:`make` or :func:`spec` is called (or by :func:`load_plugins`).
+
+A plugin that fails to import or register does not take the others down: it is reported
+once as a :class:`PluginWarning` naming it, every other env (built-ins included) keeps
+working, and asking for an env that is not registered while a plugin is broken raises
+:class:`PluginError` naming the broken plugin and why it failed (it may be the env's
+owner). ``load_plugins(strict=True)`` raises on the first broken plugin instead (for a
+plugin's own CI).
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import numbers
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -24,6 +31,9 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "EnvSpec",
     "PluginError",
+    "PluginWarning",
+    "broken_plugins",
+    "episode_limit",
     "load_plugins",
     "make",
     "make_expert",
@@ -41,9 +51,13 @@ class PluginError(RuntimeError):
     """A ``practicegym.envs`` plugin could not be loaded or registered."""
 
 
+class PluginWarning(UserWarning):
+    """A ``practicegym.envs`` plugin is broken; the other envs still work."""
+
+
 @dataclass(frozen=True)
 class EnvSpec:
-    """What the alias table knows about one env.
+    """Everything the core knows about one env: the plugin contract in one place.
 
     Attributes:
         name: Short name used by the CLIs, e.g. ``"driving"``.
@@ -57,6 +71,20 @@ class EnvSpec:
         vector_entry_point: ``"module:Class"`` or a callable creating a native
             ``gymnasium.vector.VectorEnv`` of N worlds (called with ``num_envs=N`` and the
             env's kwargs), or ``None``: :func:`make_vec` then vectorises the single env.
+        default_algo: Algorithm ``agents.train`` uses when ``--algo`` is not given
+            (``"ppo"``, ``"sac"``, ``"maskable-ppo"``, ...); ``None``: ``maskable-ppo``
+            when the env has ``action_masks()``, else ``ppo``.
+        hyperparams: The env's own training recipe: a mapping ``{algo: entry}`` (each
+            entry with ``run:``/``algo:``/``policy:`` sections, as in
+            ``agents/hyperparams/<algo>.yaml``), or ``"package:file.yaml"``, a YAML file
+            of that shape shipped inside ``package``. ``None``: the core's
+            ``agents/hyperparams/<algo>.yaml`` entry for ``name`` if it has one, else
+            its ``default:`` entry (``agents.train`` says so).
+        max_episode_steps: The most steps an episode lasts with the default kwargs: the
+            env truncates its own episodes at (or before) this many steps. The
+            conformance kit checks it and the evaluator stops an episode that runs past
+            it with an error. An env whose limit depends on its kwargs also sets
+            ``max_episode_steps`` on the instance (see :func:`episode_limit`).
     """
 
     name: str
@@ -67,9 +95,36 @@ class EnvSpec:
     description: str = ""
     plugin: str | None = None
     vector_entry_point: str | Callable[..., gym.vector.VectorEnv] | None = None
+    default_algo: str | None = None
+    hyperparams: Mapping[str, Any] | str | None = None
+    max_episode_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        limit = self.max_episode_steps
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1
+        ):
+            raise ValueError(
+                f"env {self.name!r}: max_episode_steps must be None or an integer >= 1, "
+                f"got {limit!r}"
+            )
+        if self.default_algo is not None and not isinstance(self.default_algo, str):
+            raise ValueError(
+                f"env {self.name!r}: default_algo must be an algorithm name like 'ppo', "
+                f"got {self.default_algo!r}"
+            )
+        recipe = self.hyperparams
+        if recipe is not None and not (
+            isinstance(recipe, Mapping) or (isinstance(recipe, str) and ":" in recipe)
+        ):
+            raise ValueError(
+                f"env {self.name!r}: hyperparams must be None, a mapping {{algo: entry}} or "
+                f"'package:file.yaml', got {recipe!r}"
+            )
 
 
 _SPECS: dict[str, EnvSpec] = {}
+_BROKEN: dict[str, PluginError] = {}  # entry-point name -> why it failed
 _plugins_loaded = False
 
 
@@ -83,15 +138,24 @@ def register(
     description: str = "",
     plugin: str | None = None,
     vector_entry_point: str | Callable[..., gym.vector.VectorEnv] | None = None,
+    default_algo: str | None = None,
+    hyperparams: Mapping[str, Any] | str | None = None,
+    max_episode_steps: int | None = None,
 ) -> EnvSpec:
-    """Adds an env to the alias table and to Gymnasium's registry.
+    """Adds an env to the alias table and to Gymnasium's registry (see :class:`EnvSpec`).
+
+    Works without entry points too: a script or test can call it, then use the name with
+    :func:`make`, the conformance kit or ``agents.train --env-module MODULE``.
 
     ``vector_entry_point`` (a native ``VectorEnv``) is registered with Gymnasium too, so
     ``gymnasium.make_vec(env_id, num_envs=N, vectorization_mode="vector_entry_point")``
-    works as well as :func:`make_vec`.
+    works as well as :func:`make_vec`. ``max_episode_steps`` is *not* handed to
+    Gymnasium (no ``TimeLimit`` wrapper): the env truncates its own episodes, so that its
+    episode-end info (``is_success``, ``episode_info_keys``) is always filled.
 
     Raises:
-        ValueError: ``name`` or ``env_id`` is already registered by something else.
+        ValueError: ``name`` or ``env_id`` is already registered by something else, or a
+            field is invalid.
     """
     new = EnvSpec(
         name,
@@ -102,6 +166,9 @@ def register(
         description,
         plugin,
         vector_entry_point,
+        default_algo,
+        hyperparams,
+        max_episode_steps,
     )
     return _add(new)
 
@@ -134,42 +201,77 @@ def _add(new: EnvSpec) -> EnvSpec:
     return new
 
 
-def load_plugins(*, force: bool = False) -> list[str]:
-    """Loads every ``practicegym.envs`` entry point once; returns their names.
+def load_plugins(*, force: bool = False, strict: bool = False) -> list[str]:
+    """Loads every ``practicegym.envs`` entry point once; returns the names that loaded.
+
+    A plugin that fails to import, raises, returns something other than ``None`` or an
+    iterable of :class:`EnvSpec`, or clashes with a registered env is skipped with a
+    :class:`PluginWarning` naming it; :func:`broken_plugins` lists them and
+    :func:`resolve` names them when an unknown env is asked for.
+
+    Args:
+        force: Load again even if already loaded.
+        strict: Raise the first broken plugin's :class:`PluginError` instead of warning.
 
     Raises:
-        PluginError: A plugin failed to import, raised, or returned something other
-            than ``None`` or an iterable of :class:`EnvSpec`; the message names it.
+        PluginError: Only with ``strict``: a plugin is broken; the message names it.
     """
     global _plugins_loaded
     if _plugins_loaded and not force:
+        if strict and _BROKEN:
+            raise next(iter(_BROKEN.values()))
         return []
-    _plugins_loaded = False
+    _BROKEN.clear()
     loaded = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        where = f"practicegym plugin {ep.name!r} ({ep.value})"
         try:
-            hook = ep.load()
-            result = hook()
-        except Exception as err:
-            raise PluginError(f"{where} failed to load: {type(err).__name__}: {err}") from err
-        if result is not None:
-            try:
-                specs = list(result)
-            except TypeError:
-                raise PluginError(
-                    f"{where} returned {type(result).__name__}; expected None or EnvSpecs"
-                ) from None
-            for item in specs:
-                if not isinstance(item, EnvSpec):
-                    raise PluginError(f"{where} returned {item!r}, which is not an EnvSpec")
-                try:
-                    _add(EnvSpec(**{**item.__dict__, "plugin": ep.name}))
-                except ValueError as err:
-                    raise PluginError(f"{where}: {err}") from err
+            _load_plugin(ep)
+        except PluginError as err:
+            _BROKEN[ep.name] = err
+            if strict:
+                raise
+            warnings.warn(
+                f"{err}; its envs are unavailable, every other env works",
+                PluginWarning,
+                stacklevel=2,
+            )
+            continue
         loaded.append(ep.name)
-    _plugins_loaded = True  # only once every plugin loaded: a broken one fails on every call
+    _plugins_loaded = True
+    if strict and _BROKEN:
+        raise next(iter(_BROKEN.values()))
     return loaded
+
+
+def _load_plugin(ep: metadata.EntryPoint) -> None:
+    where = f"practicegym plugin {ep.name!r} ({ep.value})"
+    try:
+        hook = ep.load()
+        result = hook()
+    except Exception as err:
+        raise PluginError(f"{where} failed to load: {type(err).__name__}: {err}") from err
+    if result is None:
+        return
+    try:
+        specs = list(result)
+    except TypeError:
+        raise PluginError(
+            f"{where} returned {type(result).__name__}; expected None or EnvSpecs"
+        ) from None
+    for item in specs:
+        if not isinstance(item, EnvSpec):
+            raise PluginError(f"{where} returned {item!r}, which is not an EnvSpec")
+    for item in specs:
+        try:
+            _add(EnvSpec(**{**item.__dict__, "plugin": ep.name}))
+        except ValueError as err:
+            raise PluginError(f"{where}: {err}") from err
+
+
+def broken_plugins() -> dict[str, PluginError]:
+    """Entry-point name -> :class:`PluginError` of every plugin that failed to load."""
+    load_plugins()
+    return dict(_BROKEN)
 
 
 def names() -> list[str]:
@@ -194,7 +296,12 @@ def resolve(name: str) -> EnvSpec:
     candidates = list(_SPECS) + [s.env_id for s in _SPECS.values()]
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown env {name!r}.{hint} Valid names: {', '.join(sorted(_SPECS))}")
+    message = f"unknown env {name!r}.{hint} Valid names: {', '.join(sorted(_SPECS))}"
+    if _BROKEN:
+        # The env may belong to a plugin that failed: say which, and why.
+        why = "; ".join(str(err) for err in _BROKEN.values())
+        raise PluginError(f"{message}. Broken plugins (their envs are unavailable): {why}")
+    raise ValueError(message)
 
 
 def make(name: str, split: str = "train", **kwargs: Any) -> gym.Env:
@@ -291,6 +398,27 @@ def _load(entry: str | Callable[..., Any]) -> Callable[..., Any]:
         return entry
     module, _, attr = entry.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def episode_limit(env: gym.Env | gym.vector.VectorEnv, name: str | None = None) -> int | None:
+    """The most steps an episode of ``env`` lasts, or ``None`` when nothing declares it.
+
+    The env instance's own ``max_episode_steps`` (an int attribute, for envs whose limit
+    depends on their kwargs) wins; else the :class:`EnvSpec` of ``name`` (or of the
+    Gymnasium id ``env`` was made with).
+    """
+    own = getattr(env.unwrapped, "max_episode_steps", None)
+    if isinstance(own, numbers.Integral) and not isinstance(own, bool) and int(own) >= 1:
+        return int(own)
+    if name is None:
+        gym_spec = getattr(env, "spec", None)
+        name = getattr(gym_spec, "id", None)
+    if name is None:
+        return None
+    try:
+        return resolve(name).max_episode_steps
+    except ValueError:
+        return None
 
 
 def iter_specs() -> Iterable[EnvSpec]:

@@ -6,15 +6,26 @@ Built-in envs' tests call it, and plugin authors can too::
     check_env_conformance("my-plugin-env")
 
 It runs Gymnasium's and SB3's ``check_env``, seeded determinism over resets, observations
-inside the space in every split, the required info keys, action validation, rendering,
+inside the space in every split, ``info["reward_terms"]`` summing to the reward on every
+step, episodes that end within the declared ``max_episode_steps`` in every split with the
+episode-end info keys (``is_success`` and ``episode_info_keys``), ``context="visible"``
+(constructed, reset and stepped, the context really in the observation), action
+validation, the scripted expert (runs and succeeds on ``train``), rendering,
 ``AsyncVectorEnv`` with two workers, ``close()``, and faithful, independent copies
-(:func:`check_env_copies`: ``copy.deepcopy`` and ``pickle`` mid-episode).
+(:func:`check_env_copies`: ``copy.deepcopy`` and ``pickle`` mid-episode). Every
+violation, including the base class's own contract errors, raises
+:class:`ConformanceError`.
 
 :func:`check_vector_env` checks a (native) ``gymnasium.vector.VectorEnv`` the same way:
 batched spaces, info masks, autoreset semantics, seeding and action validation::
 
     from envs.testing import check_vector_env
     check_vector_env(lambda: envs.make_vec("my-plugin-env", num_envs=3))
+
+Why one file over 450 lines: it is the whole contract's test, read top to bottom by plugin
+authors (the single env, then copies, then vector envs, each behind a banner). Splitting
+it into a package ``envs/testing/`` by those banners is mechanical; it needs the package
+added to ``pyproject.toml``'s list.
 """
 
 from __future__ import annotations
@@ -33,8 +44,8 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from envs.core import ScenarioEnv
-from envs.registry import make, make_vec, resolve
+from envs.core import CONTEXT_KEY, EnvContractError, ScenarioEnv
+from envs.registry import episode_limit, make, make_expert, make_vec, resolve
 
 __all__ = [
     "COPY_METHODS",
@@ -60,6 +71,8 @@ def check_env_conformance(
     check_vector: bool = True,
     check_render: bool = True,
     check_copies: bool = True,
+    check_expert: bool = True,
+    expert_episodes: int = 3,
 ) -> None:
     """Checks that env ``name`` (short name or id) keeps the practicegym contract.
 
@@ -68,18 +81,55 @@ def check_env_conformance(
         env_kwargs: Extra constructor kwargs (e.g. ``{"obs_type": "birdseye"}``).
         splits: Splits to check observations in (default: every split of the space).
         determinism_steps: Steps of the seeded determinism check (resets included).
-        steps_per_split: Random-action steps per split for the observation-bounds check.
+        steps_per_split: Random-action steps per split for the observation-bounds check;
+            each split then goes on to the end of its episode (at least one episode
+            end per split, within ``max_episode_steps``).
         check_vector: Also run it in a 2-worker ``AsyncVectorEnv``, and check its native
             batch (``vector_entry_point``), if any, with :func:`check_vector_env`.
         check_render: Check ``render_mode="rgb_array"`` (or ``"ansi"``) when supported.
         check_copies: Check ``copy.deepcopy`` and ``pickle`` copies taken mid-episode
             (:func:`check_env_copies`; renders compared too when ``check_render``).
+        check_expert: When the env declares a scripted expert, check it plays
+            ``expert_episodes`` seeded ``train`` episodes and succeeds in at least one.
+        expert_episodes: Episodes of the expert check.
 
     Raises:
         ConformanceError: What was violated, naming the env.
     """
     kwargs = dict(env_kwargs or {})
     label = f"{name}{kwargs or ''}"
+    try:
+        _check_env_conformance(
+            name,
+            kwargs,
+            label,
+            splits=splits,
+            determinism_steps=determinism_steps,
+            steps_per_split=steps_per_split,
+            check_vector=check_vector,
+            check_render=check_render,
+            check_copies=check_copies,
+            check_expert=check_expert,
+            expert_episodes=expert_episodes,
+        )
+    except EnvContractError as err:  # the base class's own checks, e.g. episode-end info
+        raise ConformanceError(f"{label}: {err}") from err
+
+
+def _check_env_conformance(
+    name: str,
+    kwargs: dict[str, Any],
+    label: str,
+    *,
+    splits: Sequence[str] | None,
+    determinism_steps: int,
+    steps_per_split: int,
+    check_vector: bool,
+    check_render: bool,
+    check_copies: bool,
+    check_expert: bool,
+    expert_episodes: int,
+) -> None:
     factory = _factory(name, kwargs)
 
     env = factory()
@@ -96,11 +146,22 @@ def check_env_conformance(
                 raise ConformanceError(f"{label}: Gymnasium check_env failed: {err}") from err
         _check_sb3(base, label)
         _check_action_validation(env, label)
+        limit = episode_limit(env, name)
+        if limit is None:
+            raise ConformanceError(
+                f"{label}: declares no episode limit; give its EnvSpec max_episode_steps "
+                "(the most steps an episode lasts: the env truncates there itself)"
+            )
+        hidden_space = env.observation_space
     finally:
         env.close()
 
     for split in splits or space.split_names:
-        _check_split(factory, split, steps_per_split, label)
+        _check_split(factory, split, steps_per_split, limit, label)
+    if kwargs.get("context", "hidden") == "hidden":
+        _check_visible_context(factory, hidden_space, space.context_size, limit, label)
+    if check_expert and resolve(name).expert is not None:
+        _check_expert(name, factory, expert_episodes, limit, label)
 
     a = rollout_digest(factory, seed=123, steps=determinism_steps)
     b = rollout_digest(factory, seed=123, steps=determinism_steps)
@@ -466,15 +527,19 @@ def _check_action_validation(env: gym.Env, label: str) -> None:
         raise ConformanceError(f"{label}: step({action!r}) did not raise ValueError")
 
 
-def _check_split(factory: Callable[..., gym.Env], split: str, steps: int, label: str) -> None:
+def _check_split(
+    factory: Callable[..., gym.Env], split: str, steps: int, limit: int, label: str
+) -> None:
+    """Random actions for ``steps`` steps, then on to the end of the current episode."""
+    where = f"{label} split {split!r}"
     env = factory(split)
     try:
         base: ScenarioEnv = env.unwrapped  # type: ignore[assignment]
         env.action_space.seed(7)
         obs, info = env.reset(seed=7)
-        ended = 0
-        for _ in range(steps):
-            _check_obs(env.observation_space, obs, f"{label} split {split!r}")
+        ended, length, t = 0, 0, 0
+        while t < steps or length > 0:
+            _check_obs(env.observation_space, obs, where)
             if "scenario" not in info:
                 raise ConformanceError(f"{label}: info lacks 'scenario'")
             if not base.scenario_space.contains(info["scenario"], split):
@@ -482,14 +547,152 @@ def _check_split(factory: Callable[..., gym.Env], split: str, steps: int, label:
                     f"{label}: scenario {info['scenario']} is not in split {split!r}"
                 )
             obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            t += 1
+            length += 1
             if not math.isfinite(reward):
                 raise ConformanceError(f"{label}: non-finite reward {reward}")
+            _check_reward_terms(info, reward, f"{where} step {t}")
             if terminated or truncated:
                 ended += 1
-                for key in ("is_success", *base.episode_info_keys):
-                    if key not in info:
-                        raise ConformanceError(f"{label}: episode-end info lacks {key!r}")
+                length = 0
+                _check_episode_end(base, info, where)
                 obs, info = env.reset()
+            elif length >= limit:
+                raise ConformanceError(
+                    f"{where}: an episode reached its max_episode_steps ({limit}) without "
+                    "terminating or truncating; the env must truncate its own episodes at "
+                    "the limit it declares"
+                )
+        if ended == 0:  # unreachable: the loop runs on to an episode end
+            raise ConformanceError(f"{where}: no episode ended")
+    finally:
+        env.close()
+
+
+def _check_episode_end(base: ScenarioEnv, info: Mapping[str, Any], where: str) -> None:
+    for key in ("is_success", *base.episode_info_keys):
+        if key not in info:
+            raise ConformanceError(f"{where}: episode-end info lacks {key!r}")
+
+
+#: How close ``sum(info["reward_terms"].values())`` must be to the reward.
+REWARD_TERMS_RTOL, REWARD_TERMS_ATOL = 1e-5, 1e-6
+
+
+def _check_reward_terms(info: Mapping[str, Any], reward: float, where: str) -> None:
+    terms = info.get("reward_terms")
+    if not isinstance(terms, Mapping) or not terms:
+        raise ConformanceError(
+            f"{where}: info['reward_terms'] must be a non-empty dict of named reward terms "
+            f"summing to the reward, got {terms!r}"
+        )
+    try:
+        total = math.fsum(float(v) for v in terms.values())
+    except (TypeError, ValueError):
+        raise ConformanceError(
+            f"{where}: info['reward_terms'] must hold numbers, got {terms}"
+        ) from None
+    if not math.isclose(total, reward, rel_tol=REWARD_TERMS_RTOL, abs_tol=REWARD_TERMS_ATOL):
+        raise ConformanceError(
+            f"{where}: info['reward_terms'] {dict(terms)} sum to {total!r}, the reward is "
+            f"{reward!r}"
+        )
+
+
+def _check_visible_context(
+    factory: Callable[..., gym.Env],
+    hidden_space: spaces.Space,
+    context_size: int,
+    limit: int,
+    label: str,
+) -> None:
+    """``context="visible"``: constructed, reset and stepped to an episode end."""
+    where = f"{label} with context='visible'"
+    try:
+        env = factory(context="visible")
+    except Exception as err:
+        raise ConformanceError(
+            f"{where} cannot be constructed: {type(err).__name__}: {err} (the constructor "
+            "must accept context= and pass it to ScenarioEnv.__init__)"
+        ) from err
+    try:
+        space = env.observation_space
+        if space == hidden_space:
+            raise ConformanceError(
+                f"{where}: the observation space is the hidden one; declare it with "
+                "self._declare_observation_space(world_space) in __init__ (not by setting "
+                "observation_space) so the context is appended"
+            )
+        env.action_space.seed(3)
+        obs, _ = env.reset(seed=3)
+        for t in range(limit + 1):
+            _check_obs(space, obs, f"{where} step {t}")
+            context = obs[CONTEXT_KEY] if isinstance(obs, Mapping) else None
+            if context is not None and np.shape(context) != (context_size,):
+                raise ConformanceError(f"{where}: context has shape {np.shape(context)}")
+            obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                _check_obs(space, obs, f"{where} last step")
+                return
+        raise ConformanceError(f"{where}: no episode end within max_episode_steps ({limit})")
+    except ConformanceError:
+        raise
+    except EnvContractError:
+        raise
+    except Exception as err:
+        raise ConformanceError(
+            f"{where} failed: {type(err).__name__}: {err} (declare the observation space "
+            "with self._declare_observation_space(world_space))"
+        ) from err
+    finally:
+        env.close()
+
+
+def _check_expert(
+    name: str, factory: Callable[..., gym.Env], episodes: int, limit: int, label: str
+) -> None:
+    """The expert plays seeded ``train`` episodes and succeeds in at least one."""
+    where = f"{label}: the scripted expert"
+    env = factory("train")
+    try:
+        try:
+            expert = make_expert(name, env)
+        except Exception as err:
+            raise ConformanceError(f"{where} cannot be built: {type(err).__name__}: {err}") from err
+        if not callable(getattr(expert, "predict", None)):
+            raise ConformanceError(f"{where} has no predict() (see envs.Policy)")
+        masks = getattr(env.unwrapped, "action_masks", None)
+        successes = 0
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=1000 + episode)
+            state: Any = None
+            for t in range(limit + 1):
+                try:
+                    out = expert.predict(
+                        obs,
+                        state=state,
+                        episode_start=np.array([t == 0]),
+                        deterministic=True,
+                        action_masks=None if masks is None else np.asarray(masks(), dtype=bool),
+                    )
+                    action, state = out
+                    obs, _, terminated, truncated, info = env.step(action)
+                except (ConformanceError, EnvContractError):
+                    raise
+                except Exception as err:
+                    raise ConformanceError(
+                        f"{where} failed in episode {episode} at step {t}: "
+                        f"{type(err).__name__}: {err} (predict(observation, state=None, "
+                        "episode_start=None, deterministic=True, action_masks=None) must "
+                        "return (action, state) with a valid action)"
+                    ) from err
+                if terminated or truncated:
+                    successes += bool(info.get("is_success", False))
+                    break
+            else:
+                raise ConformanceError(f"{where}: episode {episode} did not end")
+        if successes == 0:
+            raise ConformanceError(f"{where} succeeded in none of {episodes} seeded train episodes")
     finally:
         env.close()
 

@@ -140,6 +140,7 @@ def registered(vector_entry_point: Any = PointVectorEnv) -> Iterator[str]:
         vector_entry_point=vector_entry_point,
         expert="practicegym_point.env:PointExpert",
         description="point with a native vector entry point (tests only)",
+        max_episode_steps=50,
     )
     try:
         yield NAME

@@ -23,14 +23,13 @@ own, so its episodes run sequentially.
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import os
 import pickle
 import sys
 import warnings
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -41,6 +40,8 @@ import numpy as np
 from gymnasium import spaces
 
 import envs
+from agents.episodes import Episode, as_policy, play_episode, play_vector
+from envs.core import Policy
 
 __all__ = [
     "BASELINES",
@@ -140,14 +141,6 @@ class EpisodeResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _accepts(fn: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
 def _fits(theirs: spaces.Space, ours: spaces.Space) -> bool:
     """Whether a policy built for ``theirs`` can act on observations/actions of ``ours``.
 
@@ -214,14 +207,14 @@ class _Worker:
         self.policies = dict(policies)
         self.deterministic = deterministic
         self._envs: dict[str, gym.Env] = {}
-        self._resolved: dict[tuple[str, str], tuple[Any, bool]] = {}
+        self._resolved: dict[tuple[str, str], Policy] = {}
 
     def env(self, split: str) -> gym.Env:
         if split not in self._envs:
             self._envs[split] = envs.make(self.env_name, split=split, **self.env_kwargs)
         return self._envs[split]
 
-    def policy(self, key: str, split: str) -> tuple[Any, bool]:
+    def policy(self, key: str, split: str) -> Policy:
         if (key, split) not in self._resolved:
             env = self.env(split)
             spec = self.policies[key]
@@ -231,52 +224,37 @@ class _Worker:
                 policy = RandomPolicy(env.action_space)
             else:
                 policy = spec
-            masked = callable(getattr(env.unwrapped, "action_masks", None)) and _accepts(
-                policy.predict, "action_masks"
-            )
-            self._resolved[key, split] = (policy, masked)
+            self._resolved[key, split] = as_policy(policy)
         return self._resolved[key, split]
 
     def run(self, job: EpisodeJob) -> EpisodeResult:
         env = self.env(job.split)
-        policy, masked = self.policy(job.policy, job.split)
+        policy = self.policy(job.policy, job.split)
         if isinstance(policy, RandomPolicy):
             policy.begin_episode(job.seed)
-        obs, info = env.reset(seed=job.seed, options=job.reset_options())
-        scenario = dict(info.get("scenario", {}))
-        state: Any = None
-        start = True
-        ret, length = 0.0, 0
-        while True:
-            kwargs: dict[str, Any] = {}
-            if masked:
-                kwargs["action_masks"] = np.asarray(env.unwrapped.action_masks(), dtype=bool)
-            action, state = policy.predict(
-                obs,
-                state=state,
-                episode_start=np.array([start]),
-                deterministic=self.deterministic,
-                **kwargs,
-            )
-            start = False
-            obs, reward, terminated, truncated, info = env.step(action)
-            ret += float(reward)
-            length += 1
-            if terminated or truncated:
-                break
-        keys = getattr(env.unwrapped, "episode_info_keys", ())
-        return EpisodeResult(
-            ret=ret,
-            length=length,
-            success=bool(info.get("is_success", False)),
-            scenario=scenario,
-            info={k: _plain(info[k]) for k in keys if k in info},
+        episode = play_episode(
+            env,
+            policy,
+            seed=job.seed,
+            options=job.reset_options(),
+            deterministic=self.deterministic,
         )
+        return _result(episode, getattr(env.unwrapped, "episode_info_keys", ()))
 
     def close(self) -> None:
         for env in self._envs.values():
             env.close()
         self._envs.clear()
+
+
+def _result(episode: Episode, keys: Sequence[str]) -> EpisodeResult:
+    return EpisodeResult(
+        ret=episode.ret,
+        length=episode.length,
+        success=episode.success,
+        scenario=episode.scenario,
+        info={k: _plain(episode.info[k]) for k in keys if k in episode.info},
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -350,10 +328,15 @@ def run_jobs(
         vector = [i for i, job in enumerate(jobs) if policies[job.policy] != "expert"]
         if vector:
             results: dict[int, EpisodeResult] = {}
+            probe = envs.make(env_name, **dict(env_kwargs))
+            limit = envs.episode_limit(probe, env_name)  # the instance's (kwargs-dependent)
+            probe.close()
             with tqdm(total=len(vector), desc=desc, disable=not progress, unit="ep") as bar:
                 for group in _groups([(i, jobs[i]) for i in vector]):
                     results.update(
-                        _run_vector(group, env_name, env_kwargs, policies, deterministic, bar)
+                        _run_vector(
+                            group, env_name, env_kwargs, policies, deterministic, bar, limit
+                        )
                     )
             rest = [i for i in range(len(jobs)) if i not in results]
             rest_results = run_jobs(
@@ -461,74 +444,6 @@ def _world_attr(venv: gym.vector.VectorEnv, name: str, default: Any) -> Any:
     return default
 
 
-def _vector_masks(venv: gym.vector.VectorEnv) -> np.ndarray | None:
-    """Every world's action mask, or None when the env gives none."""
-    base = venv.unwrapped
-    try:
-        if callable(getattr(base, "action_masks", None)):
-            return np.asarray(base.action_masks(), dtype=bool)
-        if hasattr(base, "call_world"):
-            rows = [base.call_world(i, "action_masks") for i in range(venv.num_envs)]
-        elif isinstance(base, gym.vector.SyncVectorEnv):
-            rows = [env.unwrapped.action_masks() for env in base.envs]  # type: ignore[attr-defined]
-        else:
-            return None
-    except AttributeError:
-        return None
-    return np.asarray(rows, dtype=bool)
-
-
-def _row(obs: Any, i: int) -> Any:
-    return {k: v[i] for k, v in obs.items()} if isinstance(obs, Mapping) else obs[i]
-
-
-class _BatchActor:
-    """Acts for every world of a vector env as the sequential path acts for one env."""
-
-    def __init__(
-        self, spec: Any, venv: gym.vector.VectorEnv, seeds: list[int], deterministic: bool
-    ) -> None:
-        self.n = venv.num_envs
-        self.deterministic = deterministic
-        if isinstance(spec, str) and spec == "random":
-            self.worlds: list[Any] = [RandomPolicy(venv.single_action_space) for _ in seeds]
-            for policy, seed in zip(self.worlds, seeds, strict=True):
-                policy.begin_episode(seed)
-            self.batched = None
-        else:
-            from stable_baselines3.common.base_class import BaseAlgorithm
-
-            batchable = isinstance(getattr(spec, "model", spec), BaseAlgorithm)
-            self.batched = spec if batchable else None
-            self.worlds = [spec] * self.n
-        self.masked = _accepts(self.worlds[0].predict, "action_masks")
-        self.states: list[Any] = [None] * self.n
-        self.state: Any = None
-        self.start = True
-
-    def act(self, obs: Any, masks: np.ndarray | None) -> np.ndarray:
-        """One action per world."""
-        kwargs: dict[str, Any] = {"deterministic": self.deterministic}
-        starts = np.full(self.n, self.start)
-        self.start = False
-        if self.batched is not None:
-            if self.masked and masks is not None:
-                kwargs["action_masks"] = masks
-            actions, self.state = self.batched.predict(
-                obs, state=self.state, episode_start=starts, **kwargs
-            )
-            return np.asarray(actions)
-        actions = []
-        for i, policy in enumerate(self.worlds):
-            if self.masked and masks is not None:
-                kwargs["action_masks"] = masks[i]
-            action, self.states[i] = policy.predict(
-                _row(obs, i), state=self.states[i], episode_start=starts[i : i + 1], **kwargs
-            )
-            actions.append(action)
-        return np.stack([np.asarray(a) for a in actions])
-
-
 def _run_vector(
     group: list[tuple[int, EpisodeJob]],
     env_name: str,
@@ -536,48 +451,33 @@ def _run_vector(
     policies: Mapping[str, Any],
     deterministic: bool,
     bar: Any,
+    limit: int | None,
 ) -> dict[int, EpisodeResult]:
     """Runs one (policy, split) chunk of episodes side by side, one per world."""
-    from agents.vecenv import split_infos
-
     split = group[0][1].split
     venv = envs.make_vec(env_name, len(group), split, **dict(env_kwargs))
     try:
-        n = venv.num_envs
         seeds = [job.seed for _, job in group]
-        actor = _BatchActor(policies[group[0][1].policy], venv, seeds, deterministic)
+        spec = policies[group[0][1].policy]
+        if isinstance(spec, str) and spec == "random":
+            policy: Any = [RandomPolicy(venv.single_action_space) for _ in seeds]
+            for sampler, seed in zip(policy, seeds, strict=True):
+                sampler.begin_episode(seed)
+        else:
+            policy = spec
         keys = tuple(_world_attr(venv, "episode_info_keys", ()))
         forced = [job.scenario for _, job in group]
         options = None if all(f is None for f in forced) else {"scenario": forced}
-        obs, info = venv.reset(seed=seeds, options=options)
-        scenarios = [dict(row.get("scenario", {})) for row in split_infos(info, n)]
-        returns = np.zeros(n)
-        lengths = np.zeros(n, dtype=int)
-        running = np.ones(n, dtype=bool)
-        results: dict[int, EpisodeResult] = {}
-        while running.any():
-            masks = _vector_masks(venv) if actor.masked else None
-            obs, rewards, terminated, truncated, info = venv.step(actor.act(obs, masks))
-            returns[running] += np.asarray(rewards, dtype=float)[running]
-            lengths[running] += 1
-            ended = running & (np.asarray(terminated) | np.asarray(truncated))
-            if not ended.any():
-                continue
-            step_infos = split_infos(info, n)
-            final_infos = split_infos(info.get("final_info", {}), n)
-            for w in np.flatnonzero(ended):
-                end = final_infos[w] if "final_info" in info and info["_final_info"][w] else None
-                end = step_infos[w] if end is None else end
-                results[group[w][0]] = EpisodeResult(
-                    ret=float(returns[w]),
-                    length=int(lengths[w]),
-                    success=bool(end.get("is_success", False)),
-                    scenario=scenarios[w],
-                    info={k: _plain(end[k]) for k in keys if k in end},
-                )
-                bar.update(1)
-            running &= ~ended
-        return results
+        episodes = play_vector(
+            venv,
+            policy,
+            seeds=seeds,
+            options=options,
+            deterministic=deterministic,
+            max_steps=limit,
+        )
+        bar.update(len(episodes))
+        return {i: _result(e, keys) for (i, _), e in zip(group, episodes, strict=True)}
     finally:
         venv.close()
 

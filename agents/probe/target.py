@@ -85,15 +85,19 @@ def load_target(policy: str, env: str | None = None) -> Target:
     """Builds the target of a probe CLI: a run folder, or a baseline of ``env``.
 
     Args:
-        policy: A run folder of ``agents.train`` or one of ``expert``/``random``.
+        policy: A run folder of ``agents.train``, a shipped agent (``pretrained:NAME``)
+            or one of ``expert``/``random``.
         env: Env name; required for a baseline, must match a run folder's env.
 
     Raises:
         ValueError: Not a run folder, a run folder without a model, an unknown env, or a
             baseline without ``env`` (the message says what is valid).
     """
+    from agents import pretrained
     from agents.runs import import_env_module, load_policy, load_run
 
+    if pretrained.is_reference(policy):
+        policy = str(pretrained.resolve(policy))
     if policy in BASELINES:
         if env is None:
             raise ValueError(f"policy {policy!r} needs --env NAME (valid: {envs.names()})")
@@ -103,7 +107,8 @@ def load_target(policy: str, env: str | None = None) -> Target:
         return Target(env=env, policy=policy, label=policy)
     if not Path(policy).is_dir():
         raise ValueError(
-            f"{policy!r} is neither a run folder nor one of {list(BASELINES)} (with --env)"
+            f"{policy!r} is neither a run folder, pretrained:NAME "
+            f"(valid: {pretrained.names()}) nor one of {list(BASELINES)} (with --env)"
         )
     info = load_run(policy)
     if env is not None and envs.resolve(env).name != envs.resolve(info.env).name:

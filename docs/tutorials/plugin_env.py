@@ -103,7 +103,9 @@ class LineExpert:
     def __init__(self, env: Any) -> None:
         self.env = env
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(
+        self, observation, state=None, episode_start=None, deterministic=True, action_masks=None
+    ):
         offset, velocity = np.asarray(observation, dtype=np.float64)[:2]
         return np.clip([2.0 * offset - 8.0 * velocity], -1, 1).astype(np.float32), state
 
@@ -118,6 +120,8 @@ def register_envs() -> list[EnvSpec]:
             entry_point=LineEnv,
             expert=LineExpert,
             description="A cart on a line must stop on a target (tutorial).",
+            default_algo="ppo",
+            max_episode_steps=60,  # LineEnv truncates after 60 steps
         )
     ]
 
@@ -131,10 +135,14 @@ def main() -> int:
                 spec.entry_point,
                 expert=spec.expert,
                 description=spec.description,
+                default_algo=spec.default_algo,
+                max_episode_steps=spec.max_episode_steps,
             )
 
     # 5. The conformance kit: Gymnasium's and SB3's check_env, determinism under a seed,
-    #    observations inside the space on every split, actions validated, rendering.
+    #    observations inside the space on every split, reward terms summing to the reward,
+    #    episodes ending within max_episode_steps with their info keys, context="visible",
+    #    the expert succeeding, actions validated, rendering, copies.
     check_env_conformance("line")
     print("line passes the conformance kit")
 

@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.config import from_mapping
-from envs.core import ScenarioEnv
+from envs.core import ScenarioEnv, TextPerception
 from envs.dialogue.domain import (
     DOMAINS,
     MAX_INFO_SLOTS,
@@ -171,7 +171,7 @@ class RewardConfig:
             object.__setattr__(self, f.name, float(value))
 
 
-class DialogueEnv(ScenarioEnv):
+class DialogueEnv(ScenarioEnv, TextPerception):
     """Task-oriented dialogue: find the venue a noisy simulated user wants.
 
     ## Description
@@ -312,6 +312,7 @@ class DialogueEnv(ScenarioEnv):
         if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
         self.max_turns = max_turns
+        self.max_episode_steps = max_turns  # the episode limit (envs.episode_limit)
         self.reward_config = from_mapping(RewardConfig, reward, what="reward")
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; valid: {list(CHANNELS)}")

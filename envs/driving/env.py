@@ -159,6 +159,7 @@ class DrivingEnv(WorldState, ScenarioEnv):
         self.action_type = action_type
         self.weights = from_mapping(RewardWeights, reward, **vars(RewardWeights.for_task(task)))
         self.config = from_mapping(DrivingConfig, config)
+        self.max_episode_steps = self.config.max_steps  # EnvSpec contract: the episode limit
         self.worlds = DrivingWorlds(
             1,
             space=self.scenario_space,

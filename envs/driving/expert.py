@@ -55,6 +55,7 @@ class DrivingExpert:
         state: Any = None,
         episode_start: Any = None,
         deterministic: bool = True,
+        action_masks: Any = None,
     ) -> tuple[Any, Any]:
         """Returns the action for the env's current state (``observation`` is unused)."""
         env = self.env.unwrapped

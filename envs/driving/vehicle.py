@@ -626,7 +626,8 @@ class TrafficBatch:
         if len(wi) == 0:
             return go, step
         k = worlds[wi]
-        S, Vs, B = slots_s[k], slots_v[k], slots_b[k]  # (M, V + 2)
+        # The slots of each candidate's world: (M, V + 2).
+        cand_s, cand_v, cand_bits = slots_s[k], slots_v[k], slots_b[k]
         s_me, lane = self.s[k, me], self.lane[k, me]
         # Per-slot IDM parameters: vehicles, then the ego (desired speed: its own), then
         # the phantom.
@@ -642,8 +643,8 @@ class TrafficBatch:
         target = lane[:, None] + np.array([1, -1])
         valid = (target >= 0) & (target < self.lanes[k][:, None])
         tbit = 1 << clamp(target, 0, MAX_LANES - 1)
-        in_target = (B[:, None, : cap + 1] & tbit[..., None]) != 0  # (M, 2, V + 1)
-        rel = S[:, None, : cap + 1] - s_me[:, None, None]
+        in_target = (cand_bits[:, None, : cap + 1] & tbit[..., None]) != 0  # (M, 2, V + 1)
+        rel = cand_s[:, None, : cap + 1] - s_me[:, None, None]
         gaps = np.where(in_target, rel, np.inf)
         ahead = np.where(gaps > 0.0, gaps, np.inf)
         # A vehicle level with us (rel == 0) counts as behind: it blocks the gap too.
@@ -656,7 +657,7 @@ class TrafficBatch:
         cand = np.arange(m)[:, None]
         our_lead, of = lead[wi, me], old_f[wi, me]
         # The old follower's new leader would be our current one.
-        of_gap = S[cand[:, 0], our_lead] - S[cand[:, 0], of] - VEHICLE_LENGTH
+        of_gap = cand_s[cand[:, 0], our_lead] - cand_s[cand[:, 0], of] - VEHICLE_LENGTH
         me2 = np.broadcast_to(me[:, None], target.shape)
         of2 = np.broadcast_to(of[:, None], target.shape)
         lead2 = np.broadcast_to(our_lead[:, None], target.shape)
@@ -666,16 +667,15 @@ class TrafficBatch:
         front = np.stack([new_l, me2, new_l, lead2])
         of_gap2 = np.broadcast_to(of_gap[:, None], target.shape)
         gap = np.stack([nf_gap + VEHICLE_LENGTH + nl_gap, nf_gap, nl_gap, of_gap2])
-        a4 = idm(
-            Vs[cand, who],
+        nf_now, nf_after, my_after, of_after = idm(
+            cand_v[cand, who],
             p_v0[cand, who],
             np.maximum(gap, 0.1),
-            Vs[cand, front],
+            cand_v[cand, front],
             p_headway[cand, who],
             p_amax[cand, who],
             p_root[cand, who],
         )
-        nf_now, nf_after, my_after, of_after = a4
         acc_me = acc[k, me][:, None]
         acc_of = acc[k, np.minimum(of, cap - 1)][:, None]
         of_gain = np.where(has_old_f[wi, me][:, None], of_after - acc_of, 0.0)

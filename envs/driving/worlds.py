@@ -158,7 +158,7 @@ class DrivingWorlds:
             np.zeros(num, np.intp),
         )
         w = weights
-        self._w = {
+        self.reward_weights = {
             "progress": w.progress,
             "centring": w.centring,
             "speeding": w.speeding,
@@ -303,7 +303,7 @@ class DrivingWorlds:
         off_road = np.abs(egos.d) > roads.half_width
         lost = np.abs(egos.psi) > self.config.lost_control_heading
         self.abs_offset_sum += np.abs(around.lane_offset)
-        w = self._w
+        w = self.reward_weights
         steer_change = (egos.steer - prev_steer) / (MAX_STEER_RATE * dt)
         accel_change = (egos.accel - prev_accel) / (MAX_JERK * dt)
         centring = 1.0 - (around.lane_offset / (0.5 * width)) ** 2

@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import EzPickle
 
-from envs.core import ScenarioEnv
+from envs.core import FramePerception, ScenarioEnv
 from envs.robot.robot import Panda
 from envs.robot.scenarios import SPACES, TASK_NAMES
 from envs.robot.sim import Camera, PhysicsConfig, Simulator
@@ -37,7 +37,7 @@ _REBUILT = frozenset(
 )
 
 
-class RobotEnv(ScenarioEnv, EzPickle):
+class RobotEnv(ScenarioEnv, EzPickle, FramePerception):
     """Franka Panda arm that reaches a target or pushes a cube to one (PyBullet).
 
     ## Description

@@ -55,6 +55,7 @@ class RobotExpert:
         state: Any = None,
         episode_start: Any = None,
         deterministic: bool = True,
+        action_masks: Any = None,
     ) -> tuple[np.ndarray, Any]:
         """Returns the action for the current state (``observation`` is not needed)."""
         base = self.env.unwrapped

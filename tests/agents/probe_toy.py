@@ -76,6 +76,7 @@ class ConstantPolicy:
         state: Any = None,
         episode_start: Any = None,
         deterministic: bool = True,
+        action_masks: Any = None,
     ) -> tuple[np.ndarray, Any]:
         """Returns zero."""
         return np.zeros(1, dtype=np.float32), state

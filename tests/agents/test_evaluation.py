@@ -58,7 +58,9 @@ class CoinExpert:
     def __init__(self, env: Any) -> None:
         self.env = env
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(
+        self, observation, state=None, episode_start=None, deterministic=True, action_masks=None
+    ):
         return 1, state
 
 
@@ -74,7 +76,9 @@ class Bernoulli:
         self.p = p
         self.rng = np.random.default_rng(seed)
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(
+        self, observation, state=None, episode_start=None, deterministic=True, action_masks=None
+    ):
         return int(self.rng.random() < self.p), state
 
 
@@ -85,7 +89,9 @@ class FirstObservations:
         self.scale = scale
         self.firsts: list[np.ndarray] = []
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(
+        self, observation, state=None, episode_start=None, deterministic=True, action_masks=None
+    ):
         if episode_start is not None and bool(np.asarray(episode_start).ravel()[0]):
             self.firsts.append(np.array(observation))
         return np.clip(self.scale * observation[2:4], -1, 1).astype(np.float32), state

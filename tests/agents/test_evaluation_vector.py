@@ -24,7 +24,12 @@ class Proportional:
     """A deterministic policy for one unbatched observation (not an SB3 model)."""
 
     def predict(
-        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic=True
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic=True,
+        action_masks=None,
     ) -> tuple[np.ndarray, Any]:
         return np.clip(3.0 * np.asarray(observation)[2:4], -1, 1).astype(np.float32), state
 

@@ -87,7 +87,9 @@ class DotExpert:
     def __init__(self, env: Any) -> None:
         self.env = env
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+    def predict(
+        self, observation, state=None, episode_start=None, deterministic=True, action_masks=None
+    ):
         return np.clip(-2 * self.env.unwrapped.pos, -1, 1).astype(np.float32), state
 
 

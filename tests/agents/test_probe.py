@@ -240,3 +240,14 @@ def test_help_explains_every_command_and_flag(capsys: pytest.CaptureFixture[str]
     assert probe_cli.main(["x", "adversarial", "--help"]) == 0
     text = capsys.readouterr().out
     assert all(flag in text for flag in ("--budget", "--bounds", "--method", "--batch"))
+
+
+def test_a_shipped_agent_is_a_target_and_an_unknown_one_names_the_shipped() -> None:
+    from agents import pretrained
+    from agents.probe import load_target
+
+    name = pretrained.names()[0]
+    target = load_target(f"pretrained:{name}")
+    assert target.env == name
+    with pytest.raises(ValueError, match="Shipped"):
+        load_target("pretrained:no-such-agent")

@@ -7,7 +7,6 @@ import pytest
 
 import envs
 from agents import runs, train
-from agents.factory import DEFAULT_ALGOS
 
 TINY = {
     "ppo": ["algo.n_steps=32", "algo.batch_size=32", "algo.n_epochs=1"],
@@ -20,7 +19,7 @@ BUILTINS = ["driving", "robot-reach", "robot-push", "dialogue"]
 
 @pytest.mark.parametrize("env_name", BUILTINS)
 def test_builtin_env_trains_with_its_default_algorithm(tmp_path, env_name):
-    algo = DEFAULT_ALGOS[env_name]
+    algo = envs.resolve(env_name).default_algo
     sets = [*TINY[algo], "policy.net_arch=[16]", "run.eval_episodes=1", "run.n_envs=1"]
     sets.append("run.eval_workers=1")  # worker processes cost more than 1 episode per split
     if env_name.startswith("robot"):

@@ -106,14 +106,19 @@ class ForgetfulPoint(PointEnv):
 )
 def test_kit_catches_an_env_that_shares_state_with_its_copy(method, cls, message):
     name = f"shared-point-{cls.__name__.lower()}"
-    envs.register(name, f"practicegym_test/{cls.__name__}-v0", cls)
+    envs.register(name, f"practicegym_test/{cls.__name__}-v0", cls, max_episode_steps=50)
     with pytest.raises(ConformanceError, match=message) as caught:
         check_env_copies(name, methods=[method])
     assert ("copy.deepcopy" if method == "deepcopy" else "pickle round trip") in str(caught.value)
 
 
 def test_conformance_kit_checks_copies_by_default():
-    envs.register("shared-point", "practicegym_test/SharedPoint-v0", SharedWorldPointKeptOpen)
+    envs.register(
+        "shared-point",
+        "practicegym_test/SharedPoint-v0",
+        SharedWorldPointKeptOpen,
+        max_episode_steps=50,
+    )
     quick = {
         "splits": ["train"],
         "determinism_steps": 20,

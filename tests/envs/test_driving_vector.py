@@ -155,3 +155,41 @@ def test_the_scripted_expert_drives_each_world_of_a_batch() -> None:
     assert ended >= 6 and won / ended >= 0.8
     with pytest.raises(IndexError, match="out of range"):
         env.world(6)
+
+
+def test_fast_mobil_matches_the_readable_reference() -> None:
+    """``TrafficBatch._mobil`` (arrays) decides exactly as the driver-by-driver reference."""
+    from envs.driving.vehicle import idm
+    from tests.envs.mobil_reference import mobil_reference
+
+    venv = DrivingVectorEnv(12, action_type="discrete")
+    dense = {"lanes": 3, "traffic_density": 40.0, "aggressiveness": 0.8, "curvature": 0.01}
+    venv.reset(seed=3, options={"scenario": dense})
+    rng = np.random.default_rng(0)
+    decisions = compared = 0
+    for t in range(60):
+        venv.step(rng.integers(0, 5, 12))
+        if t % 6:
+            continue
+        worlds = venv.worlds
+        traffic, egos = worlds.traffic, worlds.egos
+        ego_lane = worlds.around.lane
+        slots = traffic._slots(egos.s, egos.v, 1 << ego_lane)
+        leader = traffic._leaders(slots[0], slots[2])
+        rows = np.arange(traffic.num)[:, None]
+        gap = slots[0][rows, leader] - traffic.s - 4.5
+        with np.errstate(invalid="ignore", divide="ignore"):
+            acc = idm(
+                traffic.v, traffic.v0_now, gap, slots[1][rows, leader],
+                traffic.headway, traffic.a_max, traffic.inv_root,
+            )  # fmt: skip
+        acc = np.where(traffic.present, acc, 0.0)
+        decide = np.arange(traffic.num)
+        args = (decide, acc, *slots, leader, egos.v, ego_lane)
+        fast = traffic._mobil(*args)
+        slow = mobil_reference(traffic, *args)
+        np.testing.assert_array_equal(fast[0], slow[0])
+        np.testing.assert_array_equal(fast[1], slow[1])
+        decisions += int(fast[0].sum())
+        compared += 1
+    assert compared == 10 and decisions >= 5, decisions  # drivers really changed lanes

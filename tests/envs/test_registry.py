@@ -100,15 +100,42 @@ def broken_plugin(tmp_path, monkeypatch):
     """)
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    yield
-    sys.modules.pop("brokenplug", None)
-
-
-def test_broken_plugin_fails_loudly_naming_it(broken_plugin):
-    with pytest.raises(envs.PluginError, match=r"plugin 'broken' \(brokenplug:hook\) failed"):
+    with pytest.warns(envs.PluginWarning, match=r"plugin 'broken' \(brokenplug:hook\) failed"):
         registry.load_plugins(force=True)
+    yield
+    monkeypatch.undo()
+    sys.modules.pop("brokenplug", None)
+    registry.load_plugins(force=True)  # the registry as it was, without the broken plugin
+
+
+def test_broken_plugin_does_not_break_the_others(broken_plugin):
+    assert set(envs.names()) >= BUILT_INS | {"point"}  # built-ins and the working plugin
+    env = envs.make("driving")
+    env.reset(seed=0)
+    env.close()
+    assert "broken" in envs.broken_plugins()
+    # Asking for an env that is not there names the broken plugin and why it failed.
+    with pytest.raises(envs.PluginError, match=r"'broken'.*this_module_does_not_exist"):
+        envs.make("my-broken-env")
     with pytest.raises(envs.PluginError, match="'broken'"):  # every time, not just once
-        envs.names()
+        envs.resolve("broken")
+    with pytest.raises(envs.PluginError, match="'broken'"):  # a plugin's own CI: strict
+        registry.load_plugins(strict=True)
+
+
+def test_broken_plugin_does_not_break_training_a_builtin(broken_plugin, tmp_path, capsys):
+    from agents import train
+
+    argv = ["--env", "driving", "--timesteps", "64", "--no-progress", "--device", "cpu"]
+    argv += ["--out", str(tmp_path), "--set", "run.n_envs=2", "--set", "algo.n_steps=32"]
+    argv += ["--set", "algo.batch_size=32", "--set", "algo.n_epochs=1"]
+    argv += ["--set", "run.eval_episodes=1", "--set", "run.record_video=false"]
+    assert train.main(argv) == 0
+    capsys.readouterr()
+    assert train.main(["--env", "broken-env", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "'broken'" in err and "this_module_does_not_exist" in err
+    assert not (tmp_path / "broken-env").exists()
 
 
 def test_plugin_returning_garbage_is_named(tmp_path, monkeypatch):
@@ -118,7 +145,11 @@ def test_plugin_returning_garbage_is_named(tmp_path, monkeypatch):
     (dist / "entry_points.txt").write_text("[practicegym.envs]\ngarbage = garbageplug:hook\n")
     (tmp_path / "garbageplug.py").write_text("def hook():\n    return ['not a spec']\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(envs.PluginError, match="'garbage'.*not an EnvSpec"):
+    try:
+        with pytest.raises(envs.PluginError, match="'garbage'.*not an EnvSpec"):
+            registry.load_plugins(force=True, strict=True)
+    finally:
+        monkeypatch.undo()
         registry.load_plugins(force=True)
 
 
@@ -133,6 +164,8 @@ def test_conformance_kit_catches_a_broken_env():
             self._goal = self._goal + random.random()
             return obs, info
 
-    envs.register("broken-point", "practicegym_test/BrokenPoint-v0", NonDeterministic)
+    envs.register(
+        "broken-point", "practicegym_test/BrokenPoint-v0", NonDeterministic, max_episode_steps=50
+    )
     with pytest.raises(ConformanceError, match="broken-point: Gymnasium check_env failed"):
         check_env_conformance("broken-point", check_vector=False, check_render=False)

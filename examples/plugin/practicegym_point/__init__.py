@@ -18,5 +18,8 @@ def register_envs() -> list[EnvSpec]:
             entry_point="practicegym_point.env:PointEnv",
             expert="practicegym_point.env:PointExpert",
             description="Point mass on a plane that must reach a goal (example plugin).",
+            default_algo="ppo",
+            hyperparams="practicegym_point:hyperparams.yaml",  # shipped in this package
+            max_episode_steps=50,  # PointEnv truncates its episodes after 50 steps
         )
     ]

@@ -129,6 +129,7 @@ class PointExpert:
         state: Any = None,
         episode_start: Any = None,
         deterministic: bool = True,
+        action_masks: Any = None,
     ) -> tuple[np.ndarray, Any]:
         """Returns the action for one (unbatched) observation."""
         offset = np.asarray(observation, dtype=np.float64)[2:4]
