@@ -24,18 +24,22 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
     "UsageError",
+    "check_writable_folder",
     "cli_main",
     "fraction",
     "interrupted",
@@ -104,6 +108,34 @@ def cli_main(prog: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
         return run
 
     return wrap
+
+
+def check_writable_folder(out: str | os.PathLike, *, keep: bool, flag: str = "--out") -> None:
+    """Raises :class:`UsageError` unless folder ``out`` can be created and written now.
+
+    Run before any work, so that an unwritable output is a usage error, not a crash at
+    the end. A temporary file proves the folder is writable. With ``keep=False`` the
+    folders this created are removed again (an interrupted run leaves nothing behind).
+    """
+    out = Path(out)
+    blocker = next((p for p in (out, *out.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise UsageError(
+            f"{flag} {str(out)!r} cannot be written: {str(blocker)!r} is a file, not a folder"
+        )
+    created = [] if keep else [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise UsageError(
+            f"{flag} {str(out)!r} cannot be written: {err.strerror or err}; pass a writable folder"
+        ) from None
+    finally:
+        for folder in created:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def _checked(

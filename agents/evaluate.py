@@ -17,12 +17,10 @@ exits with code 2 and one line saying what was wrong; nothing is written then.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import fnmatch
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any
 
 from agents.cli_types import (
     UsageError,
+    check_writable_folder,
     cli_main,
     interrupted,
     positive_int,
@@ -181,29 +180,8 @@ def _out_dir(runs: Sequence[Any], out: Path | None) -> Path:
 
 
 def _check_out(out: Path) -> None:
-    """Checks the report folder can be made before any episode runs; InputError if not.
-
-    Missing folders are created and removed again (so an interrupted evaluation leaves
-    nothing behind), and a temporary file proves the folder is writable.
-    """
-    blocker = next((p for p in (Path(out), *Path(out).parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise InputError(
-            f"--out {str(out)!r} cannot be written: {str(blocker)!r} is a file, not a folder"
-        )
-    created = [p for p in (out, *out.parents) if not p.exists()]
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as err:
-        raise InputError(
-            f"--out {str(out)!r} cannot be written: {err.strerror or err}; pass a writable folder"
-        ) from None
-    finally:
-        for folder in created:  # deepest first
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+    """Checks the report folder can be made before any episode runs (nothing is kept)."""
+    check_writable_folder(out, keep=False)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[list[Any], list[Any], dict[str, list[int]]]:

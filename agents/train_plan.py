@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import envs
 from agents import factory, modelfile, runs
 from agents.algo_kwargs import algo_class, build_algo_kwargs, check_policy_kwargs
+from agents.cli_types import check_writable_folder
 from agents.config import (
     ALGOS,
     ConfigError,
@@ -254,19 +254,7 @@ def _check_seed(seed: int) -> None:
 
 def _check_out(out: Path) -> None:
     """Creates ``out`` now (before any work) so an unwritable folder is a usage error."""
-    blocker = next((p for p in (Path(out), *Path(out).parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise ConfigError(
-            f"--out {str(out)!r} cannot be written: {str(blocker)!r} is a file, not a folder"
-        )
-    try:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as err:
-        raise ConfigError(
-            f"--out {str(out)!r} cannot be written: {err.strerror or err}; pass a writable folder"
-        ) from None
+    check_writable_folder(out, keep=True)
 
 
 def _check_model(config: TrainConfig, probe: Any) -> None:
