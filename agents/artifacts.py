@@ -30,13 +30,13 @@ __all__ = [
 
 def finish(run_dir: Path, config: TrainConfig, policy: Any, *, progress: bool = True) -> None:
     """Evaluates, prints the table, and writes the curve and the episode recording."""
-    from agents.evaluation import evaluate_transfer
+    from agents.evaluation import EVAL_SEED, evaluate_transfer
 
     report = evaluate_transfer(
         policy,
         config.env,
         episodes=config.run.eval_episodes,
-        seed=config.seed + 12345,
+        seed=EVAL_SEED,  # as agents.evaluate: one model, one number
         env_kwargs=config.env_kwargs or None,
         n_workers=config.run.eval_workers,
         progress=progress,
@@ -49,7 +49,6 @@ def finish(run_dir: Path, config: TrainConfig, policy: Any, *, progress: bool = 
         path = record_episode(policy, config, run_dir, seed=config.seed + 777)
         if path is not None:
             print(f"recorded one evaluation episode: {path}")
-    print(f"run folder: {run_dir}")
 
 
 def short_table(report: Any) -> str:

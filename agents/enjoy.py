@@ -19,9 +19,11 @@ import numpy as np
 
 import envs
 from agents import episodes, runs
-from agents.cli_types import seed_int
+from agents.cli_types import UsageError, cli_main, positive_int, seed_int
 
 __all__ = ["VIDEO_SUFFIXES", "build_parser", "check_video_path", "main", "play_episode"]
+
+PROG = "python -m agents.enjoy"
 
 # Video formats --record writes for image-rendered envs (.mp4 needs an imageio backend).
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -30,7 +32,7 @@ VIDEO_SUFFIXES = (".gif", ".mp4")
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; ``--help`` documents every flag."""
     p = argparse.ArgumentParser(
-        prog="python -m agents.enjoy",
+        prog=PROG,
         description="Play (and optionally record) a trained agent from a run folder.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -40,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="run folder of agents.train, or pretrained:NAME for a shipped agent",
     )
-    p.add_argument("--episodes", type=int, default=3, help="episodes to play")
+    p.add_argument("--episodes", type=positive_int, default=3, help="episodes to play")
     p.add_argument("--split", default="train", help="scenario split to play on")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the first episode")
     p.add_argument(
@@ -66,15 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli_main(PROG)
 def main(argv: list[str] | None = None) -> int:
-    """Runs the CLI in-process; returns the exit code (2 on bad input)."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    if args.episodes < 1:
-        print("error: --episodes must be >= 1", file=sys.stderr)
-        return 2
+    """Runs the CLI in-process; returns the exit code (see :mod:`agents.cli_types`)."""
+    args = build_parser().parse_args(argv)
     try:
         info = runs.load_run(args.run_dir)
         policy = runs.load_policy(info.path, device=args.device, checkpoint=args.checkpoint)
@@ -89,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             env.close()
             raise
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise UsageError(err) from None
     for episode in range(args.episodes):
         frames, total, success = play_episode(
             env, policy, args.seed + episode, not args.stochastic, options
@@ -118,7 +114,7 @@ def _forced(args: argparse.Namespace, info: runs.RunInfo) -> tuple[dict | None, 
 
 
 def _make(info: runs.RunInfo, split: str, *, record: bool) -> Any:
-    runs.import_env_module(info.config, info.path)
+    runs.import_env_module(info.config.get("env_module"), run_dir=info.path)
     env = envs.make(info.env, split=split, **info.env_kwargs)
     modes = env.metadata.get("render_modes", [])
     if not record:

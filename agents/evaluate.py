@@ -17,29 +17,35 @@ exits with code 2 and one line saying what was wrong; nothing is written then.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import fnmatch
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.cli_types import positive_int, seed_int, worker_count
+from agents.cli_types import (
+    UsageError,
+    check_writable_folder,
+    cli_main,
+    interrupted,
+    positive_int,
+    seed_int,
+    worker_count,
+)
 from agents.evaluation import aggregate_runs, evaluate_transfer
-from agents.evaluation.report import TransferReport, check_inputs
+from agents.evaluation.report import TransferReport
 from agents.evaluation.rollout import default_workers
+from agents.evaluation.transfer import EVAL_SEED, check_inputs
 
 __all__ = ["build_parser", "main"]
 
 PROG = "python -m agents.evaluate"
 
 
-class InputError(ValueError):
-    """Bad command-line input (exit code 2)."""
+InputError = UsageError  # the convention's usage error, by this module's older name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default: RUN_DIR/transfer for one run, "
         "<common parent>/transfer-<time> for several)",
     )
-    p.add_argument("--seed", type=seed_int, default=0, help="seed of the episode seeds (0)")
+    p.add_argument(
+        "--seed",
+        type=seed_int,
+        default=EVAL_SEED,
+        help=f"seed of the episode seeds ({EVAL_SEED}, as agents.train's final report)",
+    )
     p.add_argument(
         "--workers",
         type=worker_count,
@@ -169,29 +180,8 @@ def _out_dir(runs: Sequence[Any], out: Path | None) -> Path:
 
 
 def _check_out(out: Path) -> None:
-    """Checks the report folder can be made before any episode runs; InputError if not.
-
-    Missing folders are created and removed again (so an interrupted evaluation leaves
-    nothing behind), and a temporary file proves the folder is writable.
-    """
-    blocker = next((p for p in (Path(out), *Path(out).parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise InputError(
-            f"--out {str(out)!r} cannot be written: {str(blocker)!r} is a file, not a folder"
-        )
-    created = [p for p in (out, *out.parents) if not p.exists()]
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as err:
-        raise InputError(
-            f"--out {str(out)!r} cannot be written: {err.strerror or err}; pass a writable folder"
-        ) from None
-    finally:
-        for folder in created:  # deepest first
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+    """Checks the report folder can be made before any episode runs (nothing is kept)."""
+    check_writable_folder(out, keep=False)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[list[Any], list[Any], dict[str, list[int]]]:
@@ -254,24 +244,13 @@ def _save_map(run: Any, axes: Sequence[str], out: Path, args: argparse.Namespace
     probe.save(out)
 
 
+@cli_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the evaluator CLI; returns the exit code (2 for bad input)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(None if argv is None else list(argv))
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    try:
-        runs, policies, groups = _prepare(args)
-    except InputError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+    """Runs the evaluator CLI; returns the exit code (see :mod:`agents.cli_types`)."""
+    args = build_parser().parse_args(None if argv is None else list(argv))
+    runs, policies, groups = _prepare(args)
     out = _out_dir(runs, args.out)
-    try:
-        _check_out(out)
-    except InputError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+    _check_out(out)
     several = len(runs) > 1
     reports: dict[int, TransferReport] = {}
     try:
@@ -305,11 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary.save(out)
             print(f"\n## groups ({runs[0].env}) -> {out}\n\n{summary.table()}")
     except KeyboardInterrupt:
-        print(
-            f"{PROG}: interrupted; reports already saved are complete, none is half-written",
-            file=sys.stderr,
-        )
-        return 130
+        return interrupted(PROG, "reports already saved are complete, none is half-written")
     return 0
 
 

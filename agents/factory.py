@@ -20,6 +20,7 @@ from gymnasium import spaces
 
 import envs
 from agents.config import ALGOS, HYPERPARAMS_DIR, ConfigError, did_you_mean, yaml_problem
+from agents.envmodule import import_env_module  # re-exported: env workers repeat --env-module
 
 __all__ = [
     "GOAL_KEYS",
@@ -39,28 +40,6 @@ GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
 DISCRETE_ONLY = {"dqn", "maskable-ppo"}
 CONTINUOUS_ONLY = {"sac", "td3", "tqc"}
 OFF_POLICY = {"sac", "td3", "tqc", "dqn"}
-
-
-def import_env_module(name: str | None) -> None:
-    """Imports a module that registers envs (``--env-module``); ConfigError if missing.
-
-    This is for a module named on the command line (and for env workers repeating it).
-    A saved run's recorded module is imported by :func:`agents.runs.import_env_module`,
-    which checks it is importable and says which module it imports.
-    """
-    if not name:
-        return
-    if name.startswith(".") or not all(part.isidentifier() for part in name.split(".")):
-        raise ConfigError(f"--env-module {name!r} is not a module name (e.g. my_package.envs)")
-    try:
-        importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        raise ConfigError(f"--env-module {name!r} cannot be imported: {err}") from None
-    except Exception as err:  # the module's own top-level code failed
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ConfigError(
-            f"--env-module {name!r} raised {type(err).__name__} on import: {first}"
-        ) from None
 
 
 def default_algo(env_name: str, env: gym.Env) -> str:

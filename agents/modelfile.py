@@ -1,5 +1,9 @@
 """Model files and normalisation statistics read as data, never as code.
 
+Why this file is long (about 510 lines): it is the one place that reads and writes what a
+run folder holds besides JSON (models, VecNormalize statistics, replay buffers), kept
+together so that the no-unpickling guarantee can be reviewed in one file.
+
 A Stable-Baselines3 ``model.zip`` stores some of its attributes (spaces, schedules, the
 policy class...) as cloudpickled ``":serialized:"`` entries in its ``data`` member;
 ``cls.load`` would unpickle them, running whatever code a crafted file carries. Here
@@ -18,12 +22,15 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from agents.cli_types import UsageError, cli_main
 
 __all__ = [
     "UnsafeFileError",
@@ -84,7 +91,7 @@ def _name(source: Any) -> str:
 
 def model_kwargs(config: Any, n_actions: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """The SB3 constructor ``algo_kwargs`` and ``policy_kwargs`` of a :class:`TrainConfig`."""
-    from agents.config import build_algo_kwargs, build_policy_kwargs
+    from agents.algo_kwargs import build_algo_kwargs, build_policy_kwargs
 
     algo_kwargs = build_algo_kwargs(config.algo, config.algo_kwargs, n_actions)
     if config.run.her:
@@ -111,7 +118,7 @@ def template_model(config: Any, env: Any, *, buffer: bool = True) -> Any:
         env: A Gymnasium env or VecEnv with the run's spaces (it is not stepped).
         buffer: False builds off-policy templates without HER (acting needs no buffer).
     """
-    from agents.config import algo_class
+    from agents.algo_kwargs import algo_class
 
     shape = getattr(env.action_space, "shape", None) or (1,)
     algo_kwargs, policy_kwargs = model_kwargs(config, int(shape[0]) if shape else 1)
@@ -119,15 +126,19 @@ def template_model(config: Any, env: Any, *, buffer: bool = True) -> Any:
         algo_kwargs["buffer_size"] = min(algo_kwargs["buffer_size"], _TEMPLATE_BUFFER_SIZE)
     if not buffer and algo_kwargs.pop("replay_buffer_class", None) is not None:
         algo_kwargs.pop("replay_buffer_kwargs", None)  # HER's options
-    return algo_class(config.algo)(
-        config.policy,
-        env,
-        policy_kwargs=policy_kwargs,
-        seed=config.seed,
-        device="cpu",
-        verbose=0,
-        **algo_kwargs,
-    )
+    with warnings.catch_warnings():
+        # The template is never trained: PPO's "mini-batch size ... n_envs=1" advice is
+        # about this one-env template, not the run's vector env.
+        warnings.filterwarnings("ignore", message="You have specified a mini-batch size")
+        return algo_class(config.algo)(
+            config.policy,
+            env,
+            policy_kwargs=policy_kwargs,
+            seed=config.seed,
+            device="cpu",
+            verbose=0,
+            **algo_kwargs,
+        )
 
 
 def load_model(
@@ -159,7 +170,7 @@ def load_model(
         UnsafeFileError: The file has a serialized entry no template value supplies.
         ValueError: The file is unreadable or does not fit the config.
     """
-    from agents.config import algo_class
+    from agents.algo_kwargs import algo_class
 
     if hasattr(source, "seek"):
         source.seek(0)
@@ -400,7 +411,7 @@ def write_replay_buffer(buffer: Any, path: Path) -> None:
     arrays["__pos__"] = np.asarray(buffer.pos, dtype=np.int64)
     arrays["__full__"] = np.asarray(buffer.full, dtype=bool)
     with open(path, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
 def check_replay_buffer(path: Path) -> None:
@@ -469,13 +480,16 @@ def convert_pickle(path: Path) -> Path:
     return out
 
 
+PROG = "python -m agents.modelfile"
+
+
+@cli_main(PROG)
 def main(argv: list[str] | None = None) -> int:
     """``python -m agents.modelfile --trust-pickles FILE...``: convert old pickles."""
     import argparse
-    import sys
 
     p = argparse.ArgumentParser(
-        prog="python -m agents.modelfile",
+        prog=PROG,
         description="Convert old vecnormalize.pkl files to vecnormalize.json. Unpickling "
         "runs whatever code the file carries: convert only files from a source you trust.",
     )
@@ -485,17 +499,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="required: confirms you trust these files (unpickling can run code)",
     )
-    try:
-        args = p.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = p.parse_args(argv)
     if not args.trust_pickles:
-        print("error: pass --trust-pickles to confirm you trust these files", file=sys.stderr)
-        return 2
+        raise UsageError("pass --trust-pickles to confirm you trust these files")
     for path in args.files:
         if path.suffix != ".pkl" or not path.is_file():
-            print(f"error: {path} is not a .pkl file", file=sys.stderr)
-            return 2
+            raise UsageError(f"{path} is not a .pkl file")
     for path in args.files:
         print(f"wrote {convert_pickle(path)}")
     return 0

@@ -27,7 +27,6 @@ import datetime as dt
 import difflib
 import json
 import shutil
-import sys
 import tempfile
 import types
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,8 @@ from typing import Any
 
 import numpy as np
 import yaml
+
+from agents.cli_types import UsageError, cli_main
 
 __all__ = [
     "PREFIX",
@@ -112,7 +113,8 @@ def load_pretrained(name: str, device: str = "cpu", root: Path | None = None) ->
     import torch
 
     import envs
-    from agents.config import TrainConfig, algo_class, build_policy_kwargs
+    from agents.algo_kwargs import algo_class, build_policy_kwargs
+    from agents.config import TrainConfig
     from agents.runs import ObsNormalizer, RunPolicy
 
     folder = resolve(name, root)
@@ -168,7 +170,7 @@ def _write_obs_norm(path: Path, norm: Any) -> None:
     arrays = {
         f"{k}/{a}": np.asarray(getattr(r, a)) for k, r in rms.items() for a in ("mean", "var")
     }
-    np.savez(path, clip_obs=norm.clip_obs, epsilon=norm.epsilon, **arrays)
+    np.savez(path, clip_obs=norm.clip_obs, epsilon=norm.epsilon, **arrays)  # type: ignore[arg-type]
 
 
 # ============================================================================ export
@@ -319,9 +321,13 @@ def card_markdown(card: Mapping[str, Any]) -> str:
 # ============================================================================ the CLI
 
 
+PROG = "python -m agents.pretrained"
+
+
+@cli_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
     """``list`` the shipped agents or ``export`` a run as one; exit 2 on bad input."""
-    parser = argparse.ArgumentParser(prog="python -m agents.pretrained", description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the shipped agents and their cards' train success")
     ex = sub.add_parser("export", help="ship a finished run as pretrained:NAME")
@@ -331,10 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ex.add_argument("--study", help="results file it was chosen from")
     ex.add_argument("--root", type=Path, help="destination folder (default: the package's)")
     ex.add_argument("--overwrite", action="store_true", help="replace an agent of that name")
-    try:
-        args = parser.parse_args(None if argv is None else list(argv))
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = parser.parse_args(None if argv is None else list(argv))
     if args.command == "list":
         for name in names():
             card = load_card(name)
@@ -354,8 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             overwrite=args.overwrite,
         )
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise UsageError(err) from None
     print(f"shipped {dest}")
     return 0
 

@@ -1,5 +1,10 @@
 """The run folder: its layout, atomic writes, checkpoints, and loading a trained policy.
 
+Why this file is long (about 570 lines): it is the run folder's one owner (layout, lock,
+checkpoints, orphan clean-up, reading a run back as a policy); the file writing itself is
+:mod:`envs.fileio`, the recorded env module :mod:`agents.envmodule`, and model files
+:mod:`agents.modelfile`.
+
 Layout (written by ``python -m agents.train``)::
 
     runs/<env>/<algo>-<seed>-<YYYYmmdd-HHMMSS>/
@@ -23,9 +28,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -36,7 +39,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from agents.envmodule import import_env_module  # re-exported: callers use runs.*
 from agents.episodes import takes_masks
+from envs.fileio import TMP_PREFIX, atomic_write, versions  # re-exported: callers use runs.*
 
 __all__ = [
     "Checkpoint",
@@ -66,7 +71,6 @@ CURRICULUM = "curriculum.json"
 CHECKPOINTS = "checkpoints"
 MONITOR = "monitor"
 LOCK = ".lock"
-_TMP_PREFIX = ".tmp-"
 
 
 @dataclass(frozen=True)
@@ -152,34 +156,6 @@ def new_run_dir(out: Path, env: str, algo: str, seed: int) -> Path:
             path = base.with_name(f"{base.name}-{n}")
 
 
-def atomic_write(path: Path, data: bytes | str | Callable[[Path], None]) -> None:
-    """Writes ``path`` through a temporary file in the same folder and a rename.
-
-    ``data`` is bytes, text, or a function that writes a given temporary path
-    (for savers such as ``model.save`` that want a file name).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        if callable(data):
-            data(Path(tmp))
-        else:
-            Path(tmp).write_bytes(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_checkpoint(
     run_dir: Path, timesteps: int, files: Mapping[str, Callable[[Path], None]], keep: int = 3
 ) -> Checkpoint:
@@ -189,7 +165,7 @@ def write_checkpoint(
     """
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=root))
     try:
         for name, writer in files.items():
             writer(tmp / name)
@@ -286,7 +262,7 @@ def clean_orphans(run_dir: Path) -> list[Path]:
     for folder in (Path(run_dir), Path(run_dir) / CHECKPOINTS):
         if not folder.is_dir():
             continue
-        for p in folder.glob(f"{_TMP_PREFIX}*"):
+        for p in folder.glob(f"{TMP_PREFIX}*"):
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
             else:
@@ -325,27 +301,6 @@ def truncate_monitors(run_dir: Path, until: float) -> int:
             dropped += len(lines) - len(kept)
             atomic_write(path, "".join(kept))
     return dropped
-
-
-def versions() -> dict[str, str]:
-    """Python, platform and key package versions (``versions.json``)."""
-    from importlib import metadata
-
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in (
-        "practicegym",
-        "gymnasium",
-        "stable-baselines3",
-        "sb3-contrib",
-        "torch",
-        "numpy",
-        "pybullet",
-    ):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 # --------------------------------------------------------------------------- reading
@@ -574,7 +529,7 @@ def load_policy(run_dir: str | Path, device: str = "cpu", checkpoint: bool = Fal
         if latest is None:
             raise ValueError(f"{info.path} holds no model.zip and no checkpoint")
         model_path, norm_path = latest.model, latest.vecnormalize
-    import_env_module(info.config, info.path)
+    import_env_module(info.config.get("env_module"), run_dir=info.path)
     norm = load_vecnormalize(norm_path) if norm_path is not None else None
     import envs
 
@@ -605,7 +560,11 @@ def _with_defaults(info: RunInfo, env: Any) -> dict[str, Any]:
 
 def _load_trusted(cls: Any, source: Any, device: str) -> Any:
     # Acting needs no replay buffer: skip building one (HER's also needs a live env).
-    no_buffer = {"replay_buffer_class": None, "replay_buffer_kwargs": {}, "buffer_size": 1}
+    no_buffer: dict[str, Any] = {
+        "replay_buffer_class": None,
+        "replay_buffer_kwargs": {},
+        "buffer_size": 1,
+    }
     return cls.load(source, device=device, custom_objects=no_buffer if _off_policy(cls) else None)
 
 
@@ -613,87 +572,3 @@ def _off_policy(cls: type) -> bool:
     from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
     return issubclass(cls, OffPolicyAlgorithm)
-
-
-_ANNOUNCED: set[str] = set()
-
-
-def _module_paths(name: str) -> list[Path] | None:
-    """Files and folders ``name`` (dotted) would be imported from, found without importing.
-
-    ``importlib.util.find_spec("a.b")`` would import package ``a`` (running its
-    ``__init__``); here each level is located with the path finder only.
-    """
-    import importlib.machinery
-    import importlib.util
-
-    parts = name.split(".")
-    spec = importlib.util.find_spec(parts[0])  # a top-level name: nothing is imported
-    paths: list[Path] = []
-    for i in range(len(parts)):
-        if spec is None:
-            return None
-        if spec.origin and spec.has_location:
-            paths.append(Path(spec.origin).resolve())
-        locations = list(spec.submodule_search_locations or [])
-        paths.extend(Path(p).resolve() for p in locations)
-        if i + 1 < len(parts):
-            if not locations:
-                return None
-            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 2]), locations)
-    return paths
-
-
-def import_env_module(config: Mapping[str, Any], run_dir: str | Path | None = None) -> None:
-    """Imports the run's recorded ``env_module`` (the module that registered its env), if any.
-
-    A run trained with ``--env-module M`` records ``env_module: M`` in its ``config.yaml``;
-    loading the run (evaluate, enjoy, ``train --resume``) imports ``M`` again so its env is
-    registered. Importing runs ``M``'s top-level code, so load only run folders you trust.
-    The module must be importable (found on ``sys.path``) or this raises ValueError before
-    anything runs; which module is imported is printed to stderr (once per process).
-
-    Given ``run_dir``, a module whose files lie in the folder holding the run's env
-    folders (``run_dir/../..``, where shared run folders are unpacked) is refused: code
-    shipped beside a run folder is not imported. It is located without running anything.
-    """
-    import importlib
-    import importlib.util
-
-    module = config.get("env_module")
-    if not module:
-        return
-    if not isinstance(module, str) or not all(p.isidentifier() for p in module.split(".")):
-        raise ValueError(f"the run's config.yaml records env_module {module!r}, not a module name")
-    try:
-        found = _module_paths(module)
-    except (ImportError, ValueError, TypeError):
-        found = None
-    if found is None:
-        raise ValueError(
-            f"the run's config.yaml records env_module {module!r}, which cannot be imported; "
-            "install the package that provides it or put it on PYTHONPATH"
-        )
-    if run_dir is not None:
-        root = Path(run_dir).resolve().parent.parent
-        inside = [p for p in found if p == root or root in p.parents]
-        if inside:
-            raise ValueError(
-                f"the run's config.yaml records env_module {module!r}, whose code lies in "
-                f"{inside[0]} beside the run folders; refusing to import code shipped with "
-                "run folders (install it as a package if you trust it)"
-            )
-    if module not in _ANNOUNCED:
-        _ANNOUNCED.add(str(module))
-        print(
-            f"note: importing env module {module!r} recorded in the run's config.yaml",
-            file=sys.stderr,
-        )
-    try:
-        importlib.import_module(str(module))
-    except Exception as err:  # the module's own top-level code failed
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ValueError(
-            f"env_module {module!r} recorded in the run's config.yaml raised "
-            f"{type(err).__name__} on import: {first}"
-        ) from None

@@ -146,9 +146,9 @@ class GymVectorAdapter(VecEnv):
                 f"{[m.value for m in SUPPORTED_AUTORESET_MODES]} (e.g. SyncVectorEnv(..., "
                 "autoreset_mode=AutoresetMode.SAME_STEP))"
             )
-        self.venv = venv
+        self.venv: Any = venv  # any VectorEnv: call/get_attr/set_attr are duck-typed
         self.autoreset_mode = mode
-        self._base = venv.unwrapped
+        self._base: Any = venv.unwrapped
         self._actions: Any = None
         super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
 
@@ -184,7 +184,7 @@ class GymVectorAdapter(VecEnv):
         dones = terminated | truncated
         infos = split_infos({k: v for k, v in info.items() if k not in _FINAL_KEYS}, self.num_envs)
         if dones.any():
-            done = np.flatnonzero(dones)
+            done = np.flatnonzero(dones).tolist()
             if self.autoreset_mode == AutoresetMode.SAME_STEP:
                 finals = split_infos(info.get("final_info", {}), self.num_envs)
                 for i in done:

@@ -21,7 +21,6 @@ import os
 import pickle
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,10 +52,10 @@ def _timed(run: Callable[[], Any], repeats: int) -> dict[str, float]:
     """Median wall and CPU milliseconds of ``run`` (its result is closed untimed)."""
     wall, cpu = [], []
     for _ in range(repeats):
-        w0, c0 = time.perf_counter(), time.process_time()
-        result = run()
-        cpu.append((time.process_time() - c0) * 1e3)
-        wall.append((time.perf_counter() - w0) * 1e3)
+        with report.stopwatch() as t:
+            result = run()
+        cpu.append(t.cpu * 1e3)
+        wall.append(t.wall * 1e3)
         if hasattr(result, "close"):
             result.close()
     return {"wall_ms": statistics.median(wall), "cpu_ms": statistics.median(cpu)}
@@ -108,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     args = parser.parse_args(argv)
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out must be a folder, but {args.out} is a file")
+    report.check_out(parser, args.out)
     load_before = os.getloadavg()
     cases = {}
     for label, name, kwargs, note in CASES:

@@ -265,8 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=nonneg_int, default=10_000, help="first episode seed")
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     args = parser.parse_args(argv)
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out must be a folder, but {args.out} is a file")
+    report.check_out(parser, args.out)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model

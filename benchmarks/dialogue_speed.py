@@ -40,25 +40,16 @@ TARGET = 20_000
 def _time_steps(env: Any, steps: int, seed: int, n_actions: int = N_ACTIONS) -> dict[str, float]:
     actions = np.random.default_rng(seed).integers(n_actions, size=steps).tolist()
     env.reset(seed=seed)
-    resets = 0
-    wall, cpu = time.perf_counter(), time.process_time()
-    for action in actions:
-        _, _, terminated, truncated, _ = env.step(action)
-        if terminated or truncated:
-            env.reset()
-            resets += 1
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"steps": steps, "resets": resets, "wall_rate": steps / wall, "cpu_rate": steps / cpu}
+    return report.step_rate(env, actions)
 
 
 def _time_masks(env: Any, calls: int, seed: int) -> dict[str, float]:
     env.reset(seed=seed)
     masks = env.unwrapped.action_masks
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(calls):
-        masks()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"steps": calls, "resets": 0, "wall_rate": calls / wall, "cpu_rate": calls / cpu}
+    with report.stopwatch() as t:
+        for _ in range(calls):
+            masks()
+    return {"steps": calls, "resets": 0, "wall_rate": calls / t.wall, "cpu_rate": calls / t.cpu}
 
 
 def reference_loop_rate(n: int = 1_000_000) -> float:
@@ -111,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     args = parser.parse_args(argv)
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out must be a folder, but {args.out} is a file")
+    report.check_out(parser, args.out)
     load_before = os.getloadavg()
     ref = reference_loop_rate()
     results = run(args.steps, args.repeats)

@@ -151,8 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--merge", action="store_true", help="keep other targets of probe.json")
     p.add_argument("--no-map", action="store_true", help="keep the maps of probe.json")
     args = p.parse_args(argv)
-    if args.out.exists() and not args.out.is_dir():
-        p.error(f"--out must be a folder, but {args.out} is a file")
+    report.check_out(p, args.out)
     if not args.target:
         p.error("--target NAME=POLICY:X,Y is required (at least one)")
     for text in args.target:

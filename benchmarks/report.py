@@ -1,17 +1,27 @@
-"""Shared output for benchmarks: JSON + markdown table + PNG chart, with machine facts."""
+"""What every benchmark shares: timing (wall and CPU), the --out check, and its results files.
+
+Results are ``<name>.json`` + ``<name>.md`` (:func:`write`, atomically, with the date, the
+machine, its load and the package versions) and optionally a PNG chart (:func:`bar_chart`).
+Timings come from :func:`stopwatch` (wall-clock and process CPU time together: CPU time is
+the fairer number on a shared machine) and :func:`step_rate` (random-action env loops).
+"""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
 import platform
-import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from envs.fileio import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PACKAGES = (
@@ -54,14 +64,55 @@ def load_average() -> list[float] | None:
         return None
 
 
-def median_rate(run: Callable[[], int], repeats: int) -> tuple[float, list[float]]:
-    """Runs ``run`` (which returns a count of steps) ``repeats`` times; median steps/s."""
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        count = run()
-        rates.append(count / (time.perf_counter() - start))
-    return statistics.median(rates), rates
+@dataclass
+class Timing:
+    """Seconds measured by :func:`stopwatch` (filled in when its block ends)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
+@contextmanager
+def stopwatch() -> Iterator[Timing]:
+    """Times the block: wall-clock (``perf_counter``) and this process's CPU time."""
+    timing = Timing()
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield timing
+    finally:
+        timing.wall = time.perf_counter() - wall
+        timing.cpu = time.process_time() - cpu
+
+
+def step_rate(env: Any, actions: Sequence[Any]) -> dict[str, float]:
+    """Steps ``env`` (already reset) through ``actions``, resetting at episode ends.
+
+    Returns:
+        ``steps``, ``resets``, ``wall_s``, ``cpu_s`` and the rates ``wall_rate`` and
+        ``cpu_rate`` (steps per second; resets included in the time).
+    """
+    resets = 0
+    with stopwatch() as timing:
+        for action in actions:
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+                resets += 1
+    steps = len(actions)
+    return {
+        "steps": steps,
+        "resets": resets,
+        "wall_s": timing.wall,
+        "cpu_s": timing.cpu,
+        "wall_rate": steps / timing.wall,
+        "cpu_rate": steps / timing.cpu,
+    }
+
+
+def check_out(parser: argparse.ArgumentParser, out: Path | None) -> None:
+    """A usage error (exit 2, nothing written) when ``--out`` names a file, not a folder."""
+    if out is not None and out.exists() and not out.is_dir():
+        parser.error(f"--out must be a folder, but {out} is a file")
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -83,7 +134,7 @@ def write(name: str, data: dict[str, Any], table: str, out: Path | None = None) 
     out.mkdir(parents=True, exist_ok=True)
     meta = machine()
     payload = {"benchmark": name, **meta, **data}
-    (out / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
+    atomic_write(out / f"{name}.json", json.dumps(payload, indent=2, default=str))
     load = meta["load_average"]
     load_text = f" Load average (1/5/15 min) when written: {load}." if load else ""
     header = (
@@ -91,7 +142,7 @@ def write(name: str, data: dict[str, Any], table: str, out: Path | None = None) 
         f"{load_text}\n"
         f"Versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items() if v)}.\n\n"
     )
-    (out / f"{name}.md").write_text(header + table + "\n")
+    atomic_write(out / f"{name}.md", header + table + "\n")
     return out / f"{name}.json"
 
 

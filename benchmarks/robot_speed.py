@@ -26,9 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -46,6 +44,7 @@ if str(REPO) not in sys.path:
 import envs  # noqa: E402
 import envs.robot.sim as robot_sim  # noqa: E402
 from agents.cli_types import positive_int  # noqa: E402
+from benchmarks import report  # noqa: E402
 
 PANDA_IDS = {"reach": "PandaReach-v3", "push": "PandaPush-v3"}
 PEER = "panda-gym"
@@ -92,18 +91,6 @@ def _physics(env: gym.Env) -> dict[str, float]:
 # ------------------------------------------------------------------------ measuring
 
 
-def _run(env: gym.Env, actions: np.ndarray) -> tuple[float, float, int]:
-    """Steps through ``actions`` (resetting at episode ends); returns wall, cpu, resets."""
-    resets = 0
-    wall, cpu = time.perf_counter(), time.process_time()
-    for action in actions:
-        _, _, terminated, truncated, _ = env.step(action)
-        if terminated or truncated:
-            env.reset()
-            resets += 1
-    return time.perf_counter() - wall, time.process_time() - cpu, resets
-
-
 def measure_speed(
     task: str, steps: int, rounds: int, seed: int = 0, peer: bool = True
 ) -> dict[str, Any]:
@@ -122,15 +109,17 @@ def measure_speed(
         cpus: dict[str, list[float]] = {n: [] for n in made}
         for env in made.values():  # warm-up
             env.reset(seed=seed)
-            _run(env, rng.uniform(-1, 1, (20, *env.action_space.shape)).astype(np.float32))
+            report.step_rate(
+                env, rng.uniform(-1, 1, (20, *env.action_space.shape)).astype(np.float32)
+            )
         for _ in range(rounds):
             for name, env in made.items():
                 shape = env.action_space.shape
                 actions = rng.uniform(-1, 1, (steps, *shape)).astype(np.float32)
                 env.reset(seed=int(rng.integers(1 << 31)))
-                wall, cpu, _ = _run(env, actions)
-                walls[name].append(steps / wall)
-                cpus[name].append(steps / cpu)
+                rate = report.step_rate(env, actions)
+                walls[name].append(rate["wall_rate"])
+                cpus[name].append(rate["cpu_rate"])
         for name in made:
             result["envs"][name] = {
                 "steps_per_s_wall": statistics.median(walls[name]),
@@ -191,7 +180,8 @@ def measure_pybullet_share(task: str, steps: int, seed: int = 0) -> dict[str, An
         rng = np.random.default_rng(seed)
         actions = rng.uniform(-1, 1, (steps, *env.action_space.shape)).astype(np.float32)
         robot_sim.p, bullet_client.pybullet = timed, timed
-        wall, _, resets = _run(env, actions)
+        rate = report.step_rate(env, actions)
+        wall, resets = rate["wall_s"], rate["resets"]
     finally:
         robot_sim.p, bullet_client.pybullet = originals
         env.close()
@@ -243,38 +233,38 @@ def measure_camera(task: str, frames: int, peer: bool = True) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- report
 
 
-def to_markdown(report: dict[str, Any]) -> str:
-    """The report as a markdown page."""
+def to_markdown(results: dict[str, Any]) -> str:
+    """The results as markdown (report.write puts the date, machine and versions above)."""
     lines = [
-        "# Robot env speed: practicegym vs panda-gym",
+        "## Robot env speed: practicegym vs panda-gym",
         "",
-        f"Measured {report['date']} on {report['machine']} (load average at start "
-        f"{report['loadavg_start']}, at end {report['loadavg_end']}; other processes were "
-        "running, so CPU-time rates are the fairer comparison). Random actions, resets "
-        f"included, {report['steps']} steps x {report['rounds']} interleaved rounds, median.",
+        f"Load average at start {results['loadavg_start']}, at end {results['loadavg_end']} "
+        "(other processes were running, so CPU-time rates are the fairer comparison). Random "
+        f"actions, resets included, {results['steps']} steps x {results['rounds']} "
+        "interleaved rounds, median.",
         "",
         "| task | env | steps/s (CPU time) | steps/s (wall) |",
         "|---|---|---:|---:|",
     ]
-    for task, res in report["speed"].items():
+    for task, res in results["speed"].items():
         for name, row in res["envs"].items():
             lines.append(
                 f"| {task} | {name} | {row['steps_per_s_cpu']:.0f} | "
                 f"{row['steps_per_s_wall']:.0f} |"
             )
-    not_measured = report.get("not_measured", {})
+    not_measured = results.get("not_measured", {})
     if not_measured:
         lines.append("")
         lines += [f"{name}: not measured: {why}" for name, why in not_measured.items()]
     else:
         lines += ["", "| task | ours / panda-gym (CPU) | (wall) | equal solver / panda-gym (CPU) |"]
         lines += ["|---|---:|---:|---:|"]
-        for task, res in report["speed"].items():
+        for task, res in results["speed"].items():
             lines.append(
                 f"| {task} | {res['ratio_cpu']:.2f}x | {res['ratio_wall']:.2f}x | "
                 f"{res['ratio_cpu_equal_solver']:.2f}x |"
             )
-    physics = next(iter(report["speed"].values()))["physics"]
+    physics = next(iter(results["speed"].values()))["physics"]
     lines += [
         "",
         f"Physics for every env: timestep {physics['timestep']} s, {physics['substeps']} "
@@ -285,12 +275,12 @@ def to_markdown(report: dict[str, Any]) -> str:
         "| task | share of step time | PyBullet ms/step | total ms/step | calls/step |",
         "|---|---:|---:|---:|---:|",
     ]
-    for task, res in report["pybullet_share"].items():
+    for task, res in results["pybullet_share"].items():
         lines.append(
             f"| {task} | {100 * res['share']:.1f}% | {res['pybullet_ms_per_step']:.3f} | "
             f"{res['total_ms_per_step']:.3f} | {res['pybullet_calls_per_step']:.1f} |"
         )
-    cam = report["camera"]
+    cam = results["camera"]
     lines += [
         "",
         f"## Camera frames/s (CPU time, renderer: {cam['renderer']})",
@@ -300,7 +290,7 @@ def to_markdown(report: dict[str, Any]) -> str:
     ]
     lines += [f"| {k} | {v:.1f} |" for k, v in cam.items() if k != "renderer"]
     if not not_measured:  # the comparison was made
-        lines += ["", "## Why ours is faster", "", report["why"]]
+        lines += ["", "## Why ours is faster", "", results["why"]]
     lines.append("")
     return "\n".join(lines)
 
@@ -330,17 +320,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     args = parser.parse_args(argv)
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out must be a folder, but {args.out} is a file")
+    report.check_out(parser, args.out)
     if args.quick:
         args.steps, args.rounds, args.frames = 60, 1, 1
     missing = peer_missing()
     if missing:
         print(f"{PEER}: not measured: {missing}", file=sys.stderr)
     peer = missing is None
-    report: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+    results: dict[str, Any] = {
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         "steps": args.steps,
         "rounds": args.rounds,
@@ -349,15 +336,14 @@ def main(argv: list[str] | None = None) -> int:
         "pybullet_share": {},
     }
     for task in ("reach", "push"):
-        report["speed"][task] = measure_speed(task, args.steps, args.rounds, peer=peer)
-        report["pybullet_share"][task] = measure_pybullet_share(task, args.steps)
-    report["camera"] = measure_camera("push", args.frames, peer=peer)
-    report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    report["why"] = WHY
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "robot_speed.json").write_text(json.dumps(report, indent=2))
-    (args.out / "robot_speed.md").write_text(to_markdown(report))
-    print(to_markdown(report))
+        results["speed"][task] = measure_speed(task, args.steps, args.rounds, peer=peer)
+        results["pybullet_share"][task] = measure_pybullet_share(task, args.steps)
+    results["camera"] = measure_camera("push", args.frames, peer=peer)
+    results["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["why"] = WHY
+    table = to_markdown(results)
+    report.write("robot_speed", results, table, args.out)
+    print(table)
     return 0
 
 

@@ -6,7 +6,7 @@
 """
 
 from curricula.adversarial import AdversarialConfig, AdversarialScheduler
-from curricula.base import CurriculumGuardError, CurriculumScheduler, parse_config
+from curricula.base import CurriculumGuardError, CurriculumScheduler
 from curricula.callback import CurriculumCallback
 from curricula.learning_progress import LearningProgressConfig, LearningProgressScheduler
 from curricula.plr import PLRConfig, PLRScheduler
@@ -22,6 +22,7 @@ from curricula.schedulers import (
     UniformConfig,
     UniformScheduler,
 )
+from envs.config import from_mapping as parse_config  # the typed-config helper, by its old name
 
 __all__ = [
     "SCHEDULERS",

@@ -17,21 +17,19 @@ import abc
 import dataclasses
 import json
 import os
-import tempfile
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from envs.config import from_mapping
+from envs.fileio import atomic_write
 from envs.scenarios import Distribution, ScenarioSpace
 
 __all__ = [
     "CurriculumGuardError",
     "CurriculumScheduler",
-    "parse_config",
 ]
 
 C = TypeVar("C")
@@ -44,63 +42,8 @@ class CurriculumGuardError(ValueError):
 # --------------------------------------------------------------------------- configs
 
 
-def parse_config(cls: type[C], data: Mapping[str, Any] | C | None) -> C:
-    """Builds the frozen config dataclass ``cls`` from a plain mapping (e.g. YAML).
-
-    Unknown keys raise ``ValueError`` naming the valid ones; lists become tuples for
-    tuple-typed fields; nested dataclasses are parsed recursively through their own
-    ``from_dict`` classmethod when they define one.
-
-    Args:
-        cls: A dataclass type.
-        data: ``None`` (all defaults), an instance of ``cls`` or a mapping of field values.
-
-    Raises:
-        ValueError: ``data`` is not a mapping, names unknown keys, or a value is invalid.
-    """
-    if data is None:
-        return cls()
-    if isinstance(data, cls):
-        return data
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{cls.__name__} must be a mapping of options, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(
-            f"unknown {cls.__name__} options {unknown}; valid options: {sorted(fields)}"
-        )
-    hints = typing.get_type_hints(cls)
-    kwargs = {name: _coerce_field(hints[name], value) for name, value in data.items()}
-    try:
-        return cls(**kwargs)
-    except TypeError as err:
-        raise ValueError(f"bad {cls.__name__} options {dict(data)}: {err}") from None
-
-
-def _coerce_field(hint: Any, value: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(hint):
-            if arg is type(None):
-                continue
-            if typing.get_origin(arg) is tuple or (
-                dataclasses.is_dataclass(arg) and isinstance(value, Mapping)
-            ):
-                return _coerce_field(arg, value)
-        return value
-    if origin is tuple and isinstance(value, (list, tuple)):
-        args = typing.get_args(hint)
-        item = args[0] if args else Any
-        return tuple(_coerce_field(item, v) for v in value)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
-        from_dict = getattr(hint, "from_dict", None)
-        return from_dict(value) if from_dict else parse_config(hint, value)
-    return value
-
-
 def config_to_plain(config: Any) -> Any:
-    """A config dataclass as plain JSON/YAML data (inverse of :func:`parse_config`)."""
+    """A config dataclass as plain JSON/YAML data (inverse of :func:`envs.config.from_mapping`)."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         return {
             f.name: config_to_plain(getattr(config, f.name)) for f in dataclasses.fields(config)
@@ -175,7 +118,7 @@ class CurriculumScheduler(abc.ABC):
         self.space = space
         self.seed = int(seed)
         self.total_timesteps = int(total_timesteps)
-        self.config = parse_config(self.config_class, config)
+        self.config = from_mapping(self.config_class, config)
         self.rng = np.random.default_rng(self.seed)
         self.num_timesteps = 0
         self.episodes = 0
@@ -280,12 +223,7 @@ class CurriculumScheduler(abc.ABC):
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes :meth:`state_dict` as JSON (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.state_dict(), f, indent=1)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(self.state_dict(), indent=1))
 
     def load(self, path: str | os.PathLike) -> None:
         """Restores a state written by :meth:`save`."""

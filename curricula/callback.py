@@ -101,11 +101,17 @@ class CurriculumCallback(BaseCallback):
                 f"(PPO, A2C); {type(self.model).__name__} has none; use 'return-surprise'"
             )
         self.scheduler.on_timesteps(self.num_timesteps)
-        if self.scheduler.per_worker:
-            for i in range(n):
-                self._push(self.scheduler.distribution(i), [i])
-        else:
-            self._push_shared(force=True)
+        try:
+            if self.scheduler.per_worker:
+                for i in range(n):
+                    self._push(self.scheduler.distribution(i), [i])
+            else:
+                self._push_shared(force=True)
+        except AttributeError as err:  # the first push: the envs cannot take a distribution
+            raise ValueError(
+                "the training envs have no set_distribution(); curricula need practicegym "
+                f"ScenarioEnvs (or wrappers forwarding it): {err}"
+            ) from None
 
     def _on_rollout_start(self) -> None:
         self._step_scenarios = []

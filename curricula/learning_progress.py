@@ -103,6 +103,17 @@ class LearningProgressConfig:
 # ------------------------------------------------------------------------------ axes
 
 
+def _train(space: ScenarioSpace) -> Any:
+    """The ``train`` split's per-parameter distribution (a split is always one).
+
+    Typed ``Any``: which kind each parameter's entry is (a ``Range`` for a continuous
+    parameter, ...) follows from the parameter, which a type checker cannot see.
+    """
+    train = space.distribution("train")
+    assert isinstance(train, ParamDistribution), train
+    return train
+
+
 class _Axis:
     """One axis of the bin grid: per bin, overrides of some parameters' distributions."""
 
@@ -123,7 +134,7 @@ def _slice_index(u: float, n: int) -> int:
 
 class _DifficultyAxis(_Axis):
     def __init__(self, space: ScenarioSpace, n: int, exclude: set[str]) -> None:
-        train = space.distribution("train")
+        train = _train(space)
         self.name, self.size = DIFFICULTY_AXIS, n
         self._continuous: list[tuple[Continuous, float, float]] = []
         self._discrete: list[Integer | Categorical] = []
@@ -152,8 +163,8 @@ class _DifficultyAxis(_Axis):
             else:
                 edges = edges[::-1]
                 out[p.name] = Range(float(edges[k + 1]), float(edges[k]))
-        for p in self._discrete:
-            out[p.name] = self._levels[k].dists[p.name]
+        for q in self._discrete:
+            out[q.name] = self._levels[k].dists[q.name]
         return out
 
     def index(self, scenario: Mapping[str, Any]) -> int:
@@ -161,10 +172,10 @@ class _DifficultyAxis(_Axis):
         for p, lo, hi in self._continuous:
             u = (scenario[p.name] - lo) / (hi - lo)
             band = max(band, _slice_index(u if p.easy == "low" else 1.0 - u, self.size))
-        for p in self._discrete:
-            value = scenario[p.name]
+        for q in self._discrete:
+            value = scenario[q.name]
             k = next(
-                (k for k in range(self.size) if self._levels[k].dists[p.name].contains(value)),
+                (k for k in range(self.size) if self._levels[k].dists[q.name].contains(value)),
                 self.size - 1,
             )
             band = max(band, k)
@@ -174,7 +185,7 @@ class _DifficultyAxis(_Axis):
 class _ParamAxis(_Axis):
     def __init__(self, space: ScenarioSpace, name: str, n: int) -> None:
         param = space.param(name)
-        dist = space.distribution("train").dists[name]
+        dist = _train(space).dists[name]
         if isinstance(dist, Fixed):
             raise ValueError(f"parameter {name!r} is fixed in train, so it cannot be binned")
         self.name = name
@@ -191,8 +202,8 @@ class _ParamAxis(_Axis):
                 Fixed(int(g[0])) if len(g) == 1 else Range(int(g[0]), int(g[-1])) for g in groups
             ]
         else:
-            values = dist.values if isinstance(dist, Choice) else tuple(param.choices)
-            self._bins = [Fixed(v) for v in values]
+            choices = dist.values if isinstance(dist, Choice) else tuple(param.choices)
+            self._bins = [Fixed(v) for v in choices]
         self.size = len(self._bins)
 
     def overrides(self, k: int) -> dict[str, Any]:
@@ -241,7 +252,7 @@ class LearningProgressScheduler(CurriculumScheduler):
             raise ValueError(
                 f"learning-progress would have {n_arms} arms (> {MAX_ARMS}); use fewer axes or bins"
             )
-        train = self.space.distribution("train")
+        train = _train(self.space)
         self._arms: list[ParamDistribution] = []
         self.arm_labels: list[str] = []
         for idx in itertools.product(*(range(s) for s in self._shape)):

@@ -27,8 +27,8 @@ from curricula.base import (
     CurriculumScheduler,
     check_fraction,
     check_positive_int,
-    parse_config,
 )
+from envs.config import from_mapping
 from envs.scenarios import Distribution
 
 __all__ = [
@@ -218,7 +218,7 @@ class Stage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Stage:
         """Parses one stage from YAML data (unknown keys raise ``ValueError``)."""
-        return parse_config(cls, data)
+        return from_mapping(cls, data)
 
 
 def _default_stages() -> tuple[Stage, ...]:
@@ -267,6 +267,7 @@ class StagesScheduler(CurriculumScheduler):
         super().__init__(*args, **kwargs)
         self._dists: list[Distribution] = []
         for i, stage in enumerate(self.config.stages):
+            dist: Distribution
             if stage.difficulty is not None:
                 dist = self.space.at(stage.difficulty)
             else:

@@ -408,7 +408,7 @@ def episode_limit(env: gym.Env | gym.vector.VectorEnv, name: str | None = None) 
     Gymnasium id ``env`` was made with).
     """
     own = getattr(env.unwrapped, "max_episode_steps", None)
-    if isinstance(own, numbers.Integral) and not isinstance(own, bool) and own >= 1:
+    if isinstance(own, numbers.Integral) and not isinstance(own, bool) and int(own) >= 1:
         return int(own)
     if name is None:
         gym_spec = getattr(env, "spec", None)

@@ -1,5 +1,9 @@
 """Scenario spaces: the named parameters that change a world, and the splits over them.
 
+Why this file is long (about 770 lines): it is the suite's one data contract (parameters,
+per-parameter and whole distributions, splits, difficulty and their dict forms), which
+every env, curriculum and probe depends on; a quarter of it is its documentation.
+
 A scenario is a plain ``dict[str, value]``. A :class:`ScenarioSpace` declares typed
 parameters (:class:`Continuous`, :class:`Integer`, :class:`Categorical`), a ``train``
 split and two or more held-out splits (``heldout-*``) that each leave train's range on at

@@ -40,3 +40,12 @@ def _expose_example_plugin() -> None:
 _expose_example_plugin()
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Slow learning checks get 30 minutes each (the ini's 10-minute timeout is for the rest)."""
+    import pytest
+
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(1800))

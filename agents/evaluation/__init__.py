@@ -43,12 +43,14 @@ The command line is ``python -m agents.evaluate RUN_DIR [RUN_DIR ...]`` (see
 """
 
 from agents.evaluation.aggregate import METRICS, GroupReport, Improvement, aggregate, aggregate_runs
-from agents.evaluation.report import ALL_HELDOUT, SplitResult, TransferReport, evaluate_transfer
+from agents.evaluation.report import ALL_HELDOUT, SplitResult, TransferReport
 from agents.evaluation.rollout import RandomPolicy, episode_seeds
 from agents.evaluation.stats import Estimate
+from agents.evaluation.transfer import EVAL_SEED, evaluate_transfer
 
 __all__ = [
     "ALL_HELDOUT",
+    "EVAL_SEED",
     "METRICS",
     "Estimate",
     "GroupReport",

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.evaluation.files import atomic_write_all, report_versions
+from agents.evaluation import plots
+from agents.evaluation.files import atomic_write_all, markdown_page, md_row, report_versions
 from agents.evaluation.report import ALL_HELDOUT, TRAIN, TransferReport
 from agents.evaluation.stats import CONFIDENCE, Estimate
 
@@ -105,22 +106,22 @@ class GroupReport:
     def table(self) -> str:
         """Markdown: aggregate metrics per split and group, then probabilities of improvement."""
         head = ["split", "group", "runs", *METRICS]
-        lines = [_row(head), _row(["---"] * len(head))]
+        lines = [md_row(head), md_row(["---"] * len(head))]
         for split in self.splits:
             for group, est in self.estimates[split].items():
                 cells = [est[m].format() for m in METRICS]
-                lines.append(_row([split, group, str(len(self.runs[group])), *cells]))
+                lines.append(md_row([split, group, str(len(self.runs[group])), *cells]))
         if self.improvements:
             head = ["X", "Y", "compared on", "P(X > Y)"]
-            lines += ["", _row(head), _row(["---"] * len(head))]
+            lines += ["", md_row(head), md_row(["---"] * len(head))]
             for imp in self.improvements:
-                lines.append(_row([imp.x, imp.y, imp.tasks, imp.estimate.format()]))
+                lines.append(md_row([imp.x, imp.y, imp.tasks, imp.estimate.format()]))
         return "\n".join(lines)
 
     def markdown(self) -> str:
         """The whole ``report.md``."""
         runs = "; ".join(f"{g}: {', '.join(r)}" for g, r in self.runs.items())
-        return "\n".join(
+        return markdown_page(
             [
                 f"# Transfer across runs on {self.env}",
                 "",
@@ -128,14 +129,10 @@ class GroupReport:
                 f"{int(CONFIDENCE * 100)}% stratified-bootstrap CIs ({self.reps} replicates, "
                 f"rliable), bootstrap seed {self.seed}",
                 f"- runs: {runs}",
-                "",
-                self.table(),
-                "",
-                _NOTES,
-                "",
-                "versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
-                "",
-            ]
+            ],
+            self.table(),
+            _NOTES,
+            self.versions,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,11 +164,9 @@ class GroupReport:
         Rendered in memory first, then each file replaced atomically, ``report.json``
         last. Returns the path of ``report.json``.
         """
-        from agents.evaluation.plots import plot_group_comparison, plot_train_vs_heldout
-
-        files: dict[str, bytes | str] = {"groups.png": plot_group_comparison(self)}
+        files: dict[str, bytes | str] = {"groups.png": plots.plot_group_comparison(self)}
         if TRAIN in self.scores and len(self.scores) > 1:
-            files["transfer.png"] = plot_train_vs_heldout(self)
+            files["transfer.png"] = plots.plot_train_vs_heldout(self)
         files["report.md"] = self.markdown()
         files["report.json"] = json.dumps(self.to_dict(), indent=1)
         atomic_write_all(Path(out_dir), files)
@@ -185,10 +180,6 @@ IQM is the mean of the middle 50% of all run-scenario scores; optimality gap is 
 mean shortfall below 1. P(X > Y) is the probability that a run of X scores higher than
 a run of Y on a split, averaged over splits (0.5: no difference). Intervals resample
 runs within each scenario (stratified bootstrap), so one run per group gives none."""
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
 
 
 @contextmanager

@@ -1,28 +1,19 @@
-"""Writing report folders atomically, and the versions a report records."""
+"""What a report file records beside its numbers: package versions, and NumPy values as JSON.
+
+The files themselves are written with :mod:`envs.fileio`.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from importlib import metadata
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from agents.runs import atomic_write, versions
+import numpy as np
 
-__all__ = ["atomic_write_all", "report_versions"]
+from envs.fileio import atomic_write_all, versions
 
-
-def atomic_write_all(out_dir: Path, files: Mapping[str, bytes | str]) -> None:
-    """Writes every ``name -> content`` into ``out_dir``, each through temp file + rename.
-
-    Contents are rendered by the caller before this is called, so an interruption
-    while evaluating or plotting writes nothing; files are replaced in the given order
-    (put the one readers look for, ``report.json``, last).
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        atomic_write(out_dir / name, content)
+__all__ = ["atomic_write_all", "json_default", "markdown_page", "md_row", "report_versions"]
 
 
 def report_versions() -> dict[str, str]:
@@ -32,10 +23,26 @@ def report_versions() -> dict[str, str]:
 
 @functools.cache
 def _versions() -> dict[str, str]:
-    out = versions()
-    for pkg in ("rliable", "scipy", "matplotlib"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    return versions("rliable", "scipy", "matplotlib")
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dumps``' ``default`` for NumPy scalars and arrays."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def md_row(cells: Sequence[str]) -> str:
+    """One row of a Markdown table."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_page(
+    header: Sequence[str], table: str, notes: str, versions: Mapping[str, str]
+) -> str:
+    """A report's ``report.md``: its header lines, the table, how to read it, the versions."""
+    stamp = "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())
+    return "\n".join([*header, "", table, "", notes, "", stamp, ""])

@@ -1,7 +1,9 @@
 """PNG figures of transfer reports (matplotlib's Agg canvas, imported only when plotting).
 
 Each function returns the PNG bytes, so callers write them atomically. Figures are
-built with ``matplotlib.figure.Figure`` (no pyplot, no global figure state).
+built with ``matplotlib.figure.Figure`` (no pyplot, no global figure state). The reports
+are read through the small protocols below, so this module imports neither
+:mod:`~agents.evaluation.report` nor :mod:`~agents.evaluation.aggregate` (they import it).
 """
 
 from __future__ import annotations
@@ -9,17 +11,55 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from agents.evaluation.stats import Estimate
 
-if TYPE_CHECKING:
-    from agents.evaluation.aggregate import GroupReport
-    from agents.evaluation.report import TransferReport
-
 __all__ = ["plot_group_comparison", "plot_train_vs_heldout", "plot_transfer_report"]
+
+
+class TransferReport(Protocol):
+    """What :func:`plot_transfer_report` reads of a :class:`~agents.evaluation.TransferReport`."""
+
+    @property
+    def env(self) -> str: ...
+
+    @property
+    def policy(self) -> str: ...
+
+    @property
+    def splits(self) -> Any: ...
+
+    @property
+    def normalised(self) -> bool: ...
+
+    @property
+    def episodes(self) -> int: ...
+
+    def summary(self) -> dict[str, dict[str, Estimate]]: ...
+
+
+class GroupReport(Protocol):
+    """What the group figures read of a :class:`~agents.evaluation.GroupReport`."""
+
+    @property
+    def env(self) -> str: ...
+
+    @property
+    def splits(self) -> list[str]: ...
+
+    @property
+    def runs(self) -> Any: ...
+
+    @property
+    def score_kind(self) -> str: ...
+
+    @property
+    def estimates(self) -> Any: ...
+
+    def run_means(self) -> dict[str, dict[str, Any]]: ...
 
 
 def _figure(width: float, height: float) -> Any:

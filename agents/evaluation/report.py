@@ -1,11 +1,13 @@
-"""One policy's transfer report: :func:`evaluate_transfer` and :class:`TransferReport`."""
+"""One policy's transfer report: :class:`SplitResult` per split and :class:`TransferReport`.
+
+The report is data (built by :func:`agents.evaluation.transfer.evaluate_transfer`, read
+back by :meth:`TransferReport.load`); its figure comes from :mod:`agents.evaluation.plots`.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import numbers
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,42 +15,24 @@ from typing import Any
 
 import numpy as np
 
-import envs
-from agents.evaluation import stats
-from agents.evaluation.files import atomic_write_all, report_versions
-from agents.evaluation.rollout import (
-    BASELINES,
-    EpisodeJob,
-    EpisodeResult,
-    check_policy_matches,
-    episode_seeds,
-    run_jobs,
-)
+from agents.evaluation import plots, stats
+from agents.evaluation.baselines import BASELINE_CACHE_ENV  # noqa: F401 (benchmarks/transfer.py)
+from agents.evaluation.files import json_default, markdown_page, md_row
+from agents.evaluation.rollout import EpisodeResult
 from agents.evaluation.stats import Estimate
+from envs.fileio import atomic_write_all
 
 __all__ = [
     "ALL_HELDOUT",
     "FORMAT",
     "SplitResult",
     "TransferReport",
-    "check_inputs",
-    "evaluate_transfer",
 ]
 
 FORMAT = "practicegym.transfer-report/1"
-BASELINE_CACHE_ENV = "PRACTICEGYM_BASELINE_CACHE"
-"""Environment variable naming a folder where baseline episodes are kept across processes.
-
-Unset (the default), the random and expert baselines are cached in memory per process only.
-Set, :func:`evaluate_transfer` also reads and writes them there as JSON (one file per env,
-env kwargs, splits, episodes, seed and baseline), so a sweep whose runs each evaluate in a
-fresh process pays for the baselines once. Results are identical either way (the baselines'
-episodes are fixed by their seeds); delete the folder when env code changes."""
 ALL_HELDOUT = "heldout (all)"
 TRAIN = "train"
 _MIN_SPAN = 1e-8
-_BASELINE_CACHE: dict[tuple[Any, ...], list[EpisodeResult]] = {}
-_BASELINE_CACHE_SIZE = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,20 +253,20 @@ class TransferReport:
         summary = self.summary()
         metrics = ["success", "return", "normalised", "length", *self.episode_info_keys]
         head = ["split", "episodes", *metrics]
-        lines = [_row(head), _row(["---"] * len(head))]
+        lines = [md_row(head), md_row(["---"] * len(head))]
         for name, result in self.splits.items():
             cells = [summary[name].get(m, stats.NAN).format() for m in metrics]
-            lines.append(_row([name, str(result.episodes), *cells]))
+            lines.append(md_row([name, str(result.episodes), *cells]))
         gen = self.generalisation()
         if gen:
             kind = "normalised" if self.normalised else "return"
             head = ["held-out", f"gap ({kind})", "transfer ratio", "gap (success)"]
-            lines += ["", _row(head), _row(["---"] * len(head))]
+            lines += ["", md_row(head), md_row(["---"] * len(head))]
             for name, g in gen.items():
                 ratio = g["transfer_ratio"]
                 assert isinstance(ratio, float)
                 lines.append(
-                    _row(
+                    md_row(
                         [
                             name,
                             str(g["gap"]),
@@ -296,7 +280,7 @@ class TransferReport:
     def markdown(self) -> str:
         """The whole ``report.md``: what was measured, the tables and how to read them."""
         seeds = ", ".join(f"{s}: {r.seeds[:3]}..." for s, r in self.splits.items())
-        return "\n".join(
+        return markdown_page(
             [
                 f"# Transfer report: {self.policy} on {self.env}",
                 "",
@@ -304,14 +288,10 @@ class TransferReport:
                 f"seed {self.seed}, deterministic={self.deterministic}",
                 f"- env kwargs: {json.dumps(self.env_kwargs, sort_keys=True)}",
                 f"- first episode seeds (common random numbers): {seeds}",
-                "",
-                self.table(),
-                "",
-                _NOTES,
-                "",
-                "versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
-                "",
-            ]
+            ],
+            self.table(),
+            _NOTES,
+            self.versions,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -376,13 +356,11 @@ class TransferReport:
         ``report.json`` last, so an interruption never leaves a half-written file.
         Returns the path of ``report.json``.
         """
-        from agents.evaluation.plots import plot_transfer_report
-
         out = Path(out_dir)
-        files = {
-            "scores.png": plot_transfer_report(self),
+        files: dict[str, bytes | str] = {
+            "scores.png": plots.plot_transfer_report(self),
             "report.md": self.markdown(),
-            "report.json": json.dumps(self.to_dict(), indent=1, default=_json_default),
+            "report.json": json.dumps(self.to_dict(), indent=1, default=json_default),
         }
         atomic_write_all(out, files)
         return out / "report.json"
@@ -397,250 +375,5 @@ expert level, 0 is chance. Gap = train - held-out (Welch interval; Newcombe's fo
 success rates); transfer ratio = held-out / train."""
 
 
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
 def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, int | float) and math.isfinite(x) else None
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-# --------------------------------------------------------------------------- evaluate
-
-
-def evaluate_transfer(
-    policy: Any,
-    env_name: str,
-    splits: Sequence[str] | None = None,
-    episodes: int = 50,
-    seed: int = 0,
-    env_kwargs: Mapping[str, Any] | None = None,
-    n_workers: int = 1,
-    progress: bool = True,
-    *,
-    deterministic: bool = True,
-    normalise: bool = True,
-    label: str | None = None,
-) -> TransferReport:
-    """Evaluates ``policy`` on the train and held-out splits of ``env_name``.
-
-    Every split's episodes reset with the seeds :func:`episode_seeds` derives from
-    ``seed``, identical for every policy compared (common random numbers). With
-    ``normalise``, the random policy and the env's scripted expert are evaluated on the
-    same seeds (cached per process, so comparing many policies pays for them once).
-
-    Args:
-        policy: An object with SB3's ``predict`` for one unbatched observation (an
-            ``action_masks`` keyword is passed when the env has ``action_masks()``),
-            or ``"expert"`` / ``"random"``.
-        env_name: Registered env name (short name or id).
-        splits: Splits to evaluate (default: all, ``train`` first).
-        episodes: Episodes per split.
-        seed: Seed the episode seeds derive from.
-        env_kwargs: Keyword arguments for ``envs.make`` (not ``split``).
-        n_workers: Worker processes (1: this process); for envs with a native batch
-            only the scripted expert's episodes use them (see ``rollout``).
-        progress: Show a progress bar.
-        deterministic: Passed to ``predict``.
-        normalise: Evaluate the random and expert baselines for normalised scores
-            (skipped for the expert when the env has none).
-        label: Name of the policy in reports (default: its type name, or its
-            ``model``'s, e.g. ``"PPO"``).
-
-    Raises:
-        ValueError: Unknown env or split, bad arguments, or a policy whose spaces do
-            not match the env.
-    """
-    env_kwargs = dict(env_kwargs or {})
-    spec, splits, info_keys = check_inputs(policy, env_name, splits, episodes, env_kwargs)
-    episodes = int(episodes)
-    label = label or (
-        policy if isinstance(policy, str) else type(getattr(policy, "model", policy)).__name__
-    )
-
-    seeds = {s: episode_seeds(seed, s, episodes) for s in splits}
-    # What each role is evaluated as: the agent may itself be a baseline.
-    roles = {"agent": policy if isinstance(policy, str) else "agent"}
-    if normalise:
-        roles["random"] = "random"
-        if spec.expert is not None:
-            roles["expert"] = "expert"
-    cache_key = (spec.name, json.dumps(env_kwargs, sort_keys=True, default=repr))
-    cache_key += (tuple(splits), episodes, int(seed), deterministic)
-    for kind in set(roles.values()) & set(BASELINES):
-        if (*cache_key, kind) not in _BASELINE_CACHE:
-            stored = _load_baseline((*cache_key, kind))
-            if stored is not None:
-                _remember((*cache_key, kind), stored)
-    known = {
-        kind: _BASELINE_CACHE[(*cache_key, kind)]
-        for kind in set(roles.values())
-        if (*cache_key, kind) in _BASELINE_CACHE
-    }
-    to_run = [kind for kind in dict.fromkeys(roles.values()) if kind not in known]
-    jobs = [
-        EpisodeJob(kind, s, i, sd)
-        for kind in to_run
-        for s in splits
-        for i, sd in enumerate(seeds[s])
-    ]
-    results = run_jobs(
-        jobs,
-        env_name=spec.name,
-        env_kwargs=env_kwargs,
-        policies={kind: (policy if kind == "agent" else kind) for kind in to_run},
-        deterministic=deterministic,
-        n_workers=n_workers,
-        progress=progress,
-        desc=f"{label} on {spec.name}",
-    )
-    for kind in to_run:
-        known[kind] = [r for j, r in zip(jobs, results, strict=True) if j.policy == kind]
-        if kind in BASELINES:
-            _remember((*cache_key, kind), known[kind])
-            _store_baseline((*cache_key, kind), known[kind])
-
-    def per_split(role: str, split: str) -> list[EpisodeResult] | None:
-        if role not in roles:
-            return None
-        offset = splits.index(split) * episodes
-        return known[roles[role]][offset : offset + episodes]
-
-    split_results = {}
-    for s in splits:
-        agent = per_split("agent", s) or []
-        split_results[s] = SplitResult.from_results(
-            s, seeds[s], agent, per_split("random", s), per_split("expert", s)
-        )
-    return TransferReport(
-        env=spec.name,
-        env_kwargs=env_kwargs,
-        policy=label,
-        seed=int(seed),
-        splits=split_results,
-        episode_info_keys=info_keys,
-        deterministic=deterministic,
-        created=time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        versions=report_versions(),
-    )
-
-
-def check_inputs(
-    policy: Any,
-    env_name: str,
-    splits: Sequence[str] | None = None,
-    episodes: int = 1,
-    env_kwargs: Mapping[str, Any] | None = None,
-) -> tuple[envs.EnvSpec, list[str], tuple[str, ...]]:
-    """Checks :func:`evaluate_transfer`'s arguments without running an episode.
-
-    Returns:
-        The env's spec, the splits to evaluate and the env's ``episode_info_keys``.
-
-    Raises:
-        ValueError: Unknown env or split, a bad ``episodes`` or ``env_kwargs``, or a
-            policy whose spaces do not match the env (the message says which).
-    """
-    env_kwargs = dict(env_kwargs or {})
-    if "split" in env_kwargs:
-        raise ValueError("env_kwargs must not contain 'split'; pass splits=[...] instead")
-    if isinstance(episodes, bool) or not isinstance(episodes, numbers.Integral) or episodes < 1:
-        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
-    if isinstance(policy, str) and policy not in BASELINES:
-        raise ValueError(
-            f"policy must be 'expert', 'random' or an object with predict(), got {policy!r}"
-        )
-    spec = envs.resolve(env_name)
-    try:
-        probe = envs.make(spec.name, **env_kwargs)
-    except TypeError as err:
-        raise ValueError(f"env {spec.name!r} rejected env_kwargs {env_kwargs}: {err}") from None
-    try:
-        base = probe.unwrapped
-        space = getattr(base, "scenario_space", None)
-        if space is None:
-            raise ValueError(f"env {spec.name!r} is not a practicegym ScenarioEnv")
-        splits = _check_splits(splits, list(space.split_names), spec.name)
-        env_label = f"{spec.name!r}" + (f" with {env_kwargs}" if env_kwargs else "")
-        if not isinstance(policy, str):
-            check_policy_matches(policy, probe, env_label)
-        info_keys = tuple(getattr(base, "episode_info_keys", ()))
-    finally:
-        probe.close()
-    if policy == "expert" and spec.expert is None:
-        raise ValueError(f"env {spec.name!r} declares no scripted expert")
-    return spec, splits, info_keys
-
-
-def _check_splits(splits: Sequence[str] | None, valid: list[str], env: str) -> list[str]:
-    if splits is None:
-        return valid
-    if isinstance(splits, str):
-        splits = [splits]
-    chosen = list(dict.fromkeys(splits))
-    unknown = [s for s in chosen if s not in valid]
-    if unknown:
-        raise ValueError(f"unknown split(s) {unknown} for env {env!r}; valid: {valid}")
-    if not chosen:
-        raise ValueError(f"no splits to evaluate; valid: {valid}")
-    return chosen
-
-
-def _baseline_file(key: tuple[Any, ...]) -> Path | None:
-    import hashlib
-    import os
-
-    folder = os.environ.get(BASELINE_CACHE_ENV)
-    if not folder:
-        return None
-    digest = hashlib.sha256(json.dumps(key, default=repr).encode()).hexdigest()[:24]
-    return Path(folder) / f"{key[0]}-{key[-1]}-{digest}.json"
-
-
-def _load_baseline(key: tuple[Any, ...]) -> list[EpisodeResult] | None:
-    """Baseline episodes stored by an earlier process (``None``: none, or unreadable)."""
-    path = _baseline_file(key)
-    if path is None or not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-        if data["key"] != json.loads(json.dumps(key, default=repr)):
-            return None
-        return [EpisodeResult(**e) for e in data["episodes"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _store_baseline(key: tuple[Any, ...], results: list[EpisodeResult]) -> None:
-    path = _baseline_file(key)
-    if path is None:
-        return
-    from agents.runs import atomic_write
-
-    episodes = [
-        {
-            "ret": r.ret,
-            "length": r.length,
-            "success": r.success,
-            "scenario": r.scenario,
-            "info": r.info,
-        }
-        for r in results
-    ]
-    text = json.dumps({"key": key, "episodes": episodes}, default=_json_default)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text)
-
-
-def _remember(key: tuple[Any, ...], results: list[EpisodeResult]) -> None:
-    _BASELINE_CACHE[key] = results
-    while len(_BASELINE_CACHE) > _BASELINE_CACHE_SIZE:
-        del _BASELINE_CACHE[next(iter(_BASELINE_CACHE))]

@@ -383,6 +383,8 @@ def run_jobs(
                 initargs=(env_name, dict(env_kwargs), dict(policies), deterministic),
             ) as pool:
                 pending = {pool.submit(_run_chunk, [jobs[i] for i in c]): c for c in chunks}
+                bar.set_postfix_str(f"starting {n_workers} workers", refresh=True)
+                started = False
                 try:
                     while pending:
                         done, _ = wait(pending, return_when=FIRST_EXCEPTION)
@@ -391,10 +393,25 @@ def run_jobs(
                             for i, res in zip(chunk, fut.result(), strict=True):
                                 ordered[i] = res
                             bar.update(len(chunk))
+                        if not started:
+                            started = True
+                            _restart_clock(bar)
                 except BaseException:
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
     return [r for r in ordered if r is not None]
+
+
+def _restart_clock(bar: Any) -> None:
+    """Times the bar from now, keeping its count.
+
+    Worker start-up (each loads torch) would otherwise make the first rate, and so the
+    ETA, far too slow.
+    """
+    done = bar.n
+    bar.reset()
+    bar.initial = bar.n = bar.last_print_n = done
+    bar.set_postfix_str("", refresh=True)
 
 
 # --------------------------------------------------------------------------- vector path

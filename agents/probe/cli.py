@@ -17,14 +17,13 @@ with code 2 and one line naming the valid choices; nothing is written then.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.cli_types import positive_int
+from agents.cli_types import UsageError, cli_main, positive_int
 from agents.evaluation.rollout import BASELINES
 from agents.probe.maps import ALL, check_map_inputs, compute_map
 from agents.probe.search import DEFAULT_BATCH, SearchResult, calibrate, replay, save_failures
@@ -153,10 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class _InputError(ValueError):
-    """Bad command-line input (exit code 2)."""
-
-
 def _out_dir(args: argparse.Namespace, target: Target) -> Path:
     if args.out is not None:
         return args.out
@@ -167,7 +162,7 @@ def _out_dir(args: argparse.Namespace, target: Target) -> Path:
 
 def _prepare(args: argparse.Namespace) -> tuple[Target, Path]:
     """Loads and checks everything before any episode runs or any file is written."""
-    from agents.evaluate import InputError, _check_out
+    from agents.evaluate import _check_out
 
     try:
         target = load_target(args.policy, args.env)
@@ -175,26 +170,17 @@ def _prepare(args: argparse.Namespace) -> tuple[Target, Path]:
             grid = args.grid or (None, None)
             check_map_inputs(target.space(), args.axes, grid, args.split)
     except ValueError as err:
-        raise _InputError(str(err)) from None
+        raise UsageError(err) from None
     out = _out_dir(args, target)
-    try:
-        _check_out(out)
-    except InputError as err:
-        raise _InputError(str(err)) from None
+    _check_out(out)  # UsageError
     return target, out
 
 
+@cli_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the CLI in-process; returns the exit code (2 on bad input)."""
-    try:
-        args = build_parser().parse_args(None if argv is None else list(argv))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    try:
-        target, out = _prepare(args)
-    except _InputError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+    """Runs the CLI in-process; returns the exit code (see :mod:`agents.cli_types`)."""
+    args = build_parser().parse_args(None if argv is None else list(argv))
+    target, out = _prepare(args)
     if args.command == "map":
         return _map(args, target, out)
     return _adversarial(args, target, out)

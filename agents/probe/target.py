@@ -113,7 +113,7 @@ def load_target(policy: str, env: str | None = None) -> Target:
     info = load_run(policy)
     if env is not None and envs.resolve(env).name != envs.resolve(info.env).name:
         raise ValueError(f"--env {env!r} does not match the run's env {info.env!r}")
-    import_env_module(info.config)
+    import_env_module(info.config.get("env_module"), run_dir=info.path)
     try:
         loaded = load_policy(info.path)
     except ValueError:

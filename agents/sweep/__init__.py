@@ -67,13 +67,13 @@ from agents.sweep.state import PENDING as PENDING
 from agents.sweep.state import RUNNING as RUNNING
 from agents.sweep.state import STATE as STATE
 from agents.sweep.state import RunRecord, SweepState
-from agents.sweep.state import atomic_write_text as atomic_write_text
 from agents.sweep.state import record_result as _record_result  # noqa: F401 (tests use it)
 from agents.sweep.task import RunRejectedError as RunRejectedError
 from agents.sweep.task import TrainFn as TrainFn
 from agents.sweep.task import execute_run as execute_run
 from agents.sweep.task import find_run_dir as find_run_dir
 from agents.sweep.task import split_scores as split_scores
+from envs.fileio import atomic_write as atomic_write_text  # noqa: F401 (benchmarks/transfer.py)
 
 __all__ = [
     "EvaluationSettings",

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from agents.cli_types import (
+    EXIT_INTERRUPTED,
+    UsageError,
+    cli_main,
+    nonneg_int,
+    positive_int,
+)
 from agents.sweep.config import SweepConfigError, load_config
 from agents.sweep.driver import RayMissingError, run_sweep
 from agents.sweep.state import STATE
 
+PROG = "python -m agents.sweep"
 
+
+@cli_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; returns 0 if every run finished, 1 if some failed.
 
     Bad input (config, folders, flags, Ray missing) prints one message and returns 2; an
     interrupted sweep returns 130.
     """
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
+    args = _parser().parse_args(argv)
     try:
         if args.resume is not None and args.out is not None:
             raise SweepConfigError(
@@ -50,20 +55,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.no_progress,
         )
     except (SweepConfigError, RayMissingError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise UsageError(err) from None
     report_md = result.out_dir / "report.md"
     print(f"\nsweep folder: {result.out_dir}\nreport: {report_md}")
     if result.failed:
         print(f"{len(result.failed)} run(s) failed; reasons in {report_md} and {STATE}")
     if result.interrupted:
-        return 130
+        return EXIT_INTERRUPTED
     return 0 if result.ok else 1
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m agents.sweep",
+        prog=PROG,
         description=(
             "Run a sweep (envs x algos x curricula x seeds x --set values) on Ray: every run "
             "is agents.train, evaluated on every split; ends with the grouped rliable report."
@@ -84,13 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--num-cpus",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="CPUs of the local Ray (default: all); not with --address",
     )
     parser.add_argument(
         "--max-concurrent",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="at most N runs at once (default: as resources allow)",
     )
@@ -108,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--retries",
-        type=int,
+        type=nonneg_int,
         metavar="K",
         help="extra attempts per failed or killed run (default: the "
         "config's 'retries', 2 if unset)",

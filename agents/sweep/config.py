@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 from agents.config import yaml_problem
+from agents.evaluation.transfer import EVAL_SEED
+from envs.config import check_keys
 
 
 class SweepConfigError(ValueError):
@@ -39,7 +41,7 @@ class Resources:
     def from_dict(cls, data: Mapping[str, Any] | None) -> Resources:
         """Builds from YAML; unknown keys or negative amounts raise SweepConfigError."""
         data = dict(data or {})
-        _check_keys(data, [f.name for f in fields(cls)], "resources")
+        check_keys(data, [f.name for f in fields(cls)], "resources", SweepConfigError)
         out = cls(**{k: float(v) for k, v in data.items() if _is_number(v, k, "resources")})
         if out.num_cpus <= 0 or out.num_gpus < 0:
             raise SweepConfigError(
@@ -66,14 +68,14 @@ class EvaluationSettings:
 
     episodes: int = 20
     splits: tuple[str, ...] | None = None
-    seed: int = 0
+    seed: int = EVAL_SEED
     bootstrap_reps: int | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> EvaluationSettings:
         """Builds from YAML; unknown keys or bad values raise SweepConfigError."""
         data = dict(data or {})
-        _check_keys(data, [f.name for f in fields(cls)], "evaluation")
+        check_keys(data, [f.name for f in fields(cls)], "evaluation", SweepConfigError)
         episodes = data.get("episodes", cls.episodes)
         seed = data.get("seed", cls.seed)
         for key, value in (("episodes", episodes), ("seed", seed)):
@@ -176,7 +178,7 @@ class SweepConfig:
 
         if not isinstance(data, Mapping):
             raise SweepConfigError(f"a sweep config must be a mapping, got {type(data).__name__}")
-        _check_keys(data, cls.KEYS, "the sweep config")
+        check_keys(data, cls.KEYS, "sweep config", SweepConfigError)
         for key in ("envs", "algos", "seeds", "timesteps"):
             if key not in data:
                 raise SweepConfigError(
@@ -332,18 +334,6 @@ def format_override(value: Any) -> str:
     if yaml.safe_load(text) != value:
         raise SweepConfigError(f"set value {value!r} does not survive a YAML round trip")
     return text
-
-
-def _check_keys(data: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
-    from agents.config import did_you_mean
-
-    allowed = list(allowed)
-    for key in data:
-        if key not in allowed:
-            raise SweepConfigError(
-                f"unknown key {key!r} in {where}.{did_you_mean(str(key), allowed)} "
-                f"Valid keys: {allowed}"
-            )
 
 
 def _as_list(value: Any, key: str, kind: type | tuple[type, ...], allow_scalar: bool) -> list:

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agents.sweep.config import SweepConfig
-from agents.sweep.state import DONE, FAILED, PENDING, STATE, SweepState, atomic_write_text
+from agents.sweep.state import DONE, FAILED, PENDING, STATE, SweepState
+from envs.fileio import atomic_write
 
 
 def write_report(state: SweepState, config: SweepConfig) -> dict[str, Any]:
@@ -61,9 +62,9 @@ def write_report(state: SweepState, config: SweepConfig) -> dict[str, Any]:
         "recovered": recovered,
         "grouped": grouped,
     }
-    atomic_write_text(state.out_dir / "report.json", json.dumps(report, indent=1, default=str))
+    atomic_write(state.out_dir / "report.json", json.dumps(report, indent=1, default=str))
     markdown = "\n\n".join(tables) or "No finished runs yet: no grouped report."
-    atomic_write_text(state.out_dir / "report.md", _report_markdown(report, markdown))
+    atomic_write(state.out_dir / "report.md", _report_markdown(report, markdown))
     return report
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from agents.sweep.config import SweepConfig, SweepConfigError
 from agents.sweep.spec import RunSpec, expand
+from envs.fileio import atomic_write
 
 STATE = "state.json"
 CONFIG = "sweep.yaml"
@@ -89,7 +90,7 @@ class SweepState:
         out_dir = Path(out_dir)
         check_new_folder(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out_dir / CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
+        atomic_write(out_dir / CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
         state = cls(out_dir, {s.run_id: RunRecord(s) for s in expand(config)})
         state.save()
         return state
@@ -119,7 +120,7 @@ class SweepState:
             "counts": self.counts(),
             "runs": {k: r.to_dict() for k, r in self.records.items()},
         }
-        atomic_write_text(self.out_dir / STATE, json.dumps(data, indent=2) + "\n")
+        atomic_write(self.out_dir / STATE, json.dumps(data, indent=2) + "\n")
 
     def counts(self) -> dict[str, int]:
         """Number of runs per status."""
@@ -157,7 +158,7 @@ def record_result(state: SweepState, record: RunRecord, result: dict[str, Any]) 
     """Saves a finished run's result as ``results/<run_id>.json`` and marks the run done."""
     rel = f"results/{record.spec.run_id}.json"
     payload = {"spec": record.spec.to_dict(), "attempt": record.attempts, **result}
-    atomic_write_text(state.out_dir / rel, json.dumps(payload, indent=2, default=str) + "\n")
+    atomic_write(state.out_dir / rel, json.dumps(payload, indent=2, default=str) + "\n")
     record.status = DONE
     record.result = rel
     record.run_dir = result["run_dir"]
@@ -172,10 +173,3 @@ def check_new_folder(out_dir: Path) -> None:
             f"{out_dir} already holds a sweep ({STATE}); continue it with --resume {out_dir} "
             "or choose another --out"
         )
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Writes ``path`` through a temporary file and a rename (never half-written)."""
-    from agents.runs import atomic_write
-
-    atomic_write(Path(path), text)

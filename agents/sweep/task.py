@@ -47,7 +47,9 @@ def execute_run(
     from agents.runs import load_policy, load_run
 
     if train_fn is None:
-        from agents.train import main as train_fn
+        from agents.train import main
+
+        train_fn = main
     run = RunSpec.from_dict(spec)
     out = Path(attempt_dir)
     out.mkdir(parents=True, exist_ok=True)

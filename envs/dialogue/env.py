@@ -1,4 +1,10 @@
-"""The task-oriented dialogue env: a system policy fills slots against a noisy user."""
+"""The task-oriented dialogue env: a system policy fills slots against a noisy user.
+
+Why this file is long (about 600 lines): the env file is the env's documentation (the
+class docstring with every section and a doctest is about 140 lines); the rest is the
+action table, the observation encoding and the one class, whose user, noise, tracker and
+NLG already live in their own modules.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from gymnasium import spaces
 
+from envs.config import from_mapping
 from envs.core import ScenarioEnv, TextPerception
 from envs.dialogue.domain import (
     DOMAINS,
@@ -47,7 +54,6 @@ __all__ = [
     "SCENARIO_SPACE",
     "DialogueEnv",
     "RewardConfig",
-    "decode_action",
 ]
 
 SCENARIO_SPACE = ScenarioSpace(
@@ -106,15 +112,6 @@ ACTION_NAMES = (
 )
 
 
-def decode_action(action: int) -> tuple[int, int]:
-    """Maps an action index to ``(SYS_* kind, slot)`` (slot -1 for slot-less acts)."""
-    if action < S:
-        return SYS_REQUEST, action
-    if action < 2 * S:
-        return SYS_CONFIRM, action - S
-    return _SLOTLESS_KINDS[action - 2 * S], -1
-
-
 # ------------------------------------------------------------------- observation
 
 SLOT_FEATURES = (
@@ -127,16 +124,16 @@ SLOT_FEATURES = (
     "requested_by_user",
     "times_asked",
 )
-MATCH_BINS = (0, 1, 3, 10)  # bins: 0 | 1 | 2-3 | 4-10 | >10
+_N_MATCH_BINS = 5  # entities matching the belief: 0 | 1 | 2-3 | 4-10 | >10
 N_SLOT_FEATURES = len(SLOT_FEATURES)
 _G = S * N_SLOT_FEATURES  # start of the global features
 _MATCH = _G
-_USER_ACT = _MATCH + len(MATCH_BINS) + 1
+_USER_ACT = _MATCH + _N_MATCH_BINS
 _SYS_ACT = _USER_ACT + len(USER_ACT_NAMES)
 _TURN = _SYS_ACT + len(SYS_ACT_NAMES)
 _OFFER = _TURN + 1
 OBS_SIZE = _OFFER + 5
-_MATCH_ONE_HOT = tuple([float(i == j) for j in range(5)] for i in range(5))
+_MATCH_ONE_HOT = tuple([float(i == j) for j in range(_N_MATCH_BINS)] for i in range(_N_MATCH_BINS))
 _USER_ONE_HOT = tuple(
     [float(i == j) for j in range(len(USER_ACT_NAMES))] for i in range(len(USER_ACT_NAMES))
 )
@@ -166,20 +163,12 @@ class RewardConfig:
     turn: float = 1.0
     invalid: float = 0.0
 
-    @classmethod
-    def coerce(cls, value: RewardConfig | Mapping[str, float] | None) -> RewardConfig:
-        """Accepts a config, a dict of its fields (unknown keys raise) or ``None``."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise ValueError(f"reward must be a RewardConfig or a dict, got {value!r}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(value) - set(valid))
-        if unknown:
-            raise ValueError(f"unknown reward keys {unknown}; valid: {valid}")
-        return cls(**{k: float(v) for k, v in value.items()})
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"reward {f.name!r} must be a number, got {value!r}")
+            object.__setattr__(self, f.name, float(value))
 
 
 class DialogueEnv(ScenarioEnv, TextPerception):
@@ -324,7 +313,7 @@ class DialogueEnv(ScenarioEnv, TextPerception):
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
         self.max_turns = max_turns
         self.max_episode_steps = max_turns  # the episode limit (envs.episode_limit)
-        self.reward_config = RewardConfig.coerce(reward)
+        self.reward_config = from_mapping(RewardConfig, reward, what="reward")
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; valid: {list(CHANNELS)}")
         if (channel == "nlu") != (nlu_model is not None):
@@ -335,8 +324,10 @@ class DialogueEnv(ScenarioEnv, TextPerception):
         self.channel_name = channel
         self.nlu: Understanding | None = None
         if nlu_model is not None:
-            is_nlu = isinstance(nlu_model, Understanding)
-            self.nlu = nlu_model if is_nlu else load_understanding(nlu_model)  # type: ignore[arg-type]
+            if isinstance(nlu_model, Understanding):
+                self.nlu = nlu_model
+            else:
+                self.nlu = load_understanding(nlu_model)
         self.action_space = spaces.Discrete(N_ACTIONS)
         self._declare_observation_space(spaces.Box(0.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32))
         self.stream = RandomStream(self.np_random)

@@ -216,10 +216,6 @@ class BeliefTracker:
         """Entity the system would offer now (-1 when nothing matches)."""
         return self.domain.first(self.match_mask)
 
-    def has_belief(self, s: int) -> bool:
-        """Whether slot ``s`` has a top value to confirm."""
-        return self.top[s] >= 0
-
     def offer_consistent(self) -> bool:
         """Whether the offered entity still matches the current top beliefs."""
         return self.offered >= 0 and bool(self.match_mask >> self.offered & 1)

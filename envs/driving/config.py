@@ -1,7 +1,7 @@
 """Typed configuration of the driving env: reward weights and simulation settings.
 
-Both are frozen dataclasses; :func:`from_mapping` builds them from plain dicts (YAML,
-``gym.make`` kwargs) and rejects unknown keys, naming the valid ones.
+Both are frozen dataclasses; :func:`envs.config.from_mapping` builds them from plain dicts
+(YAML, ``gym.make`` kwargs) and rejects unknown keys, naming the valid ones.
 
 Example:
     >>> RewardWeights.for_task("full").collision
@@ -9,39 +9,18 @@ Example:
     >>> from_mapping(RewardWeights, {"colision": -1.0})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown RewardWeights keys ['colision']; valid: ['progress', ...]
+    ValueError: unknown RewardWeights keys ['colision']; valid: ['progress', ...
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+
+from envs.config import from_mapping  # re-exported: the driving env imports it from here
 
 __all__ = ["DrivingConfig", "RewardWeights", "from_mapping"]
-
-T = TypeVar("T")
-
-
-def from_mapping(cls: type[T], data: T | Mapping[str, Any] | None, **defaults: Any) -> T:
-    """Returns ``data`` if it is a ``cls``, else ``cls(**defaults | data)``.
-
-    Raises:
-        ValueError: ``data`` has keys that are not fields of ``cls`` or is not a mapping.
-    """
-    if isinstance(data, cls):
-        return data
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"expected a {cls.__name__} or a dict, got {type(data).__name__}")
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid: {names}")
-    return cls(**{**defaults, **data})
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ import pybullet as p
 import pybullet_data
 from gymnasium import spaces
 
+from envs.fileio import atomic_write
 from envs.robot.sim import Simulator
 
 __all__ = ["CONTROL_MODES", "EE_STEP", "JOINT_STEP", "Panda", "closed_gripper_urdf"]
@@ -88,10 +89,7 @@ def closed_gripper_urdf() -> str:
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"panda_closed_{hashlib.sha1(text.encode()).hexdigest()[:12]}.urdf")
     if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        atomic_write(path, text)
     return path
 
 

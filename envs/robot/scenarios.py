@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from envs.scenarios import Categorical, Continuous, Integer, Param, ScenarioSpace
 
 __all__ = ["COLOURS", "SPACES", "TASK_NAMES", "scenario_space"]
@@ -154,7 +156,7 @@ def scenario_space(task: str) -> ScenarioSpace:
     params = _COMMON + (_PUSH if task == "push" else ())
     names = {p.name for p in params}
 
-    def keep(spec: dict) -> dict:
+    def keep(spec: Any) -> dict:
         return {k: v for k, v in spec.items() if k in names}
 
     splits = {"train": keep(_TRAIN), **{name: keep(spec) for name, spec in _HELDOUT.items()}}

@@ -1,5 +1,9 @@
 """The simulator object: one PyBullet client per env, bodies addressed by name.
 
+Why this file is long (about 580 lines): like panda-gym's ``pybullet.py`` it is the one
+wrapper around PyBullet (client, bodies, motors, state snapshots, rendering, physics
+settings), so that no other module calls ``pybullet`` directly.
+
 :class:`Simulator` owns its own :class:`pybullet_utils.bullet_client.BulletClient`
 (``DIRECT`` by default, ``GUI`` on request), so any number of envs can live in one
 process or in vector-env workers without sharing physics state. ``close()`` disconnects
@@ -33,7 +37,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib.util
 import os
 import sys
@@ -45,6 +48,8 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 from pybullet_utils import bullet_client
+
+from envs.config import from_mapping
 
 __all__ = ["RENDERERS", "Camera", "PhysicsConfig", "Simulator"]
 
@@ -89,21 +94,6 @@ class PhysicsConfig:
     def control_dt(self) -> float:
         """Seconds per control step (``timestep * substeps``)."""
         return self.timestep * self.substeps
-
-    @classmethod
-    def from_value(cls, value: PhysicsConfig | Mapping[str, Any] | None) -> PhysicsConfig:
-        """Builds a config from itself, a dict (unknown keys rejected) or ``None``."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise ValueError(f"physics must be a PhysicsConfig or a dict, got {value!r}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(value) - set(valid))
-        if unknown:
-            raise ValueError(f"unknown physics settings {unknown}; valid: {valid}")
-        return cls(**value)
 
 
 @dataclass(frozen=True)
@@ -158,7 +148,7 @@ class Simulator:
             raise ValueError(f"renderer must be one of {list(RENDERERS)}, got {renderer!r}")
         if gui:
             check_display()
-        self.physics = PhysicsConfig.from_value(physics)
+        self.physics = from_mapping(PhysicsConfig, physics, what="physics")
         with _quiet_stdout():  # connecting prints "argv[0]="
             self.client = bullet_client.BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
         self._id: int = self.client._client
@@ -338,19 +328,6 @@ class Simulator:
         p.stepSimulation(physicsClientId=self._id)
         self.version += 1
 
-    def save_state(self) -> int:
-        """Saves the world state in memory; returns its id."""
-        return self.client.saveState()
-
-    def restore_state(self, state_id: int) -> None:
-        """Restores a state from :meth:`save_state` (same bodies required)."""
-        p.restoreState(stateId=state_id, physicsClientId=self._id)
-        self.version += 1
-
-    def remove_state(self, state_id: int) -> None:
-        """Frees a saved state."""
-        self.client.removeState(state_id)
-
     def state(self) -> dict[str, Any]:
         """The world's dynamic state, as plain Python data (picklable, client-free).
 
@@ -419,28 +396,21 @@ class Simulator:
         lin, ang = p.getBaseVelocity(self.bodies[name], physicsClientId=self._id)
         return np.array(lin), np.array(ang)
 
-    def euler(self, quaternion: Sequence[float]) -> np.ndarray:
+    def euler(self, quaternion: Sequence[float] | np.ndarray) -> np.ndarray:
         """Euler angles (roll, pitch, yaw) of a quaternion."""
         return np.array(p.getEulerFromQuaternion(quaternion, physicsClientId=self._id))
 
     def set_base_pose(
         self,
         name: str,
-        position: Sequence[float],
+        position: Sequence[float] | np.ndarray,
         orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0),
     ) -> None:
-        """Teleports body ``name`` (velocity is kept; see :meth:`restore_state`)."""
+        """Teleports body ``name`` (velocity is kept)."""
         p.resetBasePositionAndOrientation(
             self.bodies[name], list(position), list(orientation), physicsClientId=self._id
         )
         self.version += 1
-
-    def link_state(self, name: str, link: int) -> tuple[np.ndarray, np.ndarray]:
-        """World position and linear velocity of ``link`` of body ``name``."""
-        state = p.getLinkState(
-            self.bodies[name], link, computeLinkVelocity=1, physicsClientId=self._id
-        )
-        return np.array(state[4]), np.array(state[6])
 
     def point_on_link(self, name: str, link: int, z_offset: float) -> tuple[np.ndarray, np.ndarray]:
         """World position and velocity of the point ``z_offset`` along ``link``'s z axis."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 from pathlib import Path
 from typing import Any
@@ -165,10 +164,10 @@ def test_common_random_numbers_across_policies() -> None:
 def test_baselines_kept_on_disk_give_identical_reports(
     env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agents.evaluation import report as report_module
+    from agents.evaluation import baselines, transfer
 
-    monkeypatch.setattr(report_module, "_BASELINE_CACHE", {})
-    monkeypatch.setenv(report_module.BASELINE_CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(baselines, "CACHE", {})
+    monkeypatch.setenv(baselines.BASELINE_CACHE_ENV, str(tmp_path))
     policy = FirstObservations(1.0) if env == "point" else "random"
     kwargs = {"episodes": 3, "seed": 5, "progress": False, "splits": ["train", "heldout-curves"]}
     if env == "point":
@@ -176,11 +175,11 @@ def test_baselines_kept_on_disk_give_identical_reports(
     first = evaluate_transfer(policy, env, **kwargs).to_dict()
     files = sorted(p.name for p in tmp_path.iterdir())
     assert len(files) == 2 and all(f.startswith(env) for f in files)  # random, expert
-    monkeypatch.setattr(report_module, "_BASELINE_CACHE", {})  # a fresh process
+    monkeypatch.setattr(baselines, "CACHE", {})  # a fresh process
     calls = []
-    real = report_module.run_jobs
+    real = transfer.run_jobs
     monkeypatch.setattr(
-        report_module, "run_jobs", lambda jobs, **kw: calls.append(jobs) or real(jobs, **kw)
+        transfer, "run_jobs", lambda jobs, **kw: calls.append(jobs) or real(jobs, **kw)
     )
     second = evaluate_transfer(policy, env, **kwargs).to_dict()
     assert {j.policy for jobs in calls for j in jobs} <= {"agent"}  # baselines from disk
@@ -206,9 +205,9 @@ def test_probability_of_improvement_matches_rliable(seed: int) -> None:
 
 
 def test_worker_processes_match_in_process_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agents.evaluation.report._BASELINE_CACHE", {})
+    monkeypatch.setattr("agents.evaluation.baselines.CACHE", {})
     ref = evaluate_transfer("expert", "point", episodes=3, progress=False)
-    monkeypatch.setattr("agents.evaluation.report._BASELINE_CACHE", {})  # really rerun them
+    monkeypatch.setattr("agents.evaluation.baselines.CACHE", {})  # really rerun them
     two = evaluate_transfer("expert", "point", episodes=3, n_workers=2, progress=False)
     assert ref.splits["train"].seeds == two.splits["train"].seeds
     for split in ref.splits:
@@ -229,7 +228,7 @@ def test_unpicklable_policy_falls_back_to_in_process() -> None:
 def test_action_masks_are_passed_when_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[np.ndarray] = []
     monkeypatch.setattr(CoinEnv, "action_masks", lambda self: np.array([False, True]), False)
-    monkeypatch.setattr("agents.evaluation.report._BASELINE_CACHE", {})  # masks change random
+    monkeypatch.setattr("agents.evaluation.baselines.CACHE", {})  # masks change random
 
     class Masked:
         def predict(self, obs, state=None, episode_start=None, deterministic=True, **kw):
@@ -400,11 +399,3 @@ def test_interrupted_save_leaves_no_half_written_report(
     with pytest.raises(KeyboardInterrupt):
         files.atomic_write_all(tmp_path / "x", {"report.json": "{}"})
     assert list((tmp_path / "x").iterdir()) == []
-
-
-def test_doctests() -> None:
-    import agents.evaluation
-
-    for module in (stats, rollout, agents.evaluation):
-        result = doctest.testmod(module)
-        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -218,15 +218,6 @@ def test_forced_scenarios_in_the_driving_batch_match_the_single_env() -> None:
     assert batch[2].scenario["friction"] == 1.1
 
 
-@pytest.mark.parametrize("name", ["agents.probe.maps", "agents.probe.cli"])
-def test_docstring_examples_run(name: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.failed == 0 and result.attempted > 0
-
-
 def test_enjoy_refuses_a_failure_of_another_env_or_outside_the_space(
     tmp_path: Path, toy_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -79,7 +79,7 @@ def test_no_curricula_means_no_flag_and_config_round_trips():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"seed": [0]}, "unknown key 'seed' in the sweep config. Did you mean 'seeds'"),
+        ({"seed": [0]}, "unknown sweep config keys ['seed']"),
         ({"envs": ["pointt"]}, "unknown env 'pointt'. Did you mean 'point'"),
         ({"algos": ["ppo2"]}, "unknown algorithm 'ppo2'. Did you mean 'ppo'"),
         ({"envs": "point"}, "'envs' must be a non-empty list"),
@@ -89,7 +89,7 @@ def test_no_curricula_means_no_flag_and_config_round_trips():
         ({"set": {"algo.n_steps": 64}}, "set.algo.n_steps must be a non-empty LIST"),
         ({"set": {"algoo.n_steps": [64]}}, "unknown section 'algoo'"),
         ({"group_by": ["curiculum"]}, "Did you mean 'curriculum'"),
-        ({"resources": {"cpus": 1}}, "unknown key 'cpus' in resources"),
+        ({"resources": {"cpus": 1}}, "unknown resources keys ['cpus']"),
         ({"resources": {"num_cpus": 0}}, "num_cpus > 0"),
         ({"evaluation": {"episodes": 0}}, "evaluation.episodes must be >= 1"),
         ({"retries": -1}, "retries must be an int >= 0"),
@@ -253,7 +253,7 @@ def test_cli_bad_input_exits_2_with_one_clear_message(tmp_path, capsys):
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(BASE))
     assert sweep.main([str(good), "--max-concurrent", "0", "--out", str(tmp_path / "s")]) == 2
-    assert "max_concurrent must be >= 1" in capsys.readouterr().err
+    assert "--max-concurrent: expected a positive integer, got 0" in capsys.readouterr().err
     assert sweep.main([str(good), "--address", "auto", "--num-cpus", "2"]) == 2
     assert "a cluster (address) keeps its own" in capsys.readouterr().err
     SweepState.create(tmp_path / "taken", config())

@@ -86,6 +86,45 @@ def test_ppo_run_folder_has_every_artefact(tmp_path, capsys):
     out = capsys.readouterr().out
     for split in ("train", "heldout-far", "heldout-drag"):
         assert split in out
+    assert out.count("run folder:") == 1
+    # the same seed as agents.evaluate's default: one model, one number
+    report = json.loads((run_dir / "eval" / "report.json").read_text())
+    assert report["seed"] == 0
+
+
+def point_ppo_config(run: dict, **algo_kwargs):
+    from agents.config import RunSettings, TrainConfig
+
+    return TrainConfig(
+        env="point",
+        algo="ppo",
+        seed=0,
+        timesteps=64,
+        env_kwargs={},
+        policy="MlpPolicy",
+        run=RunSettings(**run),
+        algo_kwargs=algo_kwargs,
+        policy_kwargs={},
+    )
+
+
+def test_model_template_gives_no_one_env_minibatch_warning(recwarn):
+    from agents.modelfile import template_model
+
+    config = point_ppo_config({"n_envs": 64}, n_steps=32, batch_size=1024)
+    template_model(config, envs.make("point"))  # 32 * 1 steps: not the run's 32 * 64
+    assert not [w for w in recwarn if "mini-batch size" in str(w.message)]
+
+
+def test_periodic_evaluation_normalises_like_training(tmp_path):
+    for obs_norm in (False, True):
+        run = {"n_envs": 1, "normalize_obs": obs_norm, "normalize_reward": True}
+        probe = envs.make("point")
+        callback = train._eval_callback(
+            point_ppo_config(run), tmp_path, (), probe.observation_space
+        )
+        assert callback.eval_env.norm_obs is obs_norm
+        assert callback.eval_env.norm_reward is False
 
 
 @pytest.mark.parametrize("algo", ["a2c", "sac", "td3"])
@@ -142,8 +181,8 @@ BAD_INPUT = [
     (["--env", "point", "--obs-type", "pixels"], "rejected env_kwargs"),
     (["--env", "point", "--curriculum-config", "c.yaml"], "needs --curriculum"),
     ([], "--env is required"),
-    (["--env", "point", "--seed", "-3"], "--seed must be an integer in [0, 2**32 - 1]"),
-    (["--env", "point", "--seed", str(2**32)], "--seed must be an integer in [0, 2**32 - 1]"),
+    (["--env", "point", "--seed", "-3"], "--seed: expected an integer in [0, 2**32 - 1]"),
+    (["--env", "point", "--seed", str(2**32)], "--seed: expected an integer in [0, 2**32 - 1]"),
     (
         ["--env", "point", "--set", "algo.learning_rate=abc"],
         "algo.learning_rate must be a finite number > 0",
@@ -288,14 +327,14 @@ def test_env_module_registers_a_plugin_env(tmp_path, monkeypatch, capsys):
     assert train.main([*argv, "--env-module", "my_envs_mod"]) == 0
     (run_dir,) = (tmp_path / "runs" / "point-copy").iterdir()
     assert runs.load_run(run_dir).config["env_module"] == "my_envs_mod"
-    monkeypatch.setattr(runs, "_ANNOUNCED", set())
+    monkeypatch.setattr("agents.envmodule._ANNOUNCED", set())
     capsys.readouterr()
     runs.load_policy(run_dir)  # loading the run imports the recorded module and says so
     assert "importing env module 'my_envs_mod' recorded in the run's config.yaml" in (
         capsys.readouterr().err
     )
     with pytest.raises(ValueError, match="records env_module 'gone_mod_xyz', which cannot be"):
-        runs.import_env_module({"env_module": "gone_mod_xyz"})
+        runs.import_env_module("gone_mod_xyz", run_dir=run_dir)
 
 
 def test_enjoy_plays_and_records(tmp_path, capsys):
@@ -314,7 +353,7 @@ def test_enjoy_plays_and_records(tmp_path, capsys):
     assert "'.xyz'" in captured.err and ".gif" in captured.err and ".mp4" in captured.err
     assert "episode " not in captured.out and not (tmp_path / "watch.xyz").exists()
     assert train.main(["--resume", str(run_dir), "--timesteps", "-4", "--no-progress"]) == 2
-    assert "--timesteps must be in [1, 1e+12], got -4" in capsys.readouterr().err
+    assert "--timesteps: expected a positive integer, got -4" in capsys.readouterr().err
     assert sorted(p.name for p in run_dir.rglob("*")) == before
 
 

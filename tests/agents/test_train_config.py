@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import doctest
 from pathlib import Path
 
 import pytest
 import yaml
 
-import agents.config
+from agents.algo_kwargs import (
+    build_algo_kwargs,
+    build_policy_kwargs,
+    check_algo_kwargs,
+    check_policy_kwargs,
+)
 from agents.config import (
     ALGOS,
     HYPERPARAMS_DIR,
     ConfigError,
     RunSettings,
     TrainConfig,
-    build_algo_kwargs,
-    build_policy_kwargs,
-    check_algo_kwargs,
-    check_policy_kwargs,
     load_hyperparams,
     parse_override,
 )
-
-
-def test_doctests():
-    assert doctest.testmod(agents.config).failed == 0
 
 
 @pytest.mark.parametrize("algo", list(ALGOS))

@@ -33,6 +33,18 @@ def test_report_records_machine_and_load(tmp_path: Path) -> None:
     assert "| 1.5 |" in (tmp_path / "demo.md").read_text()
 
 
+def test_step_rate_counts_steps_and_resets_and_times_both_clocks() -> None:
+    env = gym.make("CartPole-v1")
+    env.reset(seed=0)
+    rate = report.step_rate(env, [0] * 300)  # always left: episodes end within ~30 steps
+    assert rate["steps"] == 300 and rate["resets"] >= 5
+    assert rate["wall_s"] > 0 and rate["cpu_s"] > 0
+    assert rate["wall_rate"] == pytest.approx(300 / rate["wall_s"])
+    with report.stopwatch() as t:
+        sum(range(10_000))
+    assert t.wall > 0 and t.cpu >= 0
+
+
 def test_throughput_pairs_ours_with_peers(tmp_path: Path) -> None:
     labels = ["dialogue", "CartPole-v1", "highway-fast-v0"]
     argv = ["--quick", "--seconds", "0.05", "--only", *labels, "--out", str(tmp_path)]

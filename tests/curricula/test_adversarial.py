@@ -38,7 +38,7 @@ def test_registered_and_listed() -> None:
     assert isinstance(_scheduler(), AdversarialScheduler)
     with pytest.raises(ValueError, match="adversarial.method must be one of"):
         _scheduler(method="grid")
-    with pytest.raises(ValueError, match="unknown AdversarialConfig options"):
+    with pytest.raises(ValueError, match="unknown AdversarialConfig keys"):
         _scheduler(fraction=0.3)
 
 

@@ -139,9 +139,9 @@ def test_unknown_name_suggests():
 
 
 def test_unknown_option_names_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown LinearConfig options \['fracton'\].*fraction"):
+    with pytest.raises(ValueError, match=r"unknown LinearConfig keys \['fracton'\].*fraction"):
         make_scheduler("linear", SPACE, seed=0, total_timesteps=10, config={"fracton": 0.5})
-    with pytest.raises(ValueError, match="unknown Stage options"):
+    with pytest.raises(ValueError, match="unknown Stage keys"):
         make_scheduler(
             "stages", SPACE, seed=0, total_timesteps=10, config={"stages": [{"difficuly": 0.5}]}
         )

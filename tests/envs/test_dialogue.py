@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import envs
+from envs.config import from_mapping
 from envs.dialogue import generate_data
 from envs.dialogue.domain import DOMAINS, MAX_SLOTS, RandomStream, load_domain
 from envs.dialogue.env import N_ACTIONS, OBS_SIZE, DialogueEnv, RewardConfig
@@ -342,7 +343,9 @@ def test_masked_act_wastes_a_turn_and_costs_invalid_penalty():
 def test_reward_config_rejects_unknown_keys():
     with pytest.raises(ValueError, match="succes.*valid"):
         DialogueEnv(reward={"succes": 10})
-    assert RewardConfig.coerce({"success": 10}).success == 10.0
+    assert from_mapping(RewardConfig, {"success": 10}).success == 10.0
+    with pytest.raises(ValueError, match="reward 'turn' must be a number"):
+        RewardConfig(turn="1")
     with pytest.raises(ValueError, match="max_turns"):
         DialogueEnv(max_turns=0)
 

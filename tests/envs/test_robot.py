@@ -11,6 +11,7 @@ import pybullet as p
 import pytest
 
 import envs
+from envs.config import from_mapping
 from envs.robot.env import RobotEnv
 from envs.robot.expert import RobotExpert
 from envs.robot.robot import Panda
@@ -81,11 +82,11 @@ def test_sim_loads_and_steps():
 
 
 def test_physics_config_rejects_bad_values():
-    with pytest.raises(ValueError, match="unknown physics settings \\['time_step'\\]"):
-        PhysicsConfig.from_value({"time_step": 0.01})
+    with pytest.raises(ValueError, match="unknown physics keys \\['time_step'\\]"):
+        from_mapping(PhysicsConfig, {"time_step": 0.01}, what="physics")
     with pytest.raises(ValueError, match="substeps"):
         PhysicsConfig(substeps=0)
-    with pytest.raises(ValueError, match="physics settings"):
+    with pytest.raises(ValueError, match="unknown physics keys"):
         RobotEnv(physics={"gravty": -9.81})
 
 
