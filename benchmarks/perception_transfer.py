@@ -1,0 +1,562 @@
+"""Perception that survives unseen visuals: the augmentation ablation and the policy check.
+
+Part 1, ``--part ablation``: the driving perception CNN trained on frames of ``train``
+with no augmentation, with each augmentation family of :mod:`agents.perception.augment`,
+with all of them, with all of them plus ``frame-norm`` preprocessing, and with all of them
+on randomised collection (``collect --randomise visual``): per-label MAE/R² on fresh
+``train`` and ``heldout-visual`` frames, for every training seed. A *ceiling* (the same
+CNN trained on ``heldout-visual`` frames) shows how much each label the held-out frames
+still carry; it is reported only, never shipped, never used to choose.
+
+Part 2, ``--part policy``: PPO on the ``birdseye`` observation (the shipped driving
+recipe of ``agents/hyperparams/ppo.yaml``, batched env) with the chosen perception
+recipe's trunk frozen (modular) vs a CNN trained end to end, equal budget and seeds,
+evaluated on every split with the same episode seeds.
+
+Everything below the "declared" banner was fixed before any result was seen. Results go
+to ``benchmarks/results/perception-transfer.{json,md}`` and ``perception-transfer*.png``.
+Every finished run is kept under ``--work`` and skipped when the script runs again.
+
+    python -m benchmarks.perception_transfer --part ablation --workers 2
+    python -m benchmarks.perception_transfer --part policy
+    python -m benchmarks.perception_transfer --part report
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import multiprocessing as mp
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# ============================================================================ declared
+
+ENV = "driving"
+LABELS_OCCUPANCY = ("left_lane_occupied", "right_lane_occupied")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Sizes of the ablation, fixed from one timed training before any result.
+
+    One training of 10,000 frames x 10 epochs took about 60-110 s on one thread of the
+    shared 2-core machine (augmentations add up to ~40%), so 10 configurations x 3 seeds
+    fit in about 30 minutes with two workers.
+    """
+
+    frames: int = 10_000  # training frames of every dataset (train, randomised, ceiling)
+    epochs: int = 10  # every run trains exactly this many epochs (no early stop)
+    batch_size: int = 64
+    seeds: tuple[int, ...] = (0, 1, 2)  # training seeds (data are the same for all)
+    data_seed: int = 0
+    eval_frames: int = 2_000  # fresh frames per evaluation set
+    eval_seed: int = 1_000_003  # as `agents.perception eval`
+    select_seed: int = 2_000_003  # the selection set (see SELECTION_RULE)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One ablation configuration: augmentation spec, preprocessing, training data."""
+
+    augment: str = "none"
+    preprocess: str = "none"
+    data: str = "train"  # "train", "randomised" (train, --randomise visual), "heldout-visual"
+
+
+CONFIGS: dict[str, Recipe] = {
+    "none": Recipe(),
+    "shift": Recipe("shift"),
+    "randconv": Recipe("randconv"),
+    "colour": Recipe("colour"),
+    "channels": Recipe("channels"),
+    "blur-noise": Recipe("blur-noise"),
+    "all": Recipe("all"),
+    "all+frame-norm": Recipe("all", "frame-norm"),
+    "all+randomised": Recipe("all", data="randomised"),
+}
+CEILING = "ceiling (trained on heldout-visual)"
+CEILING_RECIPE = Recipe(data="heldout-visual")
+
+SELECTION_RULE = (
+    "The shipped recipe is the configuration with the lowest selection score: the mean over "
+    "labels and seeds of MAE(config) / MAE(none) on the selection set, fresh frames of the "
+    "randomised train-side distribution (`collect --randomise visual`: train's colours, "
+    "contrast/brightness/noise/blur widened away from the held-out values, never reaching "
+    "them), seed 2,000,003. Ties within 0.02 go to the configuration listed first (fewer "
+    "moving parts). heldout-visual and the ceiling are never looked at. Known bias: "
+    "all+randomised trained on that distribution, so its selection score is in-distribution."
+)
+
+
+@dataclass(frozen=True)
+class PolicyBudget:
+    """The modular vs end-to-end PPO comparison: same budget, seeds and episode seeds.
+
+    120,000 steps is the budget of the last round's comparison (transfer-full-perception);
+    one end-to-end run of 8,192 steps took ~20 s here, so 6 runs fit in about 40 minutes.
+    """
+
+    timesteps: int = 120_000
+    seeds: tuple[int, ...] = (0, 1, 2)
+    episodes: int = 50  # per split, every split, same episode seeds for every run
+    perception_seed: int = 0  # the chosen recipe's ablation model of this seed is the trunk
+
+
+BUDGET = Budget()
+POLICY = PolicyBudget()
+
+# ============================================================================ ablation
+
+
+def _dataset(work: Path, data: str, budget: Budget) -> Path:
+    from agents.perception.data import CollectConfig, collect
+
+    out = work / "data" / data
+    if (out / "metadata.json").is_file():
+        return out
+    split = "train" if data == "randomised" else data
+    cfg = CollectConfig(
+        env=ENV,
+        split=split,
+        frames=budget.frames,
+        seed=budget.data_seed,
+        workers=1,
+        shard_size=budget.frames,
+        randomise="visual" if data == "randomised" else "none",
+    )
+    collect(cfg, out, overwrite=True, progress=False)
+    return out
+
+
+def _eval_sets(work: Path, budget: Budget) -> dict[str, Path]:
+    """Fresh frames: ``train`` and ``heldout-visual`` (report), the selection set."""
+    from agents.perception.data import CollectConfig, collect
+
+    sets = {
+        "train": ("train", "none", budget.eval_seed),
+        "heldout-visual": ("heldout-visual", "none", budget.eval_seed),
+        "selection": ("train", "visual", budget.select_seed),
+    }
+    out = {}
+    for name, (split, randomise, seed) in sets.items():
+        path = work / "eval" / name
+        if not (path / "metadata.json").is_file():
+            cfg = CollectConfig(
+                env=ENV,
+                split=split,
+                frames=budget.eval_frames,
+                seed=seed,
+                workers=1,
+                shard_size=budget.eval_frames,
+                randomise=randomise,
+            )
+            collect(cfg, path, overwrite=True, progress=False)
+        out[name] = path
+    return out
+
+
+def _train_one(task: tuple[str, Recipe, int, str, dict[str, str], Budget]) -> dict[str, Any]:
+    """Trains one configuration and seed; evaluates it on every evaluation set."""
+    import torch
+
+    torch.set_num_threads(1)
+    from agents.perception.data import load_dataset
+    from agents.perception.model import save_model
+    from agents.perception.training import TrainConfig, label_metrics, train_on_dataset
+
+    name, recipe, seed, data_dir, eval_dirs, budget = task
+    cfg = TrainConfig(
+        epochs=budget.epochs,
+        batch_size=budget.batch_size,
+        patience=budget.epochs + 1,
+        seed=seed,
+        device="cpu",
+        augment=recipe.augment,
+        preprocess=recipe.preprocess,
+    )
+    data = load_dataset(data_dir)
+    net, report = train_on_dataset(data, cfg, progress=False)
+    result: dict[str, Any] = {
+        "config": name,
+        "recipe": asdict(recipe),
+        "seed": seed,
+        "train_seconds": report["train_seconds"],
+        "best_epoch": report["best_epoch"],
+        "val_metrics": report["val_metrics"],
+        "eval": {},
+    }
+    for set_name, path in eval_dirs.items():
+        ev = load_dataset(path)
+        pred = net.predict_labels(ev.frames)
+        result["eval"][set_name] = label_metrics(pred, ev.labels, ev.label_names)
+    model_dir = Path(data_dir).parents[1] / "models" / f"{_slug(name)}-s{seed}"
+    save_model(
+        net,
+        model_dir,
+        {
+            "env": ENV,
+            "data_split": data.metadata["split"],
+            "data": data.metadata["sources"],
+            "label_names": data.label_names,
+            "label_units": data.label_units,
+            "train_config": {**asdict(cfg), "channels": list(cfg.channels)},
+            "val_metrics": report["val_metrics"],
+        },
+    )
+    result["model"] = str(model_dir)
+    return result
+
+
+def _slug(name: str) -> str:
+    return name.split(" ")[0].replace("+", "-")
+
+
+def run_ablation(work: Path, workers: int, budget: Budget = BUDGET) -> None:
+    """Trains every configuration and seed not yet done (results in ``work/runs``)."""
+    eval_dirs = {k: str(v) for k, v in _eval_sets(work, budget).items()}
+    configs = {**CONFIGS, CEILING: CEILING_RECIPE}
+    data_dirs = {r.data: str(_dataset(work, r.data, budget)) for r in configs.values()}
+    runs = work / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    tasks = [
+        (name, recipe, seed, data_dirs[recipe.data], eval_dirs, budget)
+        for seed in budget.seeds  # seed-major: a partial result has whole seeds
+        for name, recipe in configs.items()
+        if not (runs / f"{_slug(name)}-s{seed}.json").is_file()
+    ]
+    print(f"{len(tasks)} trainings to do", flush=True)
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        for result in pool.imap_unordered(_train_one, tasks):
+            path = runs / f"{_slug(result['config'])}-s{result['seed']}.json"
+            path.write_text(json.dumps(result, indent=1) + "\n")
+            print(
+                f"{result['config']} seed {result['seed']}: {result['train_seconds']:.0f} s, "
+                f"heldout-visual lateral MAE "
+                f"{result['eval']['heldout-visual']['lateral_offset']['mae']:.3f}",
+                flush=True,
+            )
+
+
+def load_runs(work: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((work / "runs").glob("*.json"))]
+
+
+def select_recipe(runs: Sequence[dict[str, Any]]) -> tuple[str | None, dict[str, float]]:
+    """Applies :data:`SELECTION_RULE` (selection set only); ``(name, scores)``."""
+    by = _by_config(runs)
+    if "none" not in by:
+        return None, {}
+    seeds = sorted(set.intersection(*(set(by[c]) for c in CONFIGS if c in by)))
+    labels = list(by["none"][seeds[0]]["eval"]["selection"]) if seeds else []
+    scores: dict[str, float] = {}
+    for name in CONFIGS:
+        if name not in by or not seeds:
+            continue
+        ratios = [
+            by[name][s]["eval"]["selection"][lab]["mae"]
+            / by["none"][s]["eval"]["selection"][lab]["mae"]
+            for s in seeds
+            for lab in labels
+        ]
+        scores[name] = float(np.mean(ratios))
+    best = min(scores.values())
+    chosen = next(name for name in CONFIGS if name in scores and scores[name] <= best + 0.02)
+    return chosen, scores
+
+
+def _by_config(runs: Sequence[dict[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in runs:
+        out.setdefault(r["config"], {})[r["seed"]] = r
+    return out
+
+
+# ============================================================================ policy
+
+
+def _policy_run(work: Path, group: str, seed: int, model: str | None) -> Path | None:
+    """One PPO run through ``agents.train`` (skipped when its report exists)."""
+    from agents import train
+
+    out = work / "ppo" / f"{group}-s{seed}"
+    found = sorted(glob.glob(str(out / "driving" / "*" / "eval" / "report.json")))
+    if found:
+        return Path(found[-1])
+    argv = [
+        "--env",
+        ENV,
+        "--obs-type",
+        "birdseye",
+        "--timesteps",
+        str(POLICY.timesteps),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--set",
+        f"run.eval_episodes={POLICY.episodes}",
+        "--set",
+        "run.torch_threads=1",
+        "--set",
+        "run.eval_workers=1",
+        "--set",
+        "run.record_video=false",
+        "--no-progress",
+    ]
+    if model is not None:
+        argv += ["--perception", model]
+    start = time.perf_counter()
+    code = train.main(argv)
+    print(f"ppo {group} seed {seed}: exit {code}, {time.perf_counter() - start:.0f} s", flush=True)
+    found = sorted(glob.glob(str(out / "driving" / "*" / "eval" / "report.json")))
+    return Path(found[-1]) if found else None
+
+
+def run_policy(work: Path, groups: Sequence[str]) -> None:
+    """PPO runs of ``groups`` (``end-to-end``, ``modular``) not yet done."""
+    model = None
+    if "modular" in groups:
+        chosen, _ = select_recipe(load_runs(work))
+        if chosen is None:
+            raise SystemExit("no ablation results yet: run --part ablation first")
+        model = str(work / "models" / f"{_slug(chosen)}-s{POLICY.perception_seed}")
+        print(f"modular trunk: {chosen} ({model})", flush=True)
+    for seed in POLICY.seeds:
+        for group in groups:
+            _policy_run(work, group, seed, model if group == "modular" else None)
+
+
+# ============================================================================ report
+
+
+def _fmt_cell(values: Sequence[float], digits: int = 3) -> str:
+    if not values:
+        return "—"
+    mean = float(np.mean(values))
+    if len(values) == 1:
+        return f"{mean:.{digits}g}"
+    return f"{mean:.{digits}g} ± {float(np.std(values, ddof=1)):.1g}"
+
+
+def ablation_summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per configuration and label: MAE/R² on train and heldout-visual (mean, per seed)."""
+    by = _by_config(runs)
+    out: dict[str, Any] = {}
+    for name, seeds in by.items():
+        entry: dict[str, Any] = {"seeds": sorted(seeds), "labels": {}}
+        labels = list(next(iter(seeds.values()))["eval"]["train"])
+        for lab in labels:
+            row = {}
+            for split in ("train", "heldout-visual", "selection"):
+                maes = [seeds[s]["eval"][split][lab]["mae"] for s in sorted(seeds)]
+                r2s = [seeds[s]["eval"][split][lab]["r2"] for s in sorted(seeds)]
+                row[split] = {
+                    "mae": float(np.mean(maes)),
+                    "mae_per_seed": maes,
+                    "r2": float(np.mean(r2s)) if None not in r2s else None,
+                    "r2_per_seed": r2s,
+                }
+            entry["labels"][lab] = row
+        entry["train_seconds"] = [seeds[s]["train_seconds"] for s in sorted(seeds)]
+        out[name] = entry
+    return out
+
+
+def targets(summary: dict[str, Any], chosen: str) -> dict[str, Any]:
+    """The issue's "Done when" checks for the chosen recipe (numbers, met or not)."""
+    best, none, ceil = summary[chosen]["labels"], summary["none"]["labels"], None
+    if CEILING in summary:
+        ceil = summary[CEILING]["labels"]
+    lat = best["lateral_offset"]
+    ratio = lat["heldout-visual"]["mae"] / lat["train"]["mae"]
+    occ = max(best[lab]["heldout-visual"]["mae"] for lab in LABELS_OCCUPANCY)
+    gap = {}
+    if ceil is not None:
+        for lab in best:
+            n, b, c = (x[lab]["heldout-visual"]["mae"] for x in (none, best, ceil))
+            gap[lab] = (n - b) / (n - c) if n - c > 1e-12 else None
+    return {
+        "lateral_ratio_heldout_over_train": ratio,
+        "lateral_ratio_met": ratio <= 2.0,
+        "occupancy_mae_heldout_max": occ,
+        "occupancy_met": occ <= 0.2,
+        "gap_closed_vs_ceiling": gap,
+        "gap_closed_all_ge_0.7": bool(gap)
+        and all(v is not None and v >= 0.7 for v in gap.values()),
+    }
+
+
+def policy_summary(work: Path, reps: int = 2000) -> dict[str, Any] | None:
+    """Per group and split success and normalised score; P(modular > end-to-end)."""
+    from agents.evaluation.aggregate import probability_of_improvement
+    from agents.evaluation.report import TransferReport
+
+    reports: dict[str, list[Any]] = {}
+    for group in ("modular", "end-to-end"):
+        for seed in POLICY.seeds:
+            pattern = work / "ppo" / f"{group}-s{seed}" / "driving" / "*" / "eval" / "report.json"
+            found = sorted(glob.glob(str(pattern)))
+            if found:
+                reports.setdefault(group, []).append(TransferReport.load(found[-1]))
+    if not reports:
+        return None
+    out: dict[str, Any] = {"runs": {g: len(r) for g, r in reports.items()}, "splits": {}}
+    splits = list(next(iter(reports.values()))[0].splits)
+    for split in splits:
+        row = {}
+        for group, reps_ in reports.items():
+            success = [float(np.mean(r.splits[split].successes)) for r in reps_]
+            score = [float(np.mean(r.scores(split))) for r in reps_]
+            row[group] = {"success_per_run": success, "score_per_run": score}
+        out["splits"][split] = row
+    if len(reports) == 2 and all(len(v) >= 2 for v in reports.values()):
+        rng = np.random.default_rng(0)
+        for split in ("heldout-visual", "train"):
+            x = np.stack([r.scores(split) for r in reports["modular"]])
+            y = np.stack([r.scores(split) for r in reports["end-to-end"]])
+            point = probability_of_improvement(x, y)
+            boot = [
+                probability_of_improvement(
+                    x[rng.integers(len(x), size=len(x))], y[rng.integers(len(y), size=len(y))]
+                )
+                for _ in range(reps)
+            ]
+            out[f"p_modular_beats_e2e_{split}"] = {
+                "point": point,
+                "ci95": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+            }
+    return out
+
+
+def frames_grid(work: Path, out: Path) -> None:
+    """PNG: train, randomised and heldout-visual frames, and each family on train frames."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from agents.perception.augment import FAMILIES, Augmenter
+    from agents.perception.data import load_dataset
+    from agents.perception.model import frames_to_tensor
+
+    rows: list[tuple[str, np.ndarray]] = []
+    for name, path in (
+        ("train", work / "eval" / "train"),
+        ("randomised", work / "eval" / "selection"),
+        ("heldout-visual", work / "eval" / "heldout-visual"),
+    ):
+        data = load_dataset(path)
+        rows.append((name, data.frames[:: len(data.frames) // 8][:8]))
+    base = rows[0][1]
+    for family in FAMILIES:
+        aug = Augmenter(family, base.shape[1:3])
+        x = aug(frames_to_tensor(base), torch.Generator().manual_seed(1))
+        rows.append((f"train + {family}", (x.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)))
+    fig, axes = plt.subplots(len(rows), 8, figsize=(8 * 1.1, len(rows) * 1.2))
+    for i, (name, imgs) in enumerate(rows):
+        for j in range(8):
+            ax = axes[i, j]
+            ax.imshow(imgs[j], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[i, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def write_report(work: Path) -> Path:
+    from benchmarks import report
+
+    runs = load_runs(work)
+    summary = ablation_summary(runs)
+    chosen, scores = select_recipe(runs)
+    checks = targets(summary, chosen) if chosen else {}
+    policy = policy_summary(work)
+    data_meta = {
+        name: json.loads((work / "data" / name / "metadata.json").read_text())
+        for name in ("train", "randomised", "heldout-visual")
+        if (work / "data" / name / "metadata.json").is_file()
+    }
+    payload = {
+        "budget": asdict(BUDGET),
+        "policy_budget": asdict(POLICY),
+        "configs": {k: asdict(v) for k, v in {**CONFIGS, CEILING: CEILING_RECIPE}.items()},
+        "selection_rule": SELECTION_RULE,
+        "selection_scores": scores,
+        "chosen": chosen,
+        "targets": checks,
+        "ablation": summary,
+        "policy": policy,
+        "datasets": {
+            k: {kk: m.get(kk) for kk in ("split", "randomise", "distribution", "visual_seen")}
+            for k, m in data_meta.items()
+        },
+    }
+    results = report.RESULTS
+    frames_grid(work, results / "perception-transfer-frames.png")
+    text = _markdown(payload)
+    return report.write("perception-transfer", payload, text)
+
+
+def _markdown(p: dict[str, Any]) -> str:
+    s = p["ablation"]
+    lines = [f"Budget (declared before results): `{p['budget']}`.", ""]
+    if not s:
+        return "\n".join(lines)
+    labels = list(next(iter(s.values()))["labels"])
+    order = [c for c in [*CONFIGS, CEILING] if c in s]
+    for split in ("train", "heldout-visual"):
+        lines += [f"#### {split}: MAE (mean ± sd over seeds), R² in brackets", ""]
+        lines.append("| config | seeds | " + " | ".join(labels) + " |")
+        lines.append("|---|---|" + "---|" * len(labels))
+        for name in order:
+            cells = []
+            for lab in labels:
+                e = s[name]["labels"][lab][split]
+                r2 = "n/a" if e["r2"] is None else f"{e['r2']:.2f}"
+                cells.append(f"{_fmt_cell(e['mae_per_seed'])} ({r2})")
+            lines.append(f"| {name} | {len(s[name]['seeds'])} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ============================================================================ main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("ablation", "policy", "report"), required=True)
+    parser.add_argument(
+        "--work", type=Path, default=Path("runs/perception-transfer"), help="runs folder"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="parallel trainings (ablation)")
+    parser.add_argument(
+        "--groups",
+        nargs="+",
+        default=["end-to-end", "modular"],
+        choices=("end-to-end", "modular"),
+        help="policy groups to run",
+    )
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.part == "ablation":
+        run_ablation(args.work, args.workers)
+    elif args.part == "policy":
+        run_policy(args.work, args.groups)
+    else:
+        print(f"wrote {write_report(args.work)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
