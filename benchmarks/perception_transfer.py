@@ -113,7 +113,10 @@ class PolicyBudget:
     timesteps: int = 60_000
     seeds: tuple[int, ...] = (0, 1, 2)
     episodes: int = 50  # per split, every split, same episode seeds for every run
-    perception_seed: int = 0  # the chosen recipe's ablation model of this seed is the trunk
+    # The trunk: the ablation model of this seed for the recipe SELECTION_RULE picks on
+    # this seed's runs alone (so PPO can start while the other seeds train). If the rule
+    # over all seeds picks another recipe, the report says so.
+    perception_seed: int = 0
 
 
 BUDGET = Budget()
@@ -257,12 +260,23 @@ def load_runs(work: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted((work / "runs").glob("*.json"))]
 
 
-def select_recipe(runs: Sequence[dict[str, Any]]) -> tuple[str | None, dict[str, float]]:
-    """Applies :data:`SELECTION_RULE` (selection set only); ``(name, scores)``."""
+def select_recipe(
+    runs: Sequence[dict[str, Any]], seeds: Sequence[int] | None = None
+) -> tuple[str | None, dict[str, float]]:
+    """Applies :data:`SELECTION_RULE` (selection set only); ``(name, scores)``.
+
+    Args:
+        runs: Ablation results.
+        seeds: Use only these training seeds (default: every seed all configs have).
+    """
+    if seeds is not None:
+        runs = [r for r in runs if r["seed"] in seeds]
     by = _by_config(runs)
     if "none" not in by:
         return None, {}
-    seeds = sorted(set.intersection(*(set(by[c]) for c in CONFIGS if c in by)))
+    if any(c not in by for c in CONFIGS):
+        return None, {}
+    seeds = sorted(set.intersection(*(set(by[c]) for c in CONFIGS)))
     labels = list(by["none"][seeds[0]]["eval"]["selection"]) if seeds else []
     scores: dict[str, float] = {}
     for name in CONFIGS:
@@ -328,16 +342,23 @@ def _policy_run(work: Path, group: str, seed: int, model: str | None) -> Path | 
     return Path(found[-1]) if found else None
 
 
-def run_policy(work: Path, groups: Sequence[str]) -> None:
-    """PPO runs of ``groups`` (``end-to-end``, ``modular``) not yet done."""
+def policy_trunk(work: Path) -> tuple[str | None, str | None]:
+    """``(recipe, model folder)`` of the modular policy's trunk (see :class:`PolicyBudget`)."""
+    chosen, _ = select_recipe(load_runs(work), seeds=[POLICY.perception_seed])
+    if chosen is None:
+        return None, None
+    return chosen, str(work / "models" / f"{_slug(chosen)}-s{POLICY.perception_seed}")
+
+
+def run_policy(work: Path, groups: Sequence[str], seeds: Sequence[int] = POLICY.seeds) -> None:
+    """PPO runs of ``groups`` (``end-to-end``, ``modular``) and ``seeds`` not yet done."""
     model = None
     if "modular" in groups:
-        chosen, _ = select_recipe(load_runs(work))
+        chosen, model = policy_trunk(work)
         if chosen is None:
-            raise SystemExit("no ablation results yet: run --part ablation first")
-        model = str(work / "models" / f"{_slug(chosen)}-s{POLICY.perception_seed}")
+            raise SystemExit("ablation seed 0 not complete: run --part ablation first")
         print(f"modular trunk: {chosen} ({model})", flush=True)
-    for seed in POLICY.seeds:
+    for seed in seeds:
         for group in groups:
             _policy_run(work, group, seed, model if group == "modular" else None)
 
@@ -495,7 +516,9 @@ def write_report(work: Path, out: Path | None = None) -> Path:
         for name in ("train", "randomised", "heldout-visual")
         if (work / "data" / name / "metadata.json").is_file()
     }
+    trunk, _ = policy_trunk(work)
     payload = {
+        "policy_trunk": trunk,
         "budget": asdict(BUDGET),
         "policy_budget": asdict(POLICY),
         "configs": {k: asdict(v) for k, v in {**CONFIGS, CEILING: CEILING_RECIPE}.items()},
@@ -581,6 +604,14 @@ def _markdown(p: dict[str, Any]) -> str:
         lines.append("")
     pol = p["policy"]
     lines += [f"### Modular vs end-to-end PPO (birdseye), budget `{p['policy_budget']}`", ""]
+    if p.get("policy_trunk"):
+        same = "the same as" if p["policy_trunk"] == p["chosen"] else "NOT the same as"
+        lines += [
+            f"Modular trunk: `{p['policy_trunk']}` (the rule on seed 0's runs; {same} the "
+            f"rule's choice over all seeds, `{p['chosen']}`), frozen; end-to-end: SB3's "
+            "NatureCNN. Episodes evaluated with the same seeds for every run.",
+            "",
+        ]
     if not pol:
         lines += ["Not run.", ""]
     else:
@@ -621,12 +652,17 @@ def _markdown(p: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one part; returns the exit status (argparse exits 2 on bad input)."""
+    from agents.cli_types import nonneg_int, positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("ablation", "policy", "report"), required=True)
     parser.add_argument(
         "--work", type=Path, default=Path("runs/perception-transfer"), help="runs folder"
     )
-    parser.add_argument("--workers", type=int, default=2, help="parallel trainings (ablation)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=2, help="parallel trainings (ablation)"
+    )
     parser.add_argument(
         "--groups",
         nargs="+",
@@ -634,12 +670,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("end-to-end", "modular"),
         help="policy groups to run",
     )
+    parser.add_argument(
+        "--seeds",
+        type=nonneg_int,
+        nargs="+",
+        default=list(POLICY.seeds),
+        help="policy seeds to run",
+    )
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.part == "ablation":
         run_ablation(args.work, args.workers)
     elif args.part == "policy":
-        run_policy(args.work, args.groups)
+        run_policy(args.work, args.groups, args.seeds)
     else:
         print(f"wrote {write_report(args.work)}")
     return 0
