@@ -229,8 +229,13 @@ def _slug(name: str) -> str:
     return name.split(" ")[0].replace("+", "-")
 
 
-def run_ablation(work: Path, workers: int, budget: Budget = BUDGET) -> None:
-    """Trains every configuration and seed not yet done (results in ``work/runs``)."""
+def run_ablation(
+    work: Path, workers: int, budget: Budget = BUDGET, seeds: Sequence[int] | None = None
+) -> None:
+    """Trains every configuration and seed (of ``seeds``, default the budget's) not yet done.
+
+    Results go to ``work/runs``; several processes may share the work by seed.
+    """
     eval_dirs = {k: str(v) for k, v in _eval_sets(work, budget).items()}
     configs = {**CONFIGS, CEILING: CEILING_RECIPE}
     data_dirs = {r.data: str(_dataset(work, r.data, budget)) for r in configs.values()}
@@ -238,7 +243,7 @@ def run_ablation(work: Path, workers: int, budget: Budget = BUDGET) -> None:
     runs.mkdir(parents=True, exist_ok=True)
     tasks = [
         (name, recipe, seed, data_dirs[recipe.data], eval_dirs, budget)
-        for seed in budget.seeds  # seed-major: a partial result has whole seeds
+        for seed in seeds or budget.seeds  # seed-major: a partial result has whole seeds
         for name, recipe in configs.items()
         if not (runs / f"{_slug(name)}-s{seed}.json").is_file()
     ]
@@ -674,15 +679,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--seeds",
         type=nonneg_int,
         nargs="+",
-        default=list(POLICY.seeds),
-        help="policy seeds to run",
+        default=None,
+        help="seeds to run (ablation: training seeds; policy: PPO seeds; default: all)",
     )
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.part == "ablation":
-        run_ablation(args.work, args.workers)
+        run_ablation(args.work, args.workers, seeds=args.seeds)
     elif args.part == "policy":
-        run_policy(args.work, args.groups, args.seeds)
+        run_policy(args.work, args.groups, args.seeds or POLICY.seeds)
     else:
         print(f"wrote {write_report(args.work)}")
     return 0
