@@ -607,6 +607,28 @@ def _markdown(p: dict[str, Any]) -> str:
                 f"{'met' if t['gap_closed_all_ge_0.7'] else 'missed'})"
             )
         lines.append("")
+    if "none" in s and CEILING in s:
+        lines += [
+            "### Post hoc, for the reader only (never used to choose)",
+            "",
+            "Share of the heldout-visual MAE gap between `none` and the ceiling that each "
+            "configuration closes, per label (100% = as good as training on heldout-visual "
+            "frames; negative = worse than no augmentation). Read it with the heldout-visual "
+            "R² above: MAE also closes the gap when a model that cannot read the frames "
+            "predicts the label mean (R² ≈ 0), which is not transfer.",
+            "",
+            "| config | " + " | ".join(labels) + " |",
+            "|---|" + "---|" * len(labels),
+        ]
+        for name in [c for c in CONFIGS if c in s]:
+            cells = []
+            for lab in labels:
+                n, b, c = (
+                    s[x]["labels"][lab]["heldout-visual"]["mae"] for x in ("none", name, CEILING)
+                )
+                cells.append(f"{(n - b) / (n - c):.0%}" if n - c > 1e-12 else "n/a")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
     pol = p["policy"]
     lines += [f"### Modular vs end-to-end PPO (birdseye), budget `{p['policy_budget']}`", ""]
     if p.get("policy_trunk"):
