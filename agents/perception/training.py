@@ -43,7 +43,7 @@ __all__ = [
 #: The default augmentation and preprocessing of ``agents.perception train``: the recipe
 #: chosen by the declared rule of ``benchmarks/perception_transfer.py`` (never on
 #: ``heldout-visual``); its numbers are in ``benchmarks/results/perception-transfer.md``.
-RECIPE_AUGMENT = "all"
+RECIPE_AUGMENT = "colour"
 RECIPE_PREPROCESS = "none"
 
 
