@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         default={},
         help='extra envs.make kwargs as a JSON object, e.g. \'{"task": "push"}\'',
     )
+    c.add_argument(
+        "--randomise",
+        choices=("none", "visual"),
+        default="none",
+        help="visual: widen the train split's visual parameters (contrast, brightness, noise, "
+        "blur) as far as the scenario space allows without any held-out value, train's "
+        "colours only; the distribution and the values rendered go into metadata.json "
+        "(needs --split train; default none)",
+    )
     c.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
     c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -133,9 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--augment",
-        action="store_true",
-        help="frames: photometric augmentation (brightness, tint, contrast, noise); text: word "
-        "dropout and typos; of training batches",
+        nargs="?",
+        const="recipe",
+        default=None,
+        metavar="SPEC",
+        help="augmentation of training batches. frames: 'none', 'all', 'recipe' or a "
+        "comma-separated list of families (shift, randconv, colour, channels, blur-noise; see "
+        "agents.perception.augment); default and bare --augment: 'recipe', the ablation's "
+        "choice (benchmarks/results/perception-transfer.md). text: word dropout and typos, on "
+        "with --augment (any SPEC but 'none'), off by default",
+    )
+    t.add_argument(
+        "--preprocess",
+        choices=("recipe", "none", "frame-norm"),
+        default="recipe",
+        help="frames: input preprocessing of the trunk; frame-norm standardises each image's "
+        "channels (default 'recipe', the ablation's choice)",
     )
     t.add_argument("--seed", type=nonneg_int, default=0, help="seed (default 0)")
     t.add_argument(
@@ -217,6 +239,7 @@ def _collect(args: argparse.Namespace) -> int:
         random_action_prob=args.random_action_prob,
         every=args.every,
         env_kwargs=args.env_kwargs,
+        randomise=args.randomise,
     )
     meta = collect(cfg, args.out, overwrite=args.overwrite, progress=not args.no_progress)
     print(
@@ -263,7 +286,7 @@ def _train_text(args: argparse.Namespace) -> int:
         lr=args.lr,
         patience=args.patience,
         val_fraction=args.val_fraction,
-        augment=args.augment,
+        augment=args.augment not in (None, "none"),
         seed=args.seed,
         device=args.device,
     )
@@ -280,7 +303,12 @@ def _train_text(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from agents.perception.training import TrainConfig, train
+    from agents.perception.training import (
+        RECIPE_AUGMENT,
+        RECIPE_PREPROCESS,
+        TrainConfig,
+        train,
+    )
 
     _check_out(args.out)
     if _data_kind(args.data) == "text":
@@ -295,7 +323,8 @@ def _train(args: argparse.Namespace) -> int:
         patience=args.patience,
         seed=args.seed,
         device=args.device,
-        augment=args.augment,
+        augment=RECIPE_AUGMENT if args.augment in (None, "recipe") else args.augment,
+        preprocess=RECIPE_PREPROCESS if args.preprocess == "recipe" else args.preprocess,
         channels=tuple(args.channels),
         embed_dim=args.embed_dim or TrainConfig.embed_dim,
     )

@@ -50,6 +50,7 @@ __all__ = [
     "collect",
     "dataset_kind",
     "load_dataset",
+    "randomised_distribution",
     "render_frames",
     "render_texts",
 ]
@@ -58,6 +59,12 @@ DATASET_FORMAT = "practicegym-perception-dataset/1"
 METADATA_FILE = "metadata.json"
 EPISODE_STRIDE = 1_000_000  # global episode id = shard index * stride + episode in shard
 TEXT_HOOKS = ("perception_text", "perception_semantics")
+RANDOMISE = ("none", "visual")
+#: The held-out split whose parameters are the visual ones (never rendered by randomised
+#: collection).
+VISUAL_SPLIT = "heldout-visual"
+#: Randomised ranges stop this fraction of a parameter's span short of a held-out range.
+HELDOUT_MARGIN = 0.01
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,10 @@ class CollectConfig:
         random_action_prob: Probability that a step takes a uniformly random action.
         every: Record one frame every ``every`` steps (1 = every step).
         env_kwargs: Extra keyword arguments for ``envs.make``.
+        randomise: ``"none"`` (sample ``split`` as it is) or ``"visual"``: widen the
+            split's visual parameters as far as the env's scenario space allows without
+            using any held-out value (see :func:`randomised_distribution`); the exact
+            distribution is written to the metadata. Needs ``split="train"``.
     """
 
     env: str
@@ -88,8 +99,15 @@ class CollectConfig:
     random_action_prob: float = 0.1
     every: int = 1
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    randomise: str = "none"
 
     def __post_init__(self) -> None:
+        if self.randomise not in RANDOMISE:
+            raise ValueError(f"randomise must be one of {list(RANDOMISE)}, got {self.randomise!r}")
+        if self.randomise != "none" and self.split != "train":
+            raise ValueError(
+                f"randomise={self.randomise!r} widens the train split; got split {self.split!r}"
+            )
         checks = {
             "frames": self.frames >= 1,
             "workers": self.workers >= 1,
@@ -140,6 +158,117 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+
+def randomised_distribution(space: Any) -> tuple[dict[str, Any], list[str]]:
+    """The ``--randomise visual`` distribution of a scenario space, and its visual params.
+
+    The visual parameters are those :data:`VISUAL_SPLIT` changes. Each keeps ``train``'s
+    value set, widened as follows, never reaching a value of any held-out split:
+
+    * categorical (colours): ``train``'s choices only (no held-out colour is ever drawn);
+    * continuous (contrast, brightness, noise, blur): from the space's bound on the far
+      side of the held-out range up to :data:`HELDOUT_MARGIN` of the span short of it,
+      so the range covers ``train``'s and extends away from the held-out values but never
+      brackets them (the held-out range stays outside, not inside, what is practised).
+
+    Args:
+        space: A :class:`envs.scenarios.ScenarioSpace` with a :data:`VISUAL_SPLIT` split.
+
+    Returns:
+        ``(distribution dict for set_distribution, visual parameter names)``.
+
+    Raises:
+        ValueError: The space has no :data:`VISUAL_SPLIT` split.
+    """
+    if VISUAL_SPLIT not in space.split_names:
+        raise ValueError(
+            f"randomised collection needs a {VISUAL_SPLIT!r} split; this env has "
+            f"{space.split_names}"
+        )
+    train = space.distribution("train").to_dict()
+    visual_split = space.distribution(VISUAL_SPLIT).to_dict()
+    visual = [k for k, v in visual_split.items() if v != train[k]]
+    heldout = [space.distribution(s).to_dict() for s in space.heldout_splits]
+    dist = dict(train)
+    for name in visual:
+        from envs.scenarios import Continuous
+
+        param = space.param(name)
+        if not isinstance(param, Continuous):
+            continue  # categorical (and integer): train's values only
+        low_t, high_t = _bounds(train[name])
+        low, high = float(param.low), float(param.high)
+        margin = HELDOUT_MARGIN * (high - low)
+        for other in heldout:
+            if other[name] == train[name]:
+                continue
+            low_h, high_h = _bounds(other[name])
+            if high_h <= low_t:  # held out below train: stay above it
+                low = max(low, high_h + margin)
+            elif low_h >= high_t:  # held out above train: stay below it
+                high = min(high, low_h - margin)
+            else:  # overlapping: keep train's range
+                low, high = max(low, low_t), min(high, high_t)
+        dist[name] = [min(low, low_t), max(high, high_t)]
+    return dist, visual
+
+
+def _numeric(values: list[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _bounds(value: Any) -> tuple[float, float]:
+    if isinstance(value, list) and _numeric(value):
+        return float(min(value)), float(max(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value), float(value)
+    return float("nan"), float("nan")
+
+
+def _distribution(cfg: CollectConfig) -> dict[str, Any] | None:
+    """The distribution dict ``cfg`` collects from (``None``: the split as it is)."""
+    if cfg.randomise == "none":
+        return None
+    import envs
+
+    made = envs.make(cfg.env, **dict(cfg.env_kwargs))
+    try:
+        return randomised_distribution(made.unwrapped.scenario_space)[0]
+    finally:
+        made.close()
+
+
+def _visual_names(env: Any) -> list[str]:
+    space = getattr(env, "scenario_space", None)
+    if space is None or VISUAL_SPLIT not in space.split_names:
+        return []
+    return randomised_distribution(space)[1]
+
+
+def _summarise(scenarios: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, Any]:
+    """``{param: [min, max]}`` (numbers) or sorted values (categories) over ``scenarios``."""
+    out: dict[str, Any] = {}
+    for name in names:
+        values = [sc[name] for sc in scenarios]
+        if values and _numeric(values):
+            out[name] = [float(min(values)), float(max(values))]
+        else:
+            out[name] = sorted({str(v) for v in values})
+    return out
+
+
+def _merge_seen(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in parts:
+        for name, value in part.items():
+            if name not in out:
+                out[name] = list(value)
+            elif value and isinstance(value[0], float):
+                out[name] = [min(out[name][0], value[0]), max(out[name][1], value[1])]
+            else:
+                out[name] = sorted(set(out[name]) | set(value))
+    return out
 
 
 # ---------------------------------------------------------------- rendering
@@ -231,7 +360,10 @@ def _walk(env: Any, cfg: CollectConfig, n: int, rng: np.random.Generator) -> Ite
 
 
 def render_frames(
-    cfg: CollectConfig, n_frames: int, seed: np.random.SeedSequence | int
+    cfg: CollectConfig,
+    n_frames: int,
+    seed: np.random.SeedSequence | int,
+    seen: list[dict[str, Any]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], dict[str, str]]:
     """Renders ``n_frames`` frames and labels in this process.
 
@@ -239,6 +371,8 @@ def render_frames(
         cfg: Collection config (env, split, noise, ...).
         n_frames: How many frames to render.
         seed: Seed of this run (an int or a ``SeedSequence``).
+        seen: When given, receives one dict: the range (numbers) or set (categories) of
+            each visual parameter over the episodes rendered.
 
     Returns:
         ``(frames, labels, episodes, label_names, label_units)``; ``episodes`` counts
@@ -251,15 +385,21 @@ def render_frames(
 
     rng = np.random.default_rng(seed)
     if _has_batched_hooks(cfg.env):
-        return _render_frames_batched(cfg, n_frames, rng)
+        return _render_frames_batched(cfg, n_frames, rng, seen)
     env = envs.make(cfg.env, split=cfg.split, **dict(cfg.env_kwargs))
+    scenarios: list[dict[str, Any]] = []
     try:
         frame_fn, label_fn, units = _hooks(env, cfg.env)
+        dist = _distribution(cfg)
+        if dist is not None:
+            env.unwrapped.set_distribution(dist)
         frames: np.ndarray | None = None
         labels = np.empty((n_frames, 0), dtype=np.float32)
         episodes = np.empty(n_frames, dtype=np.int64)
         names: list[str] = []
         for count, episode in enumerate(_walk(env, cfg, n_frames, rng)):
+            if episode == len(scenarios) and hasattr(env.unwrapped, "scenario"):
+                scenarios.append(dict(env.unwrapped.scenario))
             frame = np.asarray(frame_fn())
             values = label_fn()
             if frames is None:
@@ -282,6 +422,8 @@ def render_frames(
             episodes[count] = episode
         unit_map = {k: str(units.get(k, "")) for k in names}
         assert frames is not None
+        if seen is not None:
+            seen.append(_summarise(scenarios, _visual_names(env.unwrapped)))
         return frames, labels, episodes, names, unit_map
     finally:
         env.close()
@@ -308,7 +450,10 @@ def _has_batched_hooks(env_name: str) -> bool:
 
 
 def _render_frames_batched(
-    cfg: CollectConfig, n_frames: int, rng: np.random.Generator
+    cfg: CollectConfig,
+    n_frames: int,
+    rng: np.random.Generator,
+    seen: list[dict[str, Any]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], dict[str, str]]:
     """:func:`render_frames` through the env's native batch (see :func:`_has_batched_hooks`).
 
@@ -323,9 +468,13 @@ def _render_frames_batched(
     venv = envs.make_vec(cfg.env, num, split=cfg.split, **dict(cfg.env_kwargs))
     try:
         units = dict(venv.get_world_attr(0, "perception_label_units") or {})
+        dist = _distribution(cfg)
+        if dist is not None:
+            venv.set_distribution(dist)
         policies = [_NoisyExpert(venv.world(k), cfg.env, rng, cfg) for k in range(num)]
         seeds = [int(s) for s in rng.integers(2**31 - 1, size=num)]
         obs, _ = venv.reset(seed=seeds)
+        scenarios = [dict(venv.get_world_attr(k, "scenario")) for k in range(num)]
         for policy in policies:
             policy.new_episode()
         episode = np.arange(num)
@@ -361,8 +510,11 @@ def _render_frames_batched(
                 step[k], episode[k] = 0, started
                 started += 1
                 policies[k].new_episode()
+                scenarios.append(dict(venv.get_world_attr(k, "scenario")))
             ended = terminated | truncated
         assert frames is not None and labels is not None
+        if seen is not None:
+            seen.append(_summarise(scenarios, _visual_names(venv)))
         return frames, labels, episodes, names, {k: str(units.get(k, "")) for k in names}
     finally:
         venv.close()
@@ -430,9 +582,10 @@ def _render_task(
         arrays = {"texts": texts, "semantics": sems}
         result: dict[str, Any] = {"index": index, "names": [], "units": {}, "n": size}
     else:
-        frames, labels, episodes, names, units = render_frames(cfg, size, seed)
+        seen: list[dict[str, Any]] = []
+        frames, labels, episodes, names, units = render_frames(cfg, size, seed, seen)
         arrays = {"frames": frames, "labels": labels}
-        result = {"index": index, "names": names, "units": units, "n": size}
+        result = {"index": index, "names": names, "units": units, "n": size, "seen": seen[0]}
         result["frame_shape"] = list(frames.shape[1:])
     arrays["episodes"] = episodes + index * EPISODE_STRIDE
     if out_dir is None:
@@ -539,6 +692,9 @@ def collect(
                 }
                 for r, (_, _, seed) in zip(results, _shard_plan(cfg), strict=True)
             ],
+            "randomise": cfg.randomise,
+            "distribution": _distribution(cfg),
+            "visual_seen": _merge_seen([r["seen"] for r in results if "seen" in r]),
             "collect_seconds": round(seconds, 3),
             "frames_per_second": round(cfg.frames / seconds, 1),
             "workers": cfg.workers,

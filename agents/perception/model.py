@@ -31,11 +31,13 @@ from torch import nn
 
 __all__ = [
     "MODEL_FORMAT",
+    "PREPROCESS",
     "CNNTrunk",
     "ModelConfig",
     "PerceptionExtractor",
     "PerceptionNet",
     "extractor_policy_kwargs",
+    "frame_norm",
     "load_model",
     "save_model",
 ]
@@ -44,6 +46,10 @@ MODEL_FORMAT = "practicegym-perception-model/1"
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.pt"
 FEATURE_MODES = ("embedding", "labels", "both")
+#: Input preprocessing of the trunk: ``none`` (pixels in [0, 1]) or ``frame-norm``
+#: (each image's channels standardised to zero mean and unit variance: the trunk sees
+#: structure, not the overall brightness, contrast or tint of the frame).
+PREPROCESS = ("none", "frame-norm")
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class ModelConfig:
             stride 2, padded, so any image size works).
         embed_dim: Size of the trunk's embedding (the extractor's features).
         head_hidden: Hidden units of the regression head.
+        preprocess: Input preprocessing, one of :data:`PREPROCESS` (part of the model, so
+            the SB3 extractor applies it too).
     """
 
     in_shape: tuple[int, int, int]
@@ -64,6 +72,7 @@ class ModelConfig:
     channels: tuple[int, ...] = (16, 32, 64, 64)
     embed_dim: int = 256
     head_hidden: int = 128
+    preprocess: str = "none"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "in_shape", tuple(int(v) for v in self.in_shape))
@@ -73,6 +82,10 @@ class ModelConfig:
         if self.n_labels < 1 or self.embed_dim < 1 or self.head_hidden < 1 or not self.channels:
             raise ValueError(
                 f"n_labels, embed_dim, head_hidden and channels must be positive: {self}"
+            )
+        if self.preprocess not in PREPROCESS:
+            raise ValueError(
+                f"preprocess must be one of {list(PREPROCESS)}, got {self.preprocess!r}"
             )
 
     @classmethod
@@ -93,6 +106,7 @@ class CNNTrunk(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        self.preprocess = config.preprocess
         layers: list[nn.Module] = []
         in_ch = config.in_shape[0]
         for i, out_ch in enumerate(config.channels):
@@ -107,7 +121,16 @@ class CNNTrunk(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Embeds a batch of images."""
+        if self.preprocess == "frame-norm":
+            images = frame_norm(images)
         return self.linear(self.cnn(images))
+
+
+def frame_norm(images: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
+    """Standardises each image's channels (zero mean, unit variance over its pixels)."""
+    mean = images.mean(dim=(2, 3), keepdim=True)
+    std = images.std(dim=(2, 3), keepdim=True)
+    return (images - mean) / (std + eps)
 
 
 class PerceptionNet(nn.Module):

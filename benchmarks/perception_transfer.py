@@ -1,0 +1,719 @@
+"""Perception that survives unseen visuals: the augmentation ablation and the policy check.
+
+Part 1, ``--part ablation``: the driving perception CNN trained on frames of ``train``
+with no augmentation, with each augmentation family of :mod:`agents.perception.augment`,
+with all of them, with all of them plus ``frame-norm`` preprocessing, and with all of them
+on randomised collection (``collect --randomise visual``): per-label MAE/R² on fresh
+``train`` and ``heldout-visual`` frames, for every training seed. A *ceiling* (the same
+CNN trained on ``heldout-visual`` frames) shows how much each label the held-out frames
+still carry; it is reported only, never shipped, never used to choose.
+
+Part 2, ``--part policy``: PPO on the ``birdseye`` observation (the shipped driving
+recipe of ``agents/hyperparams/ppo.yaml``, batched env) with the chosen perception
+recipe's trunk frozen (modular) vs a CNN trained end to end, equal budget and seeds,
+evaluated on every split with the same episode seeds.
+
+Everything below the "declared" banner was fixed before any result was seen. Results go
+to ``benchmarks/results/perception-transfer.{json,md}`` and ``perception-transfer*.png``.
+Every finished run is kept under ``--work`` and skipped when the script runs again.
+
+    python -m benchmarks.perception_transfer --part ablation --workers 2
+    python -m benchmarks.perception_transfer --part policy
+    python -m benchmarks.perception_transfer --part report
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import multiprocessing as mp
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# ============================================================================ declared
+
+ENV = "driving"
+LABELS_OCCUPANCY = ("left_lane_occupied", "right_lane_occupied")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Sizes of the ablation, fixed from timed trainings before any result.
+
+    Planned at 10,000 frames x 10 epochs from one timed training (8,000 x 8 in 48 s). On
+    the shared machine (load average ~8, others at nice 0, ours at nice 10) a worker got
+    ~17% of a core, so that plan would have taken over two hours; cut to 6,000 frames x
+    6 epochs (2.5x less) before any run had finished.
+    """
+
+    frames: int = 6_000  # training frames of every dataset (train, randomised, ceiling)
+    epochs: int = 6  # every run trains exactly this many epochs (no early stop)
+    batch_size: int = 64
+    seeds: tuple[int, ...] = (0, 1, 2)  # training seeds (data are the same for all)
+    data_seed: int = 0
+    eval_frames: int = 2_000  # fresh frames per evaluation set
+    # One frame every 5 steps: the 64 worlds' 2,000 frames then span ~156 steps each (a
+    # whole episode), not only the straight, centred lead-in of the first 31 steps.
+    eval_every: int = 5
+    eval_seed: int = 1_000_003  # as `agents.perception eval`
+    select_seed: int = 2_000_003  # the selection set (see SELECTION_RULE)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One ablation configuration: augmentation spec, preprocessing, training data."""
+
+    augment: str = "none"
+    preprocess: str = "none"
+    data: str = "train"  # "train", "randomised" (train, --randomise visual), "heldout-visual"
+
+
+CONFIGS: dict[str, Recipe] = {
+    "none": Recipe(),
+    "shift": Recipe("shift"),
+    "randconv": Recipe("randconv"),
+    "colour": Recipe("colour"),
+    "channels": Recipe("channels"),
+    "blur-noise": Recipe("blur-noise"),
+    "all": Recipe("all"),
+    "all+frame-norm": Recipe("all", "frame-norm"),
+    "all+randomised": Recipe("all", data="randomised"),
+}
+CEILING = "ceiling (trained on heldout-visual)"
+CEILING_RECIPE = Recipe(data="heldout-visual")
+
+SELECTION_RULE = (
+    "The shipped recipe is the configuration with the lowest selection score: the mean over "
+    "labels and seeds of MAE(config) / MAE(none) on the selection set, fresh frames of the "
+    "randomised train-side distribution (`collect --randomise visual`: train's colours, "
+    "contrast/brightness/noise/blur widened away from the held-out values, never reaching "
+    "them), seed 2,000,003. Ties within 0.02 go to the configuration listed first (fewer "
+    "moving parts). heldout-visual and the ceiling are never looked at. Known bias: "
+    "all+randomised trained on that distribution, so its selection score is in-distribution."
+)
+
+
+@dataclass(frozen=True)
+class PolicyBudget:
+    """The modular vs end-to-end PPO comparison: same budget, seeds and episode seeds.
+
+    Planned at 120,000 steps (the last round's budget, transfer-full-perception) from one
+    8,192-step end-to-end run timed at ~500 steps/s; under the shared machine's load
+    (load average ~8) the first end-to-end run trained at ~80 steps/s, so 6 runs of 120k
+    would not fit. Cut to 60,000 steps for both groups after that timing and before any
+    evaluation result existed.
+    """
+
+    timesteps: int = 60_000
+    seeds: tuple[int, ...] = (0, 1, 2)
+    episodes: int = 50  # per split, every split, same episode seeds for every run
+    # The trunk: the ablation model of this seed for the recipe SELECTION_RULE picks on
+    # this seed's runs alone (so PPO can start while the other seeds train). If the rule
+    # over all seeds picks another recipe, the report says so.
+    perception_seed: int = 0
+
+
+BUDGET = Budget()
+POLICY = PolicyBudget()
+
+# ============================================================================ ablation
+
+
+def _dataset(work: Path, data: str, budget: Budget) -> Path:
+    from agents.perception.data import CollectConfig, collect
+
+    out = work / "data" / data
+    if (out / "metadata.json").is_file():
+        return out
+    split = "train" if data == "randomised" else data
+    cfg = CollectConfig(
+        env=ENV,
+        split=split,
+        frames=budget.frames,
+        seed=budget.data_seed,
+        workers=1,
+        shard_size=budget.frames,
+        randomise="visual" if data == "randomised" else "none",
+    )
+    collect(cfg, out, overwrite=True, progress=False)
+    return out
+
+
+def _eval_sets(work: Path, budget: Budget) -> dict[str, Path]:
+    """Fresh frames: ``train`` and ``heldout-visual`` (report), the selection set."""
+    from agents.perception.data import CollectConfig, collect
+
+    sets = {
+        "train": ("train", "none", budget.eval_seed),
+        "heldout-visual": ("heldout-visual", "none", budget.eval_seed),
+        "selection": ("train", "visual", budget.select_seed),
+    }
+    out = {}
+    for name, (split, randomise, seed) in sets.items():
+        path = work / "eval" / name
+        if not (path / "metadata.json").is_file():
+            cfg = CollectConfig(
+                env=ENV,
+                split=split,
+                frames=budget.eval_frames,
+                seed=seed,
+                workers=1,
+                shard_size=budget.eval_frames,
+                every=budget.eval_every,
+                randomise=randomise,
+            )
+            collect(cfg, path, overwrite=True, progress=False)
+        out[name] = path
+    return out
+
+
+def _train_one(task: tuple[str, Recipe, int, str, dict[str, str], Budget]) -> dict[str, Any]:
+    """Trains one configuration and seed; evaluates it on every evaluation set."""
+    import torch
+
+    torch.set_num_threads(1)
+    from agents.perception.data import load_dataset
+    from agents.perception.model import save_model
+    from agents.perception.training import TrainConfig, label_metrics, train_on_dataset
+
+    name, recipe, seed, data_dir, eval_dirs, budget = task
+    cfg = TrainConfig(
+        epochs=budget.epochs,
+        batch_size=budget.batch_size,
+        patience=budget.epochs + 1,
+        seed=seed,
+        device="cpu",
+        augment=recipe.augment,
+        preprocess=recipe.preprocess,
+    )
+    data = load_dataset(data_dir)
+    net, report = train_on_dataset(data, cfg, progress=False)
+    result: dict[str, Any] = {
+        "config": name,
+        "recipe": asdict(recipe),
+        "seed": seed,
+        "train_seconds": report["train_seconds"],
+        "best_epoch": report["best_epoch"],
+        "val_metrics": report["val_metrics"],
+        "eval": {},
+    }
+    for set_name, path in eval_dirs.items():
+        ev = load_dataset(path)
+        pred = net.predict_labels(ev.frames)
+        result["eval"][set_name] = label_metrics(pred, ev.labels, ev.label_names)
+    model_dir = Path(data_dir).parents[1] / "models" / f"{_slug(name)}-s{seed}"
+    save_model(
+        net,
+        model_dir,
+        {
+            "env": ENV,
+            "data_split": data.metadata["split"],
+            "data": data.metadata["sources"],
+            "label_names": data.label_names,
+            "label_units": data.label_units,
+            "train_config": {**asdict(cfg), "channels": list(cfg.channels)},
+            "val_metrics": report["val_metrics"],
+        },
+    )
+    result["model"] = str(model_dir)
+    return result
+
+
+def _slug(name: str) -> str:
+    return name.split(" ")[0].replace("+", "-")
+
+
+def run_ablation(
+    work: Path, workers: int, budget: Budget = BUDGET, seeds: Sequence[int] | None = None
+) -> None:
+    """Trains every configuration and seed (of ``seeds``, default the budget's) not yet done.
+
+    Results go to ``work/runs``; several processes may share the work by seed.
+    """
+    eval_dirs = {k: str(v) for k, v in _eval_sets(work, budget).items()}
+    configs = {**CONFIGS, CEILING: CEILING_RECIPE}
+    data_dirs = {r.data: str(_dataset(work, r.data, budget)) for r in configs.values()}
+    runs = work / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    tasks = [
+        (name, recipe, seed, data_dirs[recipe.data], eval_dirs, budget)
+        for seed in seeds or budget.seeds  # seed-major: a partial result has whole seeds
+        for name, recipe in configs.items()
+        if not (runs / f"{_slug(name)}-s{seed}.json").is_file()
+    ]
+    print(f"{len(tasks)} trainings to do", flush=True)
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        for result in pool.imap_unordered(_train_one, tasks):
+            path = runs / f"{_slug(result['config'])}-s{result['seed']}.json"
+            path.write_text(json.dumps(result, indent=1) + "\n")
+            print(
+                f"{result['config']} seed {result['seed']}: {result['train_seconds']:.0f} s, "
+                f"heldout-visual lateral MAE "
+                f"{result['eval']['heldout-visual']['lateral_offset']['mae']:.3f}",
+                flush=True,
+            )
+
+
+def load_runs(work: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((work / "runs").glob("*.json"))]
+
+
+def select_recipe(
+    runs: Sequence[dict[str, Any]], seeds: Sequence[int] | None = None
+) -> tuple[str | None, dict[str, float]]:
+    """Applies :data:`SELECTION_RULE` (selection set only); ``(name, scores)``.
+
+    Args:
+        runs: Ablation results.
+        seeds: Use only these training seeds (default: every seed all configs have).
+    """
+    if seeds is not None:
+        runs = [r for r in runs if r["seed"] in seeds]
+    by = _by_config(runs)
+    if "none" not in by:
+        return None, {}
+    if any(c not in by for c in CONFIGS):
+        return None, {}
+    seeds = sorted(set.intersection(*(set(by[c]) for c in CONFIGS)))
+    labels = list(by["none"][seeds[0]]["eval"]["selection"]) if seeds else []
+    scores: dict[str, float] = {}
+    for name in CONFIGS:
+        if name not in by or not seeds:
+            continue
+        ratios = [
+            by[name][s]["eval"]["selection"][lab]["mae"]
+            / by["none"][s]["eval"]["selection"][lab]["mae"]
+            for s in seeds
+            for lab in labels
+        ]
+        scores[name] = float(np.mean(ratios))
+    best = min(scores.values())
+    chosen = next(name for name in CONFIGS if name in scores and scores[name] <= best + 0.02)
+    return chosen, scores
+
+
+def _by_config(runs: Sequence[dict[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in runs:
+        out.setdefault(r["config"], {})[r["seed"]] = r
+    return out
+
+
+# ============================================================================ policy
+
+
+def _policy_run(work: Path, group: str, seed: int, model: str | None) -> Path | None:
+    """One PPO run through ``agents.train`` (skipped when its report exists)."""
+    from agents import train
+
+    out = work / "ppo" / f"{group}-s{seed}"
+    found = sorted(glob.glob(str(out / "driving" / "*" / "eval" / "report.json")))
+    if found:
+        return Path(found[-1])
+    argv = [
+        "--env",
+        ENV,
+        "--obs-type",
+        "birdseye",
+        "--timesteps",
+        str(POLICY.timesteps),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--set",
+        f"run.eval_episodes={POLICY.episodes}",
+        "--set",
+        "run.torch_threads=1",
+        "--set",
+        "run.eval_workers=1",
+        "--set",
+        "run.record_video=false",
+        "--no-progress",
+    ]
+    if model is not None:
+        argv += ["--perception", model]
+    start = time.perf_counter()
+    code = train.main(argv)
+    print(f"ppo {group} seed {seed}: exit {code}, {time.perf_counter() - start:.0f} s", flush=True)
+    found = sorted(glob.glob(str(out / "driving" / "*" / "eval" / "report.json")))
+    return Path(found[-1]) if found else None
+
+
+def policy_trunk(work: Path) -> tuple[str | None, str | None]:
+    """``(recipe, model folder)`` of the modular policy's trunk (see :class:`PolicyBudget`)."""
+    chosen, _ = select_recipe(load_runs(work), seeds=[POLICY.perception_seed])
+    if chosen is None:
+        return None, None
+    return chosen, str(work / "models" / f"{_slug(chosen)}-s{POLICY.perception_seed}")
+
+
+def run_policy(work: Path, groups: Sequence[str], seeds: Sequence[int] = POLICY.seeds) -> None:
+    """PPO runs of ``groups`` (``end-to-end``, ``modular``) and ``seeds`` not yet done."""
+    model = None
+    if "modular" in groups:
+        chosen, model = policy_trunk(work)
+        if chosen is None:
+            raise SystemExit("ablation seed 0 not complete: run --part ablation first")
+        print(f"modular trunk: {chosen} ({model})", flush=True)
+    for seed in seeds:
+        for group in groups:
+            _policy_run(work, group, seed, model if group == "modular" else None)
+
+
+# ============================================================================ report
+
+
+def _fmt_cell(values: Sequence[float], digits: int = 3) -> str:
+    if not values:
+        return "—"
+    mean = float(np.mean(values))
+    if len(values) == 1:
+        return f"{mean:.{digits}g}"
+    return f"{mean:.{digits}g} ± {float(np.std(values, ddof=1)):.1g}"
+
+
+def ablation_summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per configuration and label: MAE/R² on train and heldout-visual (mean, per seed)."""
+    by = _by_config(runs)
+    out: dict[str, Any] = {}
+    for name, seeds in by.items():
+        entry: dict[str, Any] = {"seeds": sorted(seeds), "labels": {}}
+        labels = list(next(iter(seeds.values()))["eval"]["train"])
+        for lab in labels:
+            row = {}
+            for split in ("train", "heldout-visual", "selection"):
+                maes = [seeds[s]["eval"][split][lab]["mae"] for s in sorted(seeds)]
+                r2s = [seeds[s]["eval"][split][lab]["r2"] for s in sorted(seeds)]
+                row[split] = {
+                    "mae": float(np.mean(maes)),
+                    "mae_per_seed": maes,
+                    "r2": float(np.mean(r2s)) if None not in r2s else None,
+                    "r2_per_seed": r2s,
+                }
+            entry["labels"][lab] = row
+        entry["train_seconds"] = [seeds[s]["train_seconds"] for s in sorted(seeds)]
+        out[name] = entry
+    return out
+
+
+def targets(summary: dict[str, Any], chosen: str) -> dict[str, Any]:
+    """The issue's "Done when" checks for the chosen recipe (numbers, met or not)."""
+    best, none, ceil = summary[chosen]["labels"], summary["none"]["labels"], None
+    if CEILING in summary:
+        ceil = summary[CEILING]["labels"]
+    lat = best["lateral_offset"]
+    ratio = lat["heldout-visual"]["mae"] / lat["train"]["mae"]
+    occ = max(best[lab]["heldout-visual"]["mae"] for lab in LABELS_OCCUPANCY)
+    gap = {}
+    if ceil is not None:
+        for lab in best:
+            n, b, c = (x[lab]["heldout-visual"]["mae"] for x in (none, best, ceil))
+            gap[lab] = (n - b) / (n - c) if n - c > 1e-12 else None
+    return {
+        "lateral_ratio_heldout_over_train": ratio,
+        "lateral_ratio_met": ratio <= 2.0,
+        "occupancy_mae_heldout_max": occ,
+        "occupancy_met": occ <= 0.2,
+        "gap_closed_vs_ceiling": gap,
+        "gap_closed_all_ge_0.7": bool(gap)
+        and all(v is not None and v >= 0.7 for v in gap.values()),
+    }
+
+
+def policy_summary(work: Path, reps: int = 2000) -> dict[str, Any] | None:
+    """Per group and split success and normalised score; P(modular > end-to-end)."""
+    from agents.evaluation.aggregate import probability_of_improvement
+    from agents.evaluation.report import TransferReport
+
+    reports: dict[str, list[Any]] = {}
+    for group in ("modular", "end-to-end"):
+        for seed in POLICY.seeds:
+            pattern = work / "ppo" / f"{group}-s{seed}" / "driving" / "*" / "eval" / "report.json"
+            found = sorted(glob.glob(str(pattern)))
+            if found:
+                reports.setdefault(group, []).append(TransferReport.load(found[-1]))
+    if not reports:
+        return None
+    out: dict[str, Any] = {"runs": {g: len(r) for g, r in reports.items()}, "splits": {}}
+    splits = list(next(iter(reports.values()))[0].splits)
+    for split in splits:
+        row = {}
+        for group, reps_ in reports.items():
+            success = [float(np.mean(r.splits[split].successes)) for r in reps_]
+            score = [float(np.mean(r.scores(split))) for r in reps_]
+            row[group] = {"success_per_run": success, "score_per_run": score}
+        out["splits"][split] = row
+    if len(reports) == 2 and all(len(v) >= 2 for v in reports.values()):
+        rng = np.random.default_rng(0)
+        for split in ("heldout-visual", "train"):
+            x = np.stack([r.scores(split) for r in reports["modular"]])
+            y = np.stack([r.scores(split) for r in reports["end-to-end"]])
+            point = probability_of_improvement(x, y)
+            boot = [
+                probability_of_improvement(
+                    x[rng.integers(len(x), size=len(x))], y[rng.integers(len(y), size=len(y))]
+                )
+                for _ in range(reps)
+            ]
+            out[f"p_modular_beats_e2e_{split}"] = {
+                "point": point,
+                "ci95": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+            }
+    return out
+
+
+def frames_grid(work: Path, out: Path) -> None:
+    """PNG: train, randomised and heldout-visual frames, and each family on train frames."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from agents.perception.augment import FAMILIES, Augmenter
+    from agents.perception.data import load_dataset
+    from agents.perception.model import frames_to_tensor
+
+    rows: list[tuple[str, np.ndarray]] = []
+    for name, path in (
+        ("train", work / "eval" / "train"),
+        ("randomised", work / "eval" / "selection"),
+        ("heldout-visual", work / "eval" / "heldout-visual"),
+    ):
+        data = load_dataset(path)
+        rows.append((name, data.frames[:: len(data.frames) // 8][:8]))
+    base = rows[0][1]
+    for family in FAMILIES:
+        aug = Augmenter(family, base.shape[1:3])
+        x = aug(frames_to_tensor(base), torch.Generator().manual_seed(1))
+        rows.append((f"train + {family}", (x.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)))
+    fig, axes = plt.subplots(len(rows), 8, figsize=(8 * 1.1, len(rows) * 1.2))
+    for i, (name, imgs) in enumerate(rows):
+        for j in range(8):
+            ax = axes[i, j]
+            ax.imshow(imgs[j], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[i, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def write_report(work: Path, out: Path | None = None) -> Path:
+    from benchmarks import report
+
+    runs = load_runs(work)
+    summary = ablation_summary(runs)
+    chosen, scores = select_recipe(runs)
+    checks = targets(summary, chosen) if chosen else {}
+    policy = policy_summary(work)
+    data_meta = {
+        name: json.loads((work / "data" / name / "metadata.json").read_text())
+        for name in ("train", "randomised", "heldout-visual")
+        if (work / "data" / name / "metadata.json").is_file()
+    }
+    trunk, _ = policy_trunk(work)
+    payload = {
+        "policy_trunk": trunk,
+        "budget": asdict(BUDGET),
+        "policy_budget": asdict(POLICY),
+        "configs": {k: asdict(v) for k, v in {**CONFIGS, CEILING: CEILING_RECIPE}.items()},
+        "selection_rule": SELECTION_RULE,
+        "selection_scores": scores,
+        "chosen": chosen,
+        "targets": checks,
+        "ablation": summary,
+        "policy": policy,
+        "datasets": {
+            k: {kk: m.get(kk) for kk in ("split", "randomise", "distribution", "visual_seen")}
+            for k, m in data_meta.items()
+        },
+    }
+    results = out or report.RESULTS
+    results.mkdir(parents=True, exist_ok=True)
+    frames_grid(work, results / "perception-transfer-frames.png")
+    return report.write("perception-transfer", payload, _markdown(payload), results)
+
+
+def _markdown(p: dict[str, Any]) -> str:
+    s = p["ablation"]
+    lines = [
+        "Issue 19: driving perception (birdseye 64x64, 7 labels) trained on `train` frames, "
+        "evaluated on fresh `train` and `heldout-visual` frames. Command: "
+        "`python -m benchmarks.perception_transfer --part ablation|policy|report`.",
+        "",
+        f"Budget (declared in code before any result): `{p['budget']}`; every run trains "
+        "exactly `epochs` epochs (no early stop), same data for every seed of a config.",
+        "",
+        "![frames](perception-transfer-frames.png)",
+        "",
+        "Rows of the picture: train frames, randomised-collection frames, heldout-visual "
+        "frames, then the train frames under each augmentation family.",
+        "",
+    ]
+    if not s:
+        return "\n".join(lines)
+    labels = list(next(iter(s.values()))["labels"])
+    order = [c for c in [*CONFIGS, CEILING] if c in s]
+    for split in ("train", "heldout-visual"):
+        lines += [f"### {split}: MAE (mean ± sd over seeds), mean R² in brackets", ""]
+        lines.append("| config | seeds | " + " | ".join(labels) + " |")
+        lines.append("|---|---|" + "---|" * len(labels))
+        for name in order:
+            cells = []
+            for lab in labels:
+                e = s[name]["labels"][lab][split]
+                r2 = "n/a" if e["r2"] is None else f"{e['r2']:.2f}"
+                cells.append(f"{_fmt_cell(e['mae_per_seed'])} ({r2})")
+            lines.append(f"| {name} | {len(s[name]['seeds'])} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["### Recipe selection", "", p["selection_rule"], ""]
+    if p["selection_scores"]:
+        lines.append("| config | selection score (mean MAE / MAE of none) |")
+        lines.append("|---|---|")
+        for name, score in p["selection_scores"].items():
+            mark = " **(chosen)**" if name == p["chosen"] else ""
+            lines.append(f"| {name}{mark} | {score:.3f} |")
+        lines.append("")
+    t = p["targets"]
+    if t:
+        lines += [
+            f"### Targets for the chosen recipe ({p['chosen']})",
+            "",
+            f"- lateral-offset MAE heldout-visual / train: "
+            f"{t['lateral_ratio_heldout_over_train']:.2f} (target ≤ 2: "
+            f"{'met' if t['lateral_ratio_met'] else 'missed'})",
+            f"- lane-occupancy MAE on heldout-visual (worse side): "
+            f"{t['occupancy_mae_heldout_max']:.3f} (target ≤ 0.2: "
+            f"{'met' if t['occupancy_met'] else 'missed'})",
+        ]
+        if t["gap_closed_vs_ceiling"]:
+            cells = ", ".join(
+                f"{k} {'n/a' if v is None else f'{v:.0%}'}"
+                for k, v in t["gap_closed_vs_ceiling"].items()
+            )
+            lines.append(
+                f"- share of the none → ceiling heldout-visual MAE gap closed: {cells} "
+                f"(target ≥ 70% on every label: "
+                f"{'met' if t['gap_closed_all_ge_0.7'] else 'missed'})"
+            )
+        lines.append("")
+    if "none" in s and CEILING in s:
+        lines += [
+            "### Post hoc, for the reader only (never used to choose)",
+            "",
+            "Share of the heldout-visual MAE gap between `none` and the ceiling that each "
+            "configuration closes, per label (100% = as good as training on heldout-visual "
+            "frames; negative = worse than no augmentation). Read it with the heldout-visual "
+            "R² above: MAE also closes the gap when a model that cannot read the frames "
+            "predicts the label mean (R² ≈ 0), which is not transfer.",
+            "",
+            "| config | " + " | ".join(labels) + " |",
+            "|---|" + "---|" * len(labels),
+        ]
+        for name in [c for c in CONFIGS if c in s]:
+            cells = []
+            for lab in labels:
+                n, b, c = (
+                    s[x]["labels"][lab]["heldout-visual"]["mae"] for x in ("none", name, CEILING)
+                )
+                cells.append(f"{(n - b) / (n - c):.0%}" if n - c > 1e-12 else "n/a")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    pol = p["policy"]
+    lines += [f"### Modular vs end-to-end PPO (birdseye), budget `{p['policy_budget']}`", ""]
+    if p.get("policy_trunk"):
+        same = "the same as" if p["policy_trunk"] == p["chosen"] else "NOT the same as"
+        lines += [
+            f"Modular trunk: `{p['policy_trunk']}` (the rule on seed 0's runs; {same} the "
+            f"rule's choice over all seeds, `{p['chosen']}`), frozen; end-to-end: SB3's "
+            "NatureCNN. Episodes evaluated with the same seeds for every run.",
+            "",
+        ]
+    if not pol:
+        lines += ["Not run.", ""]
+    else:
+        groups = list(pol["runs"])
+        lines.append("| split | " + " | ".join(f"{g} success (per run)" for g in groups) + " |")
+        lines.append("|---|" + "---|" * len(groups))
+        for split, row in pol["splits"].items():
+            cells = []
+            for g in groups:
+                runs = row.get(g, {}).get("success_per_run", [])
+                per = ", ".join(f"{v:.2f}" for v in runs)
+                cells.append(f"{np.mean(runs):.2f} ({per})" if runs else "—")
+            lines.append(f"| {split} | " + " | ".join(cells) + " |")
+        lines.append("")
+        for key, value in pol.items():
+            if key.startswith("p_modular"):
+                ci = value["ci95"]
+                lines.append(
+                    f"- P(modular > end-to-end), {key.rsplit('_', 1)[-1]} normalised score: "
+                    f"{value['point']:.2f} [95% CI {ci[0]:.2f}, {ci[1]:.2f}] "
+                    f"(runs: {pol['runs']})"
+                )
+        lines.append("")
+    d = p["datasets"]
+    if "randomised" in d:
+        lines += [
+            "### Randomised collection (`--randomise visual`)",
+            "",
+            f"Distribution: `{d['randomised']['distribution']}`.",
+            "",
+            f"Visual values actually rendered: `{d['randomised']['visual_seen']}`.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+# ============================================================================ main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one part; returns the exit status (argparse exits 2 on bad input)."""
+    from agents.cli_types import nonneg_int, positive_int
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("ablation", "policy", "report"), required=True)
+    parser.add_argument(
+        "--work", type=Path, default=Path("runs/perception-transfer"), help="runs folder"
+    )
+    parser.add_argument(
+        "--workers", type=positive_int, default=2, help="parallel trainings (ablation)"
+    )
+    parser.add_argument(
+        "--groups",
+        nargs="+",
+        default=["end-to-end", "modular"],
+        choices=("end-to-end", "modular"),
+        help="policy groups to run",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=nonneg_int,
+        nargs="+",
+        default=None,
+        help="seeds to run (ablation: training seeds; policy: PPO seeds; default: all)",
+    )
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.part == "ablation":
+        run_ablation(args.work, args.workers, seeds=args.seeds)
+    elif args.part == "policy":
+        run_policy(args.work, args.groups, args.seeds or POLICY.seeds)
+    else:
+        print(f"wrote {write_report(args.work)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
