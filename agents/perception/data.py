@@ -36,12 +36,14 @@ import shutil
 import time
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+
+from envs.config import from_mapping
 
 __all__ = [
     "DATASET_FORMAT",
@@ -127,12 +129,8 @@ class CollectConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CollectConfig:
-        """Builds a config from a plain dict; unknown keys raise ``ValueError``."""
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - valid)
-        if unknown:
-            raise ValueError(f"unknown collect config keys {unknown}; valid: {sorted(valid)}")
-        return cls(**data)
+        """Builds a config from a plain dict; unknown keys or bad values raise ``ValueError``."""
+        return from_mapping(cls, data, what="collect config")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from gymnasium import spaces
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
+
+from envs.config import from_mapping
 
 __all__ = [
     "MODEL_FORMAT",
@@ -90,15 +92,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
-        """Builds a config from a plain dict; unknown or missing keys raise ``ValueError``."""
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - valid)
-        if unknown:
-            raise ValueError(f"unknown model config keys {unknown}; valid: {sorted(valid)}")
-        try:
-            return cls(**data)
-        except TypeError as err:
-            raise ValueError(f"bad model config {dict(data)}: {err}") from None
+        """Builds a config from a plain dict; unknown keys or bad values raise ``ValueError``."""
+        return from_mapping(cls, data, what="model config")
 
 
 class CNNTrunk(nn.Module):

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from agents.perception.model import (
     frames_to_tensor,
     save_model,
 )
+from envs.config import from_mapping
 
 __all__ = [
     "RECIPE_AUGMENT",
@@ -105,12 +106,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        """Builds a config from a plain dict; unknown keys raise ``ValueError``."""
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - valid)
-        if unknown:
-            raise ValueError(f"unknown train config keys {unknown}; valid: {sorted(valid)}")
-        return cls(**data)
+        """Builds a config from a plain dict; unknown keys or bad values raise ``ValueError``."""
+        return from_mapping(cls, data, what="train config")
 
 
 def resolve_device(device: str) -> torch.device:
