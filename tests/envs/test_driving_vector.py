@@ -159,7 +159,7 @@ def test_the_scripted_expert_drives_each_world_of_a_batch() -> None:
 
 def test_fast_mobil_matches_the_readable_reference() -> None:
     """``TrafficBatch._mobil`` (arrays) decides exactly as the driver-by-driver reference."""
-    from envs.driving.vehicle import idm
+    from envs.driving.vehicle import VEHICLE_LENGTH, idm
     from tests.envs.mobil_reference import mobil_reference
 
     venv = DrivingVectorEnv(12, action_type="discrete")
@@ -177,7 +177,7 @@ def test_fast_mobil_matches_the_readable_reference() -> None:
         slots = traffic._slots(egos.s, egos.v, 1 << ego_lane)
         leader = traffic._leaders(slots[0], slots[2])
         rows = np.arange(traffic.num)[:, None]
-        gap = slots[0][rows, leader] - traffic.s - 4.5
+        gap = slots[0][rows, leader] - traffic.s - VEHICLE_LENGTH
         with np.errstate(invalid="ignore", divide="ignore"):
             acc = idm(
                 traffic.v, traffic.v0_now, gap, slots[1][rows, leader],
