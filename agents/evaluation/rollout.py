@@ -16,8 +16,10 @@ does, and a world's trajectory depends only on its seed, scenario and actions, s
 episode is the one the sequential path would run (the common random numbers hold). SB3
 models act on the whole batch in one call (batched float arithmetic may differ from
 one-at-a-time in the last bits); other policies, and the random baseline, act world by
-world exactly as in the sequential path. The scripted expert needs a single env of its
-own, so its episodes run sequentially.
+world exactly as in the sequential path. The scripted expert reads privileged state, so
+it runs in the batch only where the vector env offers a per-world env-like view
+(``world(j)``, as driving's does): one expert per world, each acting on its own world
+exactly as on a single env; elsewhere its episodes run sequentially.
 """
 
 from __future__ import annotations
@@ -315,8 +317,8 @@ def run_jobs(
         progress: Show a tqdm progress bar (on stderr).
         desc: Progress bar label.
         vectorize: Run each split's episodes side by side in one vector env (see the
-            module docstring; the expert's always run sequentially). ``None``: when the
-            env has a native batch (``vector_entry_point``).
+            module docstring; the expert's only where the batch has world views).
+            ``None``: when the env has a native batch (``vector_entry_point``).
     """
     from tqdm.auto import tqdm
 
@@ -325,7 +327,11 @@ def run_jobs(
     if vectorize is None:
         vectorize = envs.resolve(env_name).vector_entry_point is not None
     if vectorize:
-        vector = [i for i, job in enumerate(jobs) if policies[job.policy] != "expert"]
+        experts = any(policies[job.policy] == "expert" for job in jobs)
+        batch_experts = experts and _has_world_views(env_name, env_kwargs)
+        vector = [
+            i for i, job in enumerate(jobs) if batch_experts or policies[job.policy] != "expert"
+        ]
         if vector:
             results: dict[int, EpisodeResult] = {}
             probe = envs.make(env_name, **dict(env_kwargs))
@@ -463,6 +469,9 @@ def _run_vector(
             policy: Any = [RandomPolicy(venv.single_action_space) for _ in seeds]
             for sampler, seed in zip(policy, seeds, strict=True):
                 sampler.begin_episode(seed)
+        elif isinstance(spec, str) and spec == "expert":
+            world = venv.unwrapped.world  # type: ignore[attr-defined]
+            policy = [envs.make_expert(env_name, world(j)) for j in range(len(seeds))]
         else:
             policy = spec
         keys = tuple(_world_attr(venv, "episode_info_keys", ()))
@@ -478,6 +487,15 @@ def _run_vector(
         )
         bar.update(len(episodes))
         return {i: _result(e, keys) for (i, _), e in zip(group, episodes, strict=True)}
+    finally:
+        venv.close()
+
+
+def _has_world_views(env_name: str, env_kwargs: Mapping[str, Any]) -> bool:
+    """Whether ``env_name``'s native batch shows each world as an env (``world(j)``)."""
+    venv = envs.make_vec(env_name, 1, **dict(env_kwargs))
+    try:
+        return callable(getattr(venv.unwrapped, "world", None))
     finally:
         venv.close()
 

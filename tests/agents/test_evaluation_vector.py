@@ -84,3 +84,22 @@ def test_sb3_models_act_on_the_whole_batch(point_vec: str) -> None:
     np.testing.assert_allclose(
         [r.ret for r in vector], [r.ret for r in sequential], rtol=1e-5, atol=1e-5
     )
+
+
+def test_the_driving_expert_acts_in_the_batch_as_on_single_envs() -> None:
+    jobs = [
+        EpisodeJob("expert", split, i, seed)
+        for split in ("train", "heldout-curves")
+        for i, seed in enumerate(episode_seeds(0, split, 3))
+    ]
+    kwargs = {"config": {"horizon": 15.0}}
+    vector = run_jobs(
+        jobs, env_name="driving", env_kwargs=kwargs, policies={"expert": "expert"},
+        progress=False, vectorize=True,
+    )  # fmt: skip
+    sequential = run_jobs(
+        jobs, env_name="driving", env_kwargs=kwargs, policies={"expert": "expert"},
+        progress=False, vectorize=False,
+    )  # fmt: skip
+    assert vector == sequential
+    assert sum(r.success for r in vector) >= 4
