@@ -41,6 +41,8 @@ SUPPORTED_AUTORESET_MODES = (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED)
 # Keys of a SAME_STEP step info that describe the episode just ended, not the new one.
 _FINAL_KEYS = ("final_obs", "final_info")
 _MASKS = "action_masks"
+# Drawn at reset and fixed for the episode (the scenario contract): split once per episode.
+_SCENARIO = "scenario"
 
 
 def autoreset_mode(venv: gym.vector.VectorEnv) -> AutoresetMode:
@@ -58,7 +60,9 @@ def _rows(value: Any) -> Sequence[Any]:
     return [v.item() if isinstance(v, np.generic) else v for v in value]
 
 
-def split_infos(info: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]]:
+def split_infos(
+    info: Mapping[str, Any], num_envs: int, worlds: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
     """Turns a Gymnasium vector info (arrays with ``_key`` masks) into one dict per world.
 
     Nested dicts (``info["scenario"]``, ``info["reward_terms"]``) become per-world dicts;
@@ -73,24 +77,29 @@ def split_infos(info: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]]:
     [{'x': 1.0, 'scenario': {'a': 3}}, {'scenario': {'a': 4}}]
     >>> split_infos({"note": "same for all"}, 2)
     [{'note': 'same for all'}, {'note': 'same for all'}]
+    >>> split_infos(info, 2, worlds=[1])  # only these worlds' dicts, in that order
+    [{'scenario': {'a': 4}}]
     """
-    out: list[dict[str, Any]] = [{} for _ in range(num_envs)]
+    picked = list(range(num_envs)) if worlds is None else list(worlds)
+    out: list[dict[str, Any]] = [{} for _ in picked]
     for key, value in info.items():
         if key.startswith("_") and key[1:] in info:
             continue  # a mask
         mask = info.get(f"_{key}")
         if isinstance(value, Mapping):
-            rows: Sequence[Any] = split_infos(value, num_envs)
+            nested = split_infos(value, num_envs, picked)
+            rows: Any = nested if worlds is None else dict(zip(picked, nested, strict=True))
         elif mask is None and np.shape(value)[:1] != (num_envs,):
             rows = [value] * num_envs
         else:
             rows = _rows(value)
-        if mask is None or mask.all():
+        if worlds is None and (mask is None or mask.all()):
             for world, row in zip(out, rows, strict=True):
                 world[key] = row
         else:
-            for i in np.flatnonzero(mask).tolist():
-                out[i][key] = rows[i]
+            for world, i in zip(out, picked, strict=True):
+                if mask is None or mask[i]:
+                    world[key] = rows[i]
     return out
 
 
@@ -109,7 +118,9 @@ class GymVectorAdapter(VecEnv):
       the reset observation; build the vector env with ``autoreset_mode=SAME_STEP``
       (:func:`make_batched_vec_env` does for Gymnasium's own vectorisation).
     * **Infos** become one dict per world (:func:`split_infos`), with
-      ``TimeLimit.truncated`` (truncated and not terminated) on every step.
+      ``TimeLimit.truncated`` (truncated and not terminated) on every step. A world's
+      ``info["scenario"]`` is split once per episode (it is fixed until the next reset)
+      and copied into each step's dict.
     * **Seeding** as SB3's ``DummyVecEnv``: ``seed(s)`` then ``reset()`` resets world
       ``i`` with seed ``s + i`` (``reset(seed=[s, s + 1, ...])``).
     * **Per-world calls** (``env_method``/``get_attr``/``set_attr``, e.g. curricula's
@@ -150,6 +161,7 @@ class GymVectorAdapter(VecEnv):
         self.autoreset_mode = mode
         self._base: Any = venv.unwrapped
         self._actions: Any = None
+        self._scenarios: list[Any] = []  # each world's scenario row, split at its reset
         super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
 
     # ------------------------------------------------------------------ stepping
@@ -159,6 +171,7 @@ class GymVectorAdapter(VecEnv):
         seeds = None if all(s is None for s in self._seeds) else list(self._seeds)
         obs, info = self.venv.reset(seed=seeds, options=self._shared_options())
         self.reset_infos = split_infos(info, self.num_envs)
+        self._scenarios = [row.get(_SCENARIO) for row in self.reset_infos]
         self._reset_seeds()
         self._reset_options()
         return obs
@@ -182,24 +195,46 @@ class GymVectorAdapter(VecEnv):
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)
         dones = terminated | truncated
-        infos = split_infos({k: v for k, v in info.items() if k not in _FINAL_KEYS}, self.num_envs)
-        if dones.any():
-            done = np.flatnonzero(dones).tolist()
+        done = np.flatnonzero(dones).tolist()
+        infos = self._split_step(info, done)
+        if done:
             if self.autoreset_mode == AutoresetMode.SAME_STEP:
-                finals = split_infos(info.get("final_info", {}), self.num_envs)
-                for i in done:
+                finals = split_infos(info.get("final_info", {}), self.num_envs, done)
+                for i, final in zip(done, finals, strict=True):
                     self.reset_infos[i] = infos[i]
-                    infos[i] = {**finals[i], "terminal_observation": info["final_obs"][i]}
+                    infos[i] = {**final, "terminal_observation": info["final_obs"][i]}
             else:  # DISABLED: this adapter resets the done worlds
                 for i in done:
                     infos[i]["terminal_observation"] = _row(obs, i)
                 obs, reset_info = self.venv.reset(options={"reset_mask": dones})
-                resets = split_infos(reset_info, self.num_envs)
-                for i in done:
-                    self.reset_infos[i] = resets[i]
+                resets = split_infos(reset_info, self.num_envs, done)
+                for i, fresh in zip(done, resets, strict=True):
+                    self.reset_infos[i] = fresh
+                    self._scenarios[i] = fresh.get(_SCENARIO)
         for i, info_i in enumerate(infos):
             info_i["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
         return obs, np.asarray(rewards, dtype=np.float32), dones, infos
+
+    def _split_step(self, info: Mapping[str, Any], done: list[int]) -> list[dict[str, Any]]:
+        """The step's info per world, the scenario rows reused from each world's reset."""
+        step = {k: v for k, v in info.items() if k not in _FINAL_KEYS}
+        mask = step.get(f"_{_SCENARIO}")
+        reusable = len(self._scenarios) == self.num_envs and None not in self._scenarios
+        if _SCENARIO not in step or not reusable or (mask is not None and not mask.all()):
+            infos = split_infos(step, self.num_envs)  # (re)split every row
+            self._scenarios = [world.get(_SCENARIO) for world in infos]
+            return infos
+        scenario = {_SCENARIO: step.pop(_SCENARIO)}
+        step.pop(f"_{_SCENARIO}", None)
+        infos = split_infos(step, self.num_envs)
+        if self.autoreset_mode == AutoresetMode.SAME_STEP and done:
+            # The done worlds were reset within this step: their scenarios are new.
+            fresh = split_infos(scenario, self.num_envs, done)
+            for i, row in zip(done, fresh, strict=True):
+                self._scenarios[i] = row[_SCENARIO]
+        for world, row in zip(infos, self._scenarios, strict=True):
+            world[_SCENARIO] = dict(row)
+        return infos
 
     def close(self) -> None:
         """Closes the vector env."""

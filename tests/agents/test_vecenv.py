@@ -63,6 +63,60 @@ def test_terminal_observation_and_time_limit_truncated() -> None:
     venv.close()
 
 
+class _Recorder(gym.vector.VectorWrapper):
+    """Keeps the raw vector info of the last step and reset."""
+
+    def step(self, actions: Any) -> Any:
+        out = super().step(actions)
+        self.last_step = out[4]
+        return out
+
+    def reset(self, **kwargs: Any) -> Any:
+        out = super().reset(**kwargs)
+        self.last_reset = out[1]
+        return out
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.SAME_STEP, AutoresetMode.DISABLED])
+def test_scenario_rows_split_once_per_episode_are_what_a_full_split_gives(
+    mode: AutoresetMode,
+) -> None:
+    n, kwargs = 6, {"action_type": "discrete", "config": {"horizon": 6.0}}
+    if mode == AutoresetMode.SAME_STEP:  # the native batch
+        batch = envs.make_vec("driving", num_envs=n, autoreset_mode=mode, **kwargs)
+    else:  # Gymnasium's own vectorisation, reset by the adapter
+        fns = [lambda: envs.make("driving", **kwargs)] * n
+        batch = gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+    raw = _Recorder(batch)
+    venv = GymVectorAdapter(raw)
+    venv.seed(3)
+    venv.reset()
+    rng = np.random.default_rng(0)
+    ended = 0
+    for _ in range(120):
+        _, _, dones, infos = venv.step(rng.integers(0, 5, n))
+        if mode == AutoresetMode.SAME_STEP:
+            expected = split_infos(raw.last_step, n)  # a done world's row: the new episode
+            finals = split_infos(raw.last_step["final_info"], n) if dones.any() else None
+        else:
+            expected = split_infos(raw.last_step, n)  # a done world's row: the ended one
+            resets = split_infos(raw.last_reset, n) if dones.any() else None
+        for i in range(n):
+            if not dones[i]:
+                assert infos[i]["scenario"] == expected[i]["scenario"]
+            elif mode == AutoresetMode.SAME_STEP:
+                assert infos[i]["scenario"] == finals[i]["scenario"]
+                assert venv.reset_infos[i]["scenario"] == expected[i]["scenario"]
+            else:
+                assert infos[i]["scenario"] == expected[i]["scenario"]
+                assert venv.reset_infos[i]["scenario"] == resets[i]["scenario"]
+        ended += int(dones.sum())
+    assert ended >= 2 * n
+    infos[0]["scenario"]["lanes"] = -1  # a copy: the next step's row is untouched
+    _, _, _, infos = venv.step(rng.integers(0, 5, n))
+    assert infos[0]["scenario"]["lanes"] > 0
+
+
 def test_disabled_autoreset_resets_done_worlds_itself() -> None:
     base = gym.vector.SyncVectorEnv(
         [lambda: envs.make("point")] * 3, autoreset_mode=AutoresetMode.DISABLED
