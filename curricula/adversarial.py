@@ -239,6 +239,11 @@ class AdversarialConfig:
         check_fraction("adversarial", "reference_rate", self.reference_rate, open_low=True)
 
 
+def _count(study: Any) -> int:
+    """Trials in ``study`` (``study.trials`` deep-copies every trial: ~0.1 s at 400)."""
+    return len(study.get_trials(deepcopy=False))
+
+
 def _key(scenario: Mapping[str, Any]) -> str:
     return json.dumps(scenario, sort_keys=True)
 
@@ -273,7 +278,7 @@ class AdversarialScheduler(CurriculumScheduler):
         return study
 
     def _get_study(self) -> Any:
-        if self._study is None or len(self._study.trials) >= 2 * self.config.window:
+        if self._study is None or _count(self._study) >= 2 * self.config.window:
             self._study = self._fresh_study()
         return self._study
 
