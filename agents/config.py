@@ -373,6 +373,8 @@ class TrainConfig:
         policy_kwargs: ``policy_kwargs`` as written in YAML.
         curriculum: ``None`` or ``{"name": ..., "config": {...}}``.
         perception: ``None`` or ``{"path": ..., "finetune": bool}``.
+        augment: ``None`` or the augmentation spec of the policy's own CNN
+            (:mod:`agents.perception.augment`).
         env_module: Module imported to register the env, or ``None``.
         device: ``auto``, ``cpu`` or ``cuda``.
     """
@@ -388,6 +390,7 @@ class TrainConfig:
     policy_kwargs: dict[str, Any]
     curriculum: dict[str, Any] | None = None
     perception: dict[str, Any] | None = None
+    augment: str | None = None
     env_module: str | None = None
     device: str = "auto"
 
@@ -418,6 +421,7 @@ class TrainConfig:
                 ),
                 "null or {path: ..., finetune: true|false}",
             ),
+            ("augment", self.augment is None or isinstance(self.augment, str), "null or a spec"),
             ("env_module", self.env_module is None or isinstance(self.env_module, str), "a name"),
             ("device", self.device in DEVICES, f"one of {list(DEVICES)}"),
         ]

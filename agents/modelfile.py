@@ -107,6 +107,10 @@ def model_kwargs(config: Any, n_actions: int) -> tuple[dict[str, Any], dict[str,
                 config.perception["path"], finetune=config.perception["finetune"]
             )
         )
+    if config.augment is not None:
+        from agents.perception.augment import augment_policy_kwargs
+
+        policy_kwargs.update(augment_policy_kwargs(config.augment, seed=config.seed))
     return algo_kwargs, policy_kwargs
 
 

@@ -123,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="fine-tune the --perception trunk with RL instead of freezing it",
     )
     p.add_argument(
+        "--augment",
+        metavar="SPEC",
+        help="augment image observations in PPO/SAC updates (end-to-end CNN, RAD-style; "
+        "rollouts see plain frames): 'all' or a comma-separated list of "
+        "agents.perception.augment families, e.g. colour or channels,shift; "
+        "default: off. Not with --perception (augment its training instead)",
+    )
+    p.add_argument(
         "--obs-type",
         help="observation type passed to the env as obs_type (env-specific, e.g. "
         "driving: kinematics or birdseye); default: the env's own",

@@ -44,6 +44,7 @@ _CONFIG_FLAGS = (
     "curriculum",
     "curriculum_config",
     "perception",
+    "augment",
     "obs_type",
     "context",
     "hyperparams",
@@ -134,6 +135,7 @@ def prepare(args: argparse.Namespace) -> Plan:
             if args.perception
             else None
         ),
+        augment=None if args.augment in (None, "none") else args.augment,
         env_module=args.env_module,
         device=args.device,
     )
@@ -157,12 +159,19 @@ def _check_config(config: TrainConfig, probe: Any) -> None:
             )
     check_policy_kwargs(config.algo, config.policy, config.policy_kwargs)
     build_algo_kwargs(config.algo, config.algo_kwargs, n_actions(probe))
-    policy_kwargs(config)  # perception model errors surface here
-    if config.perception and not factory.has_image(probe.observation_space):
+    if config.augment is not None and config.perception:
         raise ConfigError(
-            f"--perception needs image observations but {config.env!r} gives "
-            f"{probe.observation_space}; pick an image obs type (e.g. --obs-type birdseye)"
+            "--augment trains the policy's own CNN and --perception brings a trained trunk; "
+            "augment the perception model's training instead "
+            "(python -m agents.perception train --augment SPEC)"
         )
+    policy_kwargs(config)  # perception model and augmentation spec errors surface here
+    for flag, used in (("--perception", config.perception), ("--augment", config.augment)):
+        if used and not factory.has_image(probe.observation_space):
+            raise ConfigError(
+                f"{flag} needs image observations but {config.env!r} gives "
+                f"{probe.observation_space}; pick an image obs type (e.g. --obs-type birdseye)"
+            )
     if config.curriculum:
         make_scheduler(config, probe)
     _check_model(config, probe)

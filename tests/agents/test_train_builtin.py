@@ -60,7 +60,7 @@ def test_perception_trunk_is_the_policy_feature_extractor(tmp_path):
     argv = ["--env", "driving", "--obs-type", "birdseye", "--perception", str(model_dir)]
     argv += ["--timesteps", "64", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
     tiny = [*TINY["ppo"], "run.eval_episodes=1", "run.eval_workers=1", "run.n_envs=1"]
-    for item in [*tiny, "run.record_video=false"]:
+    for item in [*tiny, "run.torch_threads=1", "run.record_video=false"]:
         argv += ["--set", item]
     assert train.main(argv) == 0
     (run_dir,) = (tmp_path / "driving").iterdir()
@@ -76,3 +76,35 @@ def test_perception_needs_image_observations(tmp_path, capsys):
     argv = ["--env", "point", "--perception", str(tmp_path / "missing")]
     assert train.main([*argv, "--out", str(tmp_path)]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_augment_trains_an_augmented_end_to_end_cnn(tmp_path):
+    argv = ["--env", "driving", "--obs-type", "birdseye", "--augment", "colour,shift"]
+    argv += ["--timesteps", "64", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
+    tiny = [*TINY["ppo"], "run.eval_episodes=1", "run.eval_workers=1", "run.n_envs=1"]
+    for item in [*tiny, "run.torch_threads=1", "run.record_video=false"]:
+        argv += ["--set", item]
+    assert train.main(argv) == 0
+    (run_dir,) = (tmp_path / "driving").iterdir()
+    extractor = runs.load_policy(run_dir).model.policy.features_extractor
+    assert type(extractor).__name__ == "AugmentedCNN"
+    assert set(extractor.augmenter.families) == {"colour", "shift"}
+    assert runs.load_run(run_dir).config["augment"] == "colour,shift"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--augment", "sepia"], "unknown augmentation ['sepia']; valid"),
+        (["--augment", "colour", "--obs-type", "kinematics"], "--augment needs image obs"),
+        (
+            ["--augment", "colour", "--obs-type", "birdseye", "--perception", "p"],
+            "augment the perception model's training instead",
+        ),
+    ],
+)
+def test_augment_bad_input_exits_2(tmp_path, capsys, extra, message):
+    argv = ["--env", "driving", *extra, "--out", str(tmp_path)]
+    assert train.main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "driving").exists()
