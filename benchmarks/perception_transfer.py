@@ -718,6 +718,7 @@ def _robot_payload(robot: Path) -> dict[str, Any]:
         "targets": robot_targets(summary, chosen) if chosen else {},
         "ablation": summary,
         "cpu_calls": json.loads(cpu.read_text()) if cpu.is_file() else [],
+        "label_stats": _label_stats(robot),
         "datasets": {
             k: {kk: m.get(kk) for kk in ("split", "randomise", "distribution", "visual_seen")}
             for k, m in (
@@ -725,6 +726,27 @@ def _robot_payload(robot: Path) -> dict[str, Any]:
             )
         },
     }
+
+
+def _label_stats(work: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Per dataset (training data, evaluation sets) and label: min, max and sd."""
+    from agents.perception.data import load_dataset
+
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for sub in ("data", "eval"):
+        for name in ("train", "heldout-visual"):
+            if not (work / sub / name / "metadata.json").is_file():
+                continue
+            data = load_dataset(work / sub / name)
+            out[f"{sub}/{name}"] = {
+                lab: {
+                    "min": float(col.min()),
+                    "max": float(col.max()),
+                    "sd": float(col.std()),
+                }
+                for lab, col in zip(data.label_names, data.labels.T, strict=True)
+            }
+    return out
 
 
 _META_KEYS = ("benchmark", "date", "machine", "python", "load_average", "versions")
@@ -983,6 +1005,25 @@ def _robot_markdown(r: dict[str, Any]) -> str:
             "",
         ]
     lines += _gap_table(s, list(ROBOT_CONFIGS), labels)
+    stats = r.get("label_stats", {})
+    if stats:
+        lines += [
+            "### Robot labels: spread of each dataset (m)",
+            "",
+            "min / max / sd of each label in the training frames (`data/`) and the "
+            "evaluation frames (`eval/`). Equal columns: the same seed rendered the same "
+            "states on both splits (heldout-visual only changes what they look like).",
+            "",
+            "| label | " + " | ".join(stats) + " |",
+            "|---|" + "---|" * len(stats),
+        ]
+        for lab in labels:
+            cells = [
+                f"{v[lab]['min']:.3g} / {v[lab]['max']:.3g} / {v[lab]['sd']:.2g}"
+                for v in stats.values()
+            ]
+            lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+        lines.append("")
     sel = r["datasets"].get("selection")
     if sel and sel.get("visual_seen"):
         lines += [

@@ -152,6 +152,7 @@ def test_robot_part_runs_skips_finished_runs_and_reports_beside_driving(tmp_path
     assert rob["chosen"] in pt.ROBOT_CONFIGS
     assert set(rob["selection_scores"]) == set(pt.ROBOT_CONFIGS)
     assert set(rob["targets"]["labels"]) == set(ROBOT_LABELS)
+    assert set(rob["label_stats"]["eval/heldout-visual"]) == set(ROBOT_LABELS)
     assert "### heldout-visual" in md and f"| {pt.CEILING} | 1 |" in md
     assert (results / "perception-transfer-robot-frames.png").is_file()
 
