@@ -1,7 +1,8 @@
-"""The perception-transfer benchmark's declared rule, checks and report (no training)."""
+"""The perception-transfer benchmark: declared rule, checks, report; the robot part, tiny."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,7 @@ def test_report_markdown_has_both_splits_and_the_rule():
         ["--part", "nope"],
         ["--part", "ablation", "--workers", "0"],
         ["--part", "policy", "--seeds", "-1"],
+        ["--part", "robot", "--workers", "0"],
     ],
 )
 def test_bad_arguments_exit_2(argv, tmp_path: Path, capsys):
@@ -94,3 +96,74 @@ def test_bad_arguments_exit_2(argv, tmp_path: Path, capsys):
         pt.main([*argv, "--work", str(tmp_path / "w")])
     assert exit_.value.code == 2
     assert not (tmp_path / "w").exists()
+
+
+ROBOT_LABELS = [f"{p}_{a}" for p in ("object", "target", "ee") for a in "xyz"]
+
+
+def test_robot_part_runs_skips_finished_runs_and_reports_beside_driving(tmp_path: Path, capsys):
+    """The robot part at a tiny budget: renders, trains, evaluates, skips, reports."""
+    from benchmarks import report
+
+    budget = pt.RobotBudget(frames=24, epochs=1, batch_size=8, seeds=(0,), eval_frames=12)
+    work = tmp_path / "w"
+    pt.run_robot(work, 1, budget=budget)
+    robot = work / "robot"
+    runs = pt.load_runs(robot)
+    assert {r["config"] for r in runs} == {*pt.ROBOT_CONFIGS, pt.CEILING}
+    for r in runs:
+        assert set(r["eval"]) == {"train", "heldout-visual", "selection"}
+        assert list(r["eval"]["heldout-visual"]) == ROBOT_LABELS
+        assert all(m["mae"] >= 0 for m in r["eval"]["train"].values())
+    meta = json.loads((robot / "eval" / "selection" / "metadata.json").read_text())
+    assert (meta["env"], meta["split"], meta["randomise"]) == ("robot-push", "train", "visual")
+    ceiling = json.loads((robot / "data" / "heldout-visual" / "metadata.json").read_text())
+    assert ceiling["split"] == "heldout-visual" and not (robot / "data" / "randomised").exists()
+    # a second call finds every run finished and trains nothing
+    stamps = {p: p.stat().st_mtime_ns for p in (robot / "runs").glob("*.json")}
+    capsys.readouterr()
+    pt.run_robot(work, 1, budget=budget)
+    assert "0 trainings to do" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in (robot / "runs").glob("*.json")} == stamps
+    assert len(json.loads((robot / "cpu.json").read_text())) == 2
+
+    # No driving runs under this --work: the driving results already written stay as they
+    # are, a stale robot section is replaced, and writing twice changes nothing.
+    results = tmp_path / "results"
+    driving = "DRIVING TABLE 0.328 ± 0.03\n\n| none | 1.48 |"
+    report.write(
+        "perception-transfer",
+        {"chosen": "colour", "budget": {"seeds": [0, 1, 2]}},
+        f"{driving}\n\n{pt._ROBOT_HEADING} (stale)\n\nold numbers",
+        results,
+    )
+    old_date = json.loads((results / "perception-transfer.json").read_text())["date"]
+    pt.write_report(work, out=results)
+    first = (results / "perception-transfer.md").read_text()
+    pt.write_report(work, out=results)
+    md = (results / "perception-transfer.md").read_text()
+    payload = json.loads((results / "perception-transfer.json").read_text())
+    assert md.split("\n\n", 2)[2] == first.split("\n\n", 2)[2]
+    assert f"{driving}\n\n{pt._ROBOT_HEADING} (robot-push)" in md
+    assert "old numbers" not in md and md.count(pt._CARRIED_NOTE) == 1
+    assert payload["chosen"] == "colour" and payload["budget"] == {"seeds": [0, 1, 2]}
+    assert payload["driving_measured"]["date"] == old_date
+    rob = payload["robot"]
+    assert rob["chosen"] in pt.ROBOT_CONFIGS
+    assert set(rob["selection_scores"]) == set(pt.ROBOT_CONFIGS)
+    assert set(rob["targets"]["labels"]) == set(ROBOT_LABELS)
+    assert set(rob["label_stats"]["eval/heldout-visual"]) == set(ROBOT_LABELS)
+    assert "### heldout-visual" in md and f"| {pt.CEILING} | 1 |" in md
+    assert (results / "perception-transfer-robot-frames.png").is_file()
+
+
+def test_robot_targets_pass_a_label_on_either_criterion():
+    runs = []
+    for name in [*pt.ROBOT_CONFIGS, pt.CEILING]:
+        held = {"none": 1.0, "colour": 0.3, pt.CEILING: 0.2}.get(name, 0.9)
+        runs.append(_run(name, 0, {"train": 0.1, "heldout-visual": held, "selection": 1.0}))
+    summary = pt.ablation_summary(runs)
+    checks = pt.robot_targets(summary, "colour")["labels"]["lateral_offset"]
+    assert checks["ratio_heldout_over_train"] == pytest.approx(3.0) and not checks["ratio_met"]
+    assert checks["gap_closed_vs_ceiling"] == pytest.approx(0.875) and checks["met"]
+    assert not pt.robot_targets(summary, "shift")["met_all"]  # 0.9: ratio 9, gap 12.5%
