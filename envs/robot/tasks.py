@@ -37,6 +37,7 @@ CENTRE = np.array([-0.1, 0.0, 0.0])  # workspace centre on the table top
 SUCCESS_DISTANCE = 0.05  # m (panda-gym)
 TABLE_HALF = (0.55, 0.35, 0.2)
 TABLE_X = -0.3
+FLOOR_CENTRE = (0.0, 0.0, -0.41)  # a 2 cm slab whose top is the floor, 0.4 m below the table
 PUSH_START_RADIUS = 0.1  # cube starts within this distance of CENTRE
 REACH_HEIGHT = (0.05, 0.3)  # target height range for reach
 
@@ -57,13 +58,14 @@ class Task(abc.ABC):
         self.sim = sim
         self.ee_position = ee_position
         self.goal = np.zeros(3)
+        # A cube pushed off the table lands here (a ghost floor let it fall forever:
+        # positions of -10 m in observations and perception labels).
         sim.create_box(
             "floor",
             half_extents=(2.0, 2.0, 0.01),
             mass=0.0,
-            position=(0.0, 0.0, -0.41),
+            position=FLOOR_CENTRE,
             rgba=(0.32, 0.34, 0.38, 1.0),
-            ghost=True,
         )
         sim.create_box(
             "table",

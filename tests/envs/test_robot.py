@@ -159,6 +159,19 @@ def test_heavier_cube_moves_less_and_slippery_cube_slides_farther(push_env):
     assert slippery > 2 * grippy
 
 
+def test_a_cube_pushed_off_the_table_lands_on_the_floor(push_env):
+    from envs.robot.tasks import FLOOR_CENTRE
+
+    push_env.reset(seed=0, options={"scenario": CALM})
+    sim = push_env.sim
+    sim.set_base_pose("object", (0.0, 0.6, 0.1), (0.0, 0.0, 0.0, 1.0))  # beyond the edge
+    for _ in range(40):
+        sim.step()
+    floor_top = FLOOR_CENTRE[2] + 0.01
+    z = float(sim.base_position("object")[2])
+    assert floor_top < z < floor_top + push_env.task.size
+
+
 def test_arm_parameters_change_motion(reach_env):
     def travel(steps=3, **scenario):
         reach_env.reset(seed=0, options={"scenario": {**CALM, **scenario}})
