@@ -301,9 +301,8 @@ WHY = (
     "arm is 7 links with 7 motors instead of 12 links with 9 motors. (2) The 20 substeps "
     "run inside one `stepSimulation` call (`numSubSteps`), not 20 Python calls. (3) The "
     "solver stops at residual 1e-4 instead of 1e-7 (`ours-equal-solver` shows the cost of "
-    "matching it). (4) The cube is a maximal-coordinates rigid body, there is no collision "
-    "ground plane (the floor is visual only), and hot-path calls skip `BulletClient`'s "
-    "per-call wrapper and cache state reads between simulator changes."
+    "matching it). (4) The cube is a maximal-coordinates rigid body, and hot-path calls "
+    "skip `BulletClient`'s per-call wrapper and cache state reads between simulator changes."
 )
 
 
