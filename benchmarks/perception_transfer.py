@@ -13,6 +13,11 @@ recipe of ``agents/hyperparams/ppo.yaml``, batched env) with the chosen percepti
 recipe's trunk frozen (modular) vs a CNN trained end to end, equal budget and seeds,
 evaluated on every split with the same episode seeds.
 
+Part 2b, ``--part rad``: the augmentations inside end-to-end PPO (``agents.train
+--augment``, RAD-style: gradient updates see augmented frames, rollouts plain ones):
+end-to-end with the ablation's chosen recipe vs end-to-end without, same budget, seeds
+and episode seeds as part 2; its own results ``perception-rad.{json,md}``.
+
 Part 3, ``--part robot``: the same ablation (every family alone and all of them, the
 ceiling, the same selection rule) on ``robot-push`` camera frames, labels the cube,
 target and end-effector positions; under ``--work``/robot, its own section of the report.
@@ -25,6 +30,7 @@ Every finished run is kept under ``--work`` and skipped when the script runs aga
 
     python -m benchmarks.perception_transfer --part ablation --workers 2
     python -m benchmarks.perception_transfer --part policy
+    python -m benchmarks.perception_transfer --part rad
     python -m benchmarks.perception_transfer --part robot --workers 1
     python -m benchmarks.perception_transfer --part report
 """
@@ -128,6 +134,15 @@ class PolicyBudget:
 
 BUDGET = Budget()
 POLICY = PolicyBudget()
+
+# Part 2b, declared 2026-12-02 before any run of it: the end-to-end CNN of part 2 trained
+# with `agents.train --augment` set to the recipe the driving ablation's rule chose
+# (`agents.perception.training.RECIPE_AUGMENT`, "colour"), against the same CNN without,
+# both run here (POLICY's budget, seeds and 50 episodes per split). Reported: success per
+# split and the probability that augmented beats plain on heldout-visual and on train
+# (stratified-bootstrap 95% CI over runs); the question is whether augmentation lifts
+# heldout-visual success, whatever the answer.
+RAD_GROUPS = ("end-to-end", "end-to-end+augment")
 
 # ---------------------------------------------------------------- declared: robot part
 
@@ -439,7 +454,9 @@ def _by_config(runs: Sequence[dict[str, Any]]) -> dict[str, dict[int, dict[str, 
 # ============================================================================ policy
 
 
-def _policy_run(work: Path, group: str, seed: int, model: str | None) -> Path | None:
+def _policy_run(
+    work: Path, group: str, seed: int, model: str | None, augment: str | None = None
+) -> Path | None:
     """One PPO run through ``agents.train`` (skipped when its report exists)."""
     from agents import train
 
@@ -470,6 +487,8 @@ def _policy_run(work: Path, group: str, seed: int, model: str | None) -> Path | 
     ]
     if model is not None:
         argv += ["--perception", model]
+    if augment is not None:
+        argv += ["--augment", augment]
     start = time.perf_counter()
     code = train.main(argv)
     print(f"ppo {group} seed {seed}: exit {code}, {time.perf_counter() - start:.0f} s", flush=True)
@@ -496,6 +515,16 @@ def run_policy(work: Path, groups: Sequence[str], seeds: Sequence[int] = POLICY.
     for seed in seeds:
         for group in groups:
             _policy_run(work, group, seed, model if group == "modular" else None)
+
+
+def run_rad(work: Path, seeds: Sequence[int] = POLICY.seeds) -> None:
+    """Part 2b's PPO runs not yet done: end-to-end with and without the augmentation."""
+    from agents.perception.training import RECIPE_AUGMENT
+
+    for seed in seeds:
+        for group in RAD_GROUPS:
+            augment = RECIPE_AUGMENT if group.endswith("+augment") else None
+            _policy_run(work, group, seed, None, augment)
 
 
 # ============================================================================ report
@@ -586,13 +615,21 @@ def robot_targets(summary: dict[str, Any], chosen: str) -> dict[str, Any]:
     return {"labels": labels, "met_all": bool(labels) and all(v["met"] for v in labels.values())}
 
 
-def policy_summary(work: Path, reps: int = 2000) -> dict[str, Any] | None:
-    """Per group and split success and normalised score; P(modular > end-to-end)."""
+def policy_summary(
+    work: Path,
+    reps: int = 2000,
+    groups: tuple[str, str] = ("modular", "end-to-end"),
+    key: str = "modular_beats_e2e",
+) -> dict[str, Any] | None:
+    """Per group and split success and normalised score; P(first group > second).
+
+    The probability of improvement is stored as ``p_<key>_<split>`` (heldout-visual, train).
+    """
     from agents.evaluation.aggregate import probability_of_improvement
     from agents.evaluation.report import TransferReport
 
     reports: dict[str, list[Any]] = {}
-    for group in ("modular", "end-to-end"):
+    for group in groups:
         for seed in POLICY.seeds:
             pattern = work / "ppo" / f"{group}-s{seed}" / "driving" / "*" / "eval" / "report.json"
             found = sorted(glob.glob(str(pattern)))
@@ -612,8 +649,8 @@ def policy_summary(work: Path, reps: int = 2000) -> dict[str, Any] | None:
     if len(reports) == 2 and all(len(v) >= 2 for v in reports.values()):
         rng = np.random.default_rng(0)
         for split in ("heldout-visual", "train"):
-            x = np.stack([r.scores(split) for r in reports["modular"]])
-            y = np.stack([r.scores(split) for r in reports["end-to-end"]])
+            x = np.stack([r.scores(split) for r in reports[groups[0]]])
+            y = np.stack([r.scores(split) for r in reports[groups[1]]])
             point = probability_of_improvement(x, y)
             boot = [
                 probability_of_improvement(
@@ -621,7 +658,7 @@ def policy_summary(work: Path, reps: int = 2000) -> dict[str, Any] | None:
                 )
                 for _ in range(reps)
             ]
-            out[f"p_modular_beats_e2e_{split}"] = {
+            out[f"p_{key}_{split}"] = {
                 "point": point,
                 "ci95": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
             }
@@ -802,6 +839,46 @@ def write_report(work: Path, out: Path | None = None) -> Path:
         text = text.rstrip() + "\n\n" + _robot_markdown(payload["robot"])
         frames_grid(robot, results / "perception-transfer-robot-frames.png")
     return report.write("perception-transfer", payload, text.rstrip(), results)
+
+
+def write_rad_report(work: Path, out: Path | None = None) -> Path | None:
+    """Writes part 2b's ``perception-rad.{json,md}``; None before any of its runs finished."""
+    from agents.perception.training import RECIPE_AUGMENT
+    from benchmarks import report
+
+    summary = policy_summary(work, groups=RAD_GROUPS[::-1], key="augment_beats_plain")
+    if summary is None:
+        return None
+    payload = {"augment": RECIPE_AUGMENT, "budget": asdict(POLICY), "summary": summary}
+    lines = [
+        "Issue 19, part 2b (declared in `benchmarks/perception_transfer.py` before it ran): "
+        f"PPO end to end on `birdseye` frames, `agents.train --augment {RECIPE_AUGMENT}` "
+        "(the driving ablation's chosen recipe; RAD-style, augmented gradient updates, plain "
+        f"rollouts) vs no augmentation. Budget `{asdict(POLICY)}`; same episode seeds for "
+        "every run. Command: `python -m benchmarks.perception_transfer --part rad`.",
+        "",
+        "| split | " + " | ".join(f"{g} success (per run)" for g in RAD_GROUPS) + " |",
+        "|---|" + "---|" * len(RAD_GROUPS),
+    ]
+    for split, row in summary["splits"].items():
+        cells = []
+        for group in RAD_GROUPS:
+            runs = row.get(group, {}).get("success_per_run", [])
+            cells.append(
+                f"{np.mean(runs):.2f} ({', '.join(f'{v:.2f}' for v in runs)})" if runs else "—"
+            )
+        lines.append(f"| {split} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for split in ("heldout-visual", "train"):
+        p = summary.get(f"p_augment_beats_plain_{split}")
+        if p:
+            low, high = p["ci95"]
+            lines.append(
+                f"- P(augmented > plain) on {split}: {p['point']:.2f} "
+                f"[{low:.2f}, {high:.2f}] (normalised scores, bootstrap over runs)"
+            )
+    lines.append(f"- Runs: {summary['runs']}")
+    return report.write("perception-rad", payload, "\n".join(lines), out or report.RESULTS)
 
 
 def _mae_tables(s: dict[str, Any], order: Sequence[str], labels: Sequence[str]) -> list[str]:
@@ -1045,10 +1122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part",
-        choices=("ablation", "policy", "robot", "report"),
+        choices=("ablation", "policy", "rad", "robot", "report"),
         required=True,
-        help="ablation: driving perception; policy: modular vs end-to-end PPO; robot: the "
-        "robot-push perception ablation (under WORK/robot); report: the results files",
+        help="ablation: driving perception; policy: modular vs end-to-end PPO; rad: "
+        "end-to-end PPO with vs without --augment; robot: the robot-push perception "
+        "ablation (under WORK/robot); report: the results files",
     )
     parser.add_argument(
         "--work", type=Path, default=Path("runs/perception-transfer"), help="runs folder"
@@ -1078,6 +1156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_robot(args.work, args.workers, args.seeds)
     elif args.part == "policy":
         run_policy(args.work, args.groups, args.seeds or POLICY.seeds)
+    elif args.part == "rad":
+        run_rad(args.work, args.seeds or POLICY.seeds)
+        print(f"wrote {write_rad_report(args.work)}")
     else:
         print(f"wrote {write_report(args.work)}")
     return 0

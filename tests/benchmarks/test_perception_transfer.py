@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import perception_transfer as pt
@@ -167,3 +168,43 @@ def test_robot_targets_pass_a_label_on_either_criterion():
     assert checks["ratio_heldout_over_train"] == pytest.approx(3.0) and not checks["ratio_met"]
     assert checks["gap_closed_vs_ceiling"] == pytest.approx(0.875) and checks["met"]
     assert not pt.robot_targets(summary, "shift")["met_all"]  # 0.9: ratio 9, gap 12.5%
+
+
+def _fake_report(path: Path, success: dict[str, float]) -> None:
+    from agents.evaluation.report import SplitResult, TransferReport
+
+    splits = {}
+    for split, rate in success.items():
+        wins = np.arange(10) < round(10 * rate)
+        splits[split] = SplitResult(
+            split, list(range(10)), [{}] * 10, wins * 10.0, np.full(10, 5), wins,
+            random_returns=np.zeros(10), expert_returns=np.full(10, 10.0),
+        )  # fmt: skip
+    TransferReport("driving", {}, "PPO", 0, splits).save(path)
+
+
+def test_rad_part_runs_both_groups_and_reports_augmented_against_plain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def fake_run(work, group, seed, model, augment=None):
+        calls.append((group, seed, model, augment))
+        better = group.endswith("+augment")
+        folder = work / "ppo" / f"{group}-s{seed}" / "driving" / "ppo-x" / "eval"
+        _fake_report(folder, {"train": 0.9, "heldout-visual": 0.6 if better else 0.2})
+
+    monkeypatch.setattr(pt, "_policy_run", fake_run)
+    pt.run_rad(tmp_path, seeds=(0, 1))
+    assert calls == [
+        ("end-to-end", 0, None, None), ("end-to-end+augment", 0, None, "colour"),
+        ("end-to-end", 1, None, None), ("end-to-end+augment", 1, None, "colour"),
+    ]  # fmt: skip
+    monkeypatch.setattr(pt, "POLICY", pt.PolicyBudget(seeds=(0, 1)))
+    path = pt.write_rad_report(tmp_path, out=tmp_path / "results")
+    text = path.read_text() if path.suffix == ".md" else path.with_suffix(".md").read_text()
+    assert "| heldout-visual | 0.20 (0.20, 0.20) | 0.60 (0.60, 0.60) |" in text
+    data = json.loads((tmp_path / "results" / "perception-rad.json").read_text())
+    # 0.6 x 0.8 wins + half of the 0.6 x 0.2 + 0.4 x 0.8 ties
+    assert data["summary"]["p_augment_beats_plain_heldout-visual"]["point"] == pytest.approx(0.7)
+    assert data["summary"]["p_augment_beats_plain_train"]["point"] == 0.5
