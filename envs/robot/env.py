@@ -56,9 +56,9 @@ class RobotEnv(ScenarioEnv, EzPickle, FramePerception):
     Physics (see :class:`~envs.robot.sim.PhysicsConfig`): timestep 0.002 s, 20 substeps
     per action, so 25 Hz control (panda-gym's settings); constraint solver capped at 50
     iterations and stopped at residual 1e-4; the cube is a maximal-coordinates rigid
-    body; a cube pushed off the table lands on the floor 0.4 m below. Every reset puts the arm back
-    with zero velocity and (push) builds a fresh cube, so a rollout depends only on the
-    seed and the actions, not on earlier episodes.
+    body; a cube pushed off the table lands on the floor 0.4 m below. Every reset puts
+    the arm back with zero velocity and (push) builds a fresh cube, so a rollout depends
+    only on the seed and the actions, not on earlier episodes.
 
     ## Action Space
     ``control="ee"`` (default): ``Box(-1, 1, (3,), float32)``, end-effector displacement
