@@ -45,6 +45,18 @@ def test_builtin_env_trains_with_its_default_algorithm(tmp_path, env_name):
     assert env.action_space.contains(np.asarray(action).astype(env.action_space.dtype))
 
 
+def _train_tiny_birdseye(tmp_path, *flags: str):
+    """A 64-step PPO run on driving's birdseye frames with ``flags``; its run folder."""
+    argv = ["--env", "driving", "--obs-type", "birdseye", *flags]
+    argv += ["--timesteps", "64", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
+    tiny = [*TINY["ppo"], "run.eval_episodes=1", "run.eval_workers=1", "run.n_envs=1"]
+    for item in [*tiny, "run.torch_threads=1", "run.record_video=false"]:
+        argv += ["--set", item]
+    assert train.main(argv) == 0
+    (run_dir,) = (tmp_path / "driving").iterdir()
+    return run_dir
+
+
 def test_perception_trunk_is_the_policy_feature_extractor(tmp_path):
     from agents.perception.model import ModelConfig, PerceptionNet, save_model
 
@@ -57,13 +69,7 @@ def test_perception_trunk_is_the_policy_feature_extractor(tmp_path):
     model_dir = tmp_path / "perception"
     units = env.unwrapped.perception_label_units
     save_model(net, model_dir, {"env": "driving", "label_names": labels, "label_units": units})
-    argv = ["--env", "driving", "--obs-type", "birdseye", "--perception", str(model_dir)]
-    argv += ["--timesteps", "64", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
-    tiny = [*TINY["ppo"], "run.eval_episodes=1", "run.eval_workers=1", "run.n_envs=1"]
-    for item in [*tiny, "run.torch_threads=1", "run.record_video=false"]:
-        argv += ["--set", item]
-    assert train.main(argv) == 0
-    (run_dir,) = (tmp_path / "driving").iterdir()
+    run_dir = _train_tiny_birdseye(tmp_path, "--perception", str(model_dir))
     policy = runs.load_policy(run_dir).model.policy
     assert type(policy.features_extractor).__name__ == "PerceptionExtractor"
     assert runs.load_run(run_dir).config["perception"] == {
@@ -79,13 +85,7 @@ def test_perception_needs_image_observations(tmp_path, capsys):
 
 
 def test_augment_trains_an_augmented_end_to_end_cnn(tmp_path):
-    argv = ["--env", "driving", "--obs-type", "birdseye", "--augment", "colour,shift"]
-    argv += ["--timesteps", "64", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
-    tiny = [*TINY["ppo"], "run.eval_episodes=1", "run.eval_workers=1", "run.n_envs=1"]
-    for item in [*tiny, "run.torch_threads=1", "run.record_video=false"]:
-        argv += ["--set", item]
-    assert train.main(argv) == 0
-    (run_dir,) = (tmp_path / "driving").iterdir()
+    run_dir = _train_tiny_birdseye(tmp_path, "--augment", "colour,shift")
     extractor = runs.load_policy(run_dir).model.policy.features_extractor
     assert type(extractor).__name__ == "AugmentedCNN"
     assert set(extractor.augmenter.families) == {"colour", "shift"}
