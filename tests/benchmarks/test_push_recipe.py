@@ -34,7 +34,7 @@ def test_report_shows_curves_and_judges_finished_runs(tmp_path: Path) -> None:
     row = "| `sac-0` | sac | 0 | none (train split) | — of 600,000 | 0.82 (50 ep) | passed |"
     assert row in text
     assert "| 0.78 (50 ep) | missed |" in text and "| — | running |" in text
-    assert "- `sac-2` (none (train split)): 25k: 0.00, 50k: 0.90" in text
+    assert "- `sac-2` (none (train split)) (10 ep each): 25k: 0.00, 50k: 0.90" in text
     data = json.loads((out / "robot-push-recipe.json").read_text())
     assert [r["passes"] for r in data["runs"]] == [True, False, None]
 
