@@ -737,6 +737,54 @@ def env_splits(env: str, env_kwargs: Mapping[str, Any] | None = None) -> list[st
         made.close()
 
 
+def evaluation_configs(
+    env: str | None,
+    model_meta: Mapping[str, Any],
+    model_dir: str | os.PathLike,
+    *,
+    splits: Sequence[str] | None,
+    frames: int,
+    seed: int,
+    workers: int,
+    env_kwargs: Mapping[str, Any] | None,
+) -> list[CollectConfig]:
+    """One fresh-data :class:`CollectConfig` per split to evaluate a perception model on.
+
+    Args:
+        env: Env short name; ``None`` takes the model's.
+        model_meta: The model's ``model.json`` contents.
+        model_dir: The model folder, for error messages.
+        splits: Splits to evaluate (``None``: all of the env's).
+        frames: Frames (or utterances) per split.
+        seed: Collection seed, the same for every split.
+        workers: Collection worker processes.
+        env_kwargs: Extra ``envs.make`` kwargs.
+
+    Raises:
+        ValueError: No env known, or a split the env does not have.
+    """
+    env = env or model_meta.get("env")
+    if not env:
+        raise ValueError(f"{model_dir}: model.json names no env; pass --env")
+    all_splits = env_splits(env, env_kwargs)
+    chosen = list(splits) if splits else all_splits
+    unknown = [s for s in chosen if s not in all_splits]
+    if unknown:
+        raise ValueError(f"unknown splits {unknown} for env {env!r}; valid: {all_splits}")
+    return [
+        CollectConfig(
+            env=env,
+            split=split,
+            frames=frames,
+            seed=seed,
+            workers=workers,
+            shard_size=max(1, -(-frames // workers)),
+            env_kwargs=dict(env_kwargs or {}),
+        )
+        for split in chosen
+    ]
+
+
 def _check_split(env: str, split: str, env_kwargs: Mapping[str, Any]) -> None:
     valid = env_splits(env, env_kwargs)
     if split not in valid:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.perception.data import CollectConfig, env_splits, render_in_memory
+from agents.perception.data import evaluation_configs, render_in_memory
 from agents.perception.model import load_model
 from agents.perception.training import label_metrics, resolve_device
 
@@ -53,25 +53,19 @@ def evaluate(
         ValueError: Bad model folder, env, split or labels that differ from the model's.
     """
     net, meta = load_model(model_dir, device=resolve_device(device))
-    env = env or meta.get("env")
-    if not env:
-        raise ValueError(f"{model_dir}: model.json names no env; pass --env")
-    all_splits = env_splits(env, env_kwargs)
-    chosen = list(splits) if splits else all_splits
-    unknown = [s for s in chosen if s not in all_splits]
-    if unknown:
-        raise ValueError(f"unknown splits {unknown} for env {env!r}; valid: {all_splits}")
     results: dict[str, Any] = {}
-    for split in chosen:
-        cfg = CollectConfig(
-            env=env,
-            split=split,
-            frames=frames,
-            seed=seed,
-            workers=workers,
-            shard_size=max(1, -(-frames // workers)),
-            env_kwargs=dict(env_kwargs or {}),
-        )
+    configs = evaluation_configs(
+        env,
+        meta,
+        model_dir,
+        splits=splits,
+        frames=frames,
+        seed=seed,
+        workers=workers,
+        env_kwargs=env_kwargs,
+    )
+    env = configs[0].env
+    for cfg in configs:
         data = render_in_memory(cfg, progress=progress)
         if data.label_names != list(meta["label_names"]):
             raise ValueError(
@@ -85,7 +79,7 @@ def evaluate(
                 f"env {env!r} renders frames of shape {got} but the model takes {expected} (CHW)"
             )
         pred = net.predict_labels(data.frames)
-        results[split] = label_metrics(pred, data.labels, data.label_names)
+        results[cfg.split] = label_metrics(pred, data.labels, data.label_names)
     return {
         "env": env,
         "model": str(model_dir),

@@ -734,31 +734,25 @@ def evaluate_text(
     Returns:
         ``{"env", "model", "frames", "seed", "kind": "text", "splits": {split: metrics}}``.
     """
-    from agents.perception.data import env_splits
+    from agents.perception.data import evaluation_configs
 
     nlu = load_nlu(model_dir, device=str(_resolve_device(device)))
     meta = json.loads((Path(model_dir) / MODEL_FILE).read_text())
-    env = env or meta.get("env")
-    if not env:
-        raise ValueError(f"{model_dir}: model.json names no env; pass --env")
-    all_splits = env_splits(env, env_kwargs)
-    chosen = list(splits) if splits else all_splits
-    unknown = [s for s in chosen if s not in all_splits]
-    if unknown:
-        raise ValueError(f"unknown splits {unknown} for env {env!r}; valid: {all_splits}")
     results: dict[str, Any] = {}
-    for split in chosen:
-        cfg = CollectConfig(
-            env=env,
-            split=split,
-            frames=utterances,
-            seed=seed,
-            workers=workers,
-            shard_size=max(1, -(-utterances // workers)),
-            env_kwargs=dict(env_kwargs or {}),
-        )
+    configs = evaluation_configs(
+        env,
+        meta,
+        model_dir,
+        splits=splits,
+        frames=utterances,
+        seed=seed,
+        workers=workers,
+        env_kwargs=env_kwargs,
+    )
+    env = configs[0].env
+    for cfg in configs:
         data = render_text_dataset(cfg, progress=progress)
-        results[split] = nlu_metrics(predict_semantics(nlu, data.texts), data.semantics)
+        results[cfg.split] = nlu_metrics(predict_semantics(nlu, data.texts), data.semantics)
     return {
         "env": env,
         "model": str(model_dir),

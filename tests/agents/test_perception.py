@@ -14,7 +14,13 @@ from gymnasium import spaces
 
 import envs
 from agents.perception import cli
-from agents.perception.data import CollectConfig, collect, load_dataset, render_frames
+from agents.perception.data import (
+    CollectConfig,
+    collect,
+    evaluation_configs,
+    load_dataset,
+    render_frames,
+)
 from agents.perception.model import (
     ModelConfig,
     PerceptionExtractor,
@@ -176,6 +182,35 @@ def test_collect_never_overwrites_silently(tmp_path):
     (tmp_path / "other").mkdir()
     with pytest.raises(FileExistsError, match="not a perception dataset"):
         collect(_cfg(frames=5), tmp_path / "other", overwrite=True, progress=False)
+
+
+def test_evaluation_configs_take_the_models_env_and_check_splits():
+    configs = evaluation_configs(
+        None,
+        {"env": "perception-dot"},
+        "m",
+        splits=None,
+        frames=10,
+        seed=7,
+        workers=3,
+        env_kwargs=None,
+    )
+    assert [c.env for c in configs] == ["perception-dot"] * len(configs)
+    assert configs[0].split == "train" and "heldout-visual" in [c.split for c in configs]
+    assert {(c.frames, c.seed, c.shard_size) for c in configs} == {(10, 7, 4)}
+    with pytest.raises(ValueError, match=r"unknown splits \['heldout-x'\].*valid: \['train'"):
+        evaluation_configs(
+            "perception-dot",
+            {},
+            "m",
+            splits=["train", "heldout-x"],
+            frames=5,
+            seed=0,
+            workers=1,
+            env_kwargs=None,
+        )
+    with pytest.raises(ValueError, match="m: model.json names no env; pass --env"):
+        evaluation_configs(None, {}, "m", splits=None, frames=5, seed=0, workers=1, env_kwargs=None)
 
 
 def test_collect_rejects_bad_env_and_split(tmp_path):
