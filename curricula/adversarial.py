@@ -35,7 +35,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from curricula.base import CurriculumScheduler, check_fraction, check_positive_int
+from curricula.base import (
+    CurriculumScheduler,
+    check_fraction,
+    check_positive_int,
+    scenario_key,
+)
 from envs.scenarios import (
     Categorical,
     Choice,
@@ -244,10 +248,6 @@ def _count(study: Any) -> int:
     return len(study.get_trials(deepcopy=False))
 
 
-def _key(scenario: Mapping[str, Any]) -> str:
-    return json.dumps(scenario, sort_keys=True)
-
-
 class AdversarialScheduler(CurriculumScheduler):
     """Uniform train practice mixed with search-proposed failures (see the module doc)."""
 
@@ -291,7 +291,7 @@ class AdversarialScheduler(CurriculumScheduler):
         study = self._get_study()
         trial = study.ask(self.search.distributions)
         scenario = self.search.scenario(trial.params)
-        self.pending[_key(scenario)] = trial.number
+        self.pending[scenario_key(scenario)] = trial.number
         self.proposals += 1
         return Levels(self.space, [scenario])
 
@@ -304,7 +304,7 @@ class AdversarialScheduler(CurriculumScheduler):
         worker: int | None,
         version: int | None,
     ) -> None:
-        number = self.pending.pop(_key(scenario), None)
+        number = self.pending.pop(scenario_key(scenario), None)
         if number is None:  # a uniform episode: it sets the reference return
             if self.reference is None:
                 self.reference = episode_return

@@ -55,6 +55,11 @@ def config_to_plain(config: Any) -> Any:
     return config
 
 
+def scenario_key(scenario: Mapping[str, Any]) -> str:
+    """A hashable, order-independent key of one concrete scenario (its sorted JSON)."""
+    return json.dumps(scenario, sort_keys=True)
+
+
 def check_fraction(owner: str, name: str, value: float, *, open_low: bool = False) -> None:
     """Raises ValueError unless ``value`` is a number in [0, 1] (or (0, 1])."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -27,14 +27,18 @@ stored level when its score is higher.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from curricula.base import CurriculumScheduler, check_fraction, check_positive_int
+from curricula.base import (
+    CurriculumScheduler,
+    check_fraction,
+    check_positive_int,
+    scenario_key,
+)
 from envs.scenarios import Distribution, Levels
 
 __all__ = ["PLRConfig", "PLRScheduler"]
@@ -78,10 +82,6 @@ class PLRConfig:
         if self.score not in SCORES:
             raise ValueError(f"plr.score must be one of {list(SCORES)}, got {self.score!r}")
         check_fraction("plr", "score_rate", self.score_rate, open_low=True)
-
-
-def _key(scenario: Mapping[str, Any]) -> str:
-    return json.dumps(scenario, sort_keys=True)
 
 
 class PLRScheduler(CurriculumScheduler):
@@ -145,7 +145,7 @@ class PLRScheduler(CurriculumScheduler):
         worker: int | None,
         version: int | None,
     ) -> None:
-        i = self._index.get(_key(scenario))
+        i = self._index.get(scenario_key(scenario))
         if i is not None and self._level_returns[i][1] > 0:
             baseline = self._level_returns[i][0] / self._level_returns[i][1]
         elif self.episodes > 1:
@@ -162,7 +162,7 @@ class PLRScheduler(CurriculumScheduler):
     def observe_score(self, scenario: Mapping[str, Any], score: float) -> int | None:
         """Records a score for a level; returns its buffer index (``None`` if not kept)."""
         scenario = self.space.validate(scenario)
-        key = _key(scenario)
+        key = scenario_key(scenario)
         score = float(score)
         i = self._index.get(key)
         if i is not None:
@@ -180,7 +180,7 @@ class PLRScheduler(CurriculumScheduler):
             i = int(np.argmin(self.scores))
             if score <= self.scores[i]:
                 return None
-            del self._index[_key(self.levels[i])]
+            del self._index[scenario_key(self.levels[i])]
             self.levels[i] = scenario
             self.scores[i] = score
             self.last_drawn[i] = self.draws
@@ -216,7 +216,7 @@ class PLRScheduler(CurriculumScheduler):
         self._level_returns = [[float(s), int(n)] for s, n in state["level_returns"]]
         if not len(self.levels) == len(self.scores) == len(self.last_drawn):
             raise ValueError("saved plr state has levels, scores and draws of different lengths")
-        self._index = {_key(s): i for i, s in enumerate(self.levels)}
+        self._index = {scenario_key(s): i for i, s in enumerate(self.levels)}
         self.draws = int(state["draws"])
         self.replays = int(state["replays"])
         self._return_sum = float(state["return_sum"])
