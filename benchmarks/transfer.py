@@ -44,7 +44,10 @@ algorithm and recipe (``agents/hyperparams``) plus the overrides listed here:
   HER, 2x256, half an update per env step, replay buffer checkpointed for resuming),
   600k steps per run, passed as ``--set`` overrides (:data:`PUSH_RECIPE`). Whether that
   recipe reaches the issue's 0.8 train success is what the ``uniform`` runs show; the
-  pilot's own run (seed 0, no curriculum) is reported separately.
+  pilot's own run (seed 0, no curriculum) is reported separately. The first robot-push runs
+  (started 2026-12-02 04:07 from an older checkout whose robot floor had no collision, so a
+  cube pushed off the table fell forever) were discarded at 150-175k steps, unevaluated; the
+  study's robot-push runs restarted at 06:03 from main (commit cd6d382), same plan.
 
 **Evaluation**: every run is one ``agents.train`` call executed by the Ray sweep runner
 (``agents.sweep.run_sweep``), then evaluated by the transfer evaluator (the one behind
