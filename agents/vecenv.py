@@ -86,20 +86,17 @@ def split_infos(
         if key.startswith("_") and key[1:] in info:
             continue  # a mask
         mask = info.get(f"_{key}")
+        rows: Sequence[Any]  # one per picked world, in ``picked`` order
         if isinstance(value, Mapping):
-            nested = split_infos(value, num_envs, picked)
-            rows: Any = nested if worlds is None else dict(zip(picked, nested, strict=True))
+            rows = split_infos(value, num_envs, worlds)
         elif mask is None and np.shape(value)[:1] != (num_envs,):
-            rows = [value] * num_envs
+            rows = [value] * len(picked)
         else:
-            rows = _rows(value)
-        if worlds is None and (mask is None or mask.all()):
-            for world, row in zip(out, rows, strict=True):
+            rows = _rows(value if worlds is None else np.asarray(value)[picked])
+        keep = None if mask is None or mask.all() else mask.tolist()
+        for world, i, row in zip(out, picked, rows, strict=True):
+            if keep is None or keep[i]:
                 world[key] = row
-        else:
-            for world, i in zip(out, picked, strict=True):
-                if mask is None or mask[i]:
-                    world[key] = rows[i]
     return out
 
 
