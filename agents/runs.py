@@ -271,6 +271,27 @@ def clean_orphans(run_dir: Path) -> list[Path]:
     return removed
 
 
+def restore_evaluations(callback: Any, run_dir: Path, until_step: int) -> int:
+    """Gives a fresh SB3 ``EvalCallback`` the periodic evaluations a resumed run already made.
+
+    SB3's callback starts empty and rewrites ``eval/evaluations.npz`` at its first
+    evaluation, which would erase the learning curve before the checkpoint. Evaluations
+    after ``until_step`` are dropped (the resumed run redoes them). Returns how many were
+    restored.
+    """
+    path = Path(run_dir) / "eval" / "evaluations.npz"
+    if not path.is_file():
+        return 0
+    with np.load(path) as data:
+        keep = np.asarray(data["timesteps"]) <= until_step
+        callback.evaluations_timesteps = np.asarray(data["timesteps"])[keep].tolist()
+        callback.evaluations_results = np.asarray(data["results"])[keep].tolist()
+        callback.evaluations_length = np.asarray(data["ep_lengths"])[keep].tolist()
+        if "successes" in data:
+            callback.evaluations_successes = np.asarray(data["successes"])[keep].tolist()
+    return int(keep.sum())
+
+
 def truncate_monitors(run_dir: Path, until: float) -> int:
     """Drops monitor rows of episodes that ended after ``until`` (a checkpoint's time).
 

@@ -282,7 +282,10 @@ def _train_locked(plan: Plan, run_dir: Path, *, progress: bool, argv: list[str] 
 
         callbacks.append(curricula.CurriculumCallback(scheduler))
     if config.run.eval_freq > 0:
-        callbacks.append(_eval_callback(config, run_dir, keywords, spaces_of[0]))
+        evaluation = _eval_callback(config, run_dir, keywords, spaces_of[0])
+        if plan.resume is not None:
+            runs.restore_evaluations(evaluation, run_dir, plan.resume.timesteps)
+        callbacks.append(evaluation)
 
     remaining = config.timesteps - model.num_timesteps
     with catch_signals(flag):

@@ -225,6 +225,19 @@ def test_resume_reports_its_step_cleans_orphans_and_counts_steps_once(run_dir, c
     assert steps <= 64  # episodes after step 32 of the first session were dropped
 
 
+def test_resume_keeps_the_periodic_evaluations_before_its_checkpoint(tmp_path):
+    assert train.main([*ARGS, "--set", "run.eval_freq=16", "--out", str(tmp_path)]) == 0
+    (run_dir,) = (tmp_path / "point").iterdir()
+    evaluations = run_dir / "eval" / "evaluations.npz"
+    assert np.load(evaluations)["timesteps"].tolist() == [16, 32, 48, 64]
+    shutil.rmtree(runs.latest_checkpoint(run_dir).path)  # resume from step 32
+    (run_dir / "model.zip").unlink()
+    assert train.main(["--resume", str(run_dir), "--timesteps", "96", "--no-progress"]) == 0
+    with np.load(evaluations) as data:
+        assert data["timesteps"].tolist() == [16, 32, 48, 64, 80, 96]
+        assert data["results"].shape == (6, 1) and data["ep_lengths"].shape == (6, 1)
+
+
 def test_replay_buffers_are_saved_as_data_and_restored(tmp_path):
     args = [*BASE, "--algo", "sac", "--set", "run.save_replay_buffer=true"]
     args += ["--set", "algo.learning_starts=16", "--set", "algo.batch_size=16"]
