@@ -4,11 +4,15 @@ Reads ``agents.train`` run folders of robot-push (the pilot of
 ``benchmarks/hyperparams/robot-push-pilot.yaml`` and the transfer study's runs) while
 they train or after: per run, the periodic evaluation on ``train`` (``eval/evaluations.npz``,
 success over its episodes at each evaluation step), the newest checkpoint, and the final
-transfer report's train success when the run finished. The bar, declared with the pilot
-recipe before it ran: train success >= 0.8 at or before 600k steps, per seed (the final
-50-episode evaluation decides; periodic points, 10 episodes in the pilot and 1 in the
-study's runs, only show the trend).
+transfer report's train success each time the run finished (a run extended with
+``agents.train --resume RUN --timesteps N`` finishes again at N). The bar, declared with the
+pilot recipe before it ran: train success >= 0.8 at or before 600k steps, per seed (the
+final 50-episode evaluation decides; periodic points, 10 episodes in the pilot and 1 in
+the study's runs, only show the trend); the pilot's declared contingency extends it to 800k
+and then 1M steps.
 Writes ``benchmarks/results/robot-push-recipe.{json,md}``; commit it as runs progress.
+Points and final evaluations already in that file are kept for the same run folder, so the
+file accumulates a run's history across resumes and extensions.
 
     python -m benchmarks.push_recipe runs/push-pilot/robot-push/*
     python -m benchmarks.push_recipe RUN_DIR [RUN_DIR ...] --out /tmp/results
@@ -30,6 +34,7 @@ from benchmarks import report
 
 BAR_SUCCESS = 0.8
 BAR_STEPS = 600_000
+CONTINGENCY_STEPS = (800_000, 1_000_000)  # the pilot's declared extension
 
 
 def read_run(run_dir: Path) -> dict[str, Any]:
@@ -49,13 +54,17 @@ def read_run(run_dir: Path) -> dict[str, Any]:
                     for t, s in zip(data["timesteps"], data["successes"], strict=True)
                 ]
     checkpoint = latest_checkpoint(run_dir)
-    final = None
+    finals = []
     report_json = run_dir / "eval" / "report.json"
-    if report_json.is_file():
+    # The final report belongs to the newest checkpoint unless the run was extended since.
+    if report_json.is_file() and (
+        checkpoint is None or report_json.stat().st_mtime >= checkpoint.saved_at()
+    ):
         train = json.loads(report_json.read_text())["splits"].get("train")
         if train:
             wins = [bool(w) for w in train["successes"]]
-            final = {"episodes": len(wins), "success": sum(wins) / len(wins)}
+            steps = config["timesteps"] if checkpoint is None else checkpoint.timesteps
+            finals.append({"steps": steps, "episodes": len(wins), "success": sum(wins) / len(wins)})
     return {
         "run": str(run_dir),
         "algo": config["algo"],
@@ -64,9 +73,57 @@ def read_run(run_dir: Path) -> dict[str, Any]:
         "timesteps": config["timesteps"],
         "checkpoint_steps": None if checkpoint is None else checkpoint.timesteps,
         "curve": curve,
-        "final_train": final,
-        "passes": None if final is None else final["success"] >= BAR_SUCCESS,
+        "training_curve": training_curve(run_dir),
+        "finals": finals,
     }
+
+
+def training_curve(run_dir: Path, bucket: int = 25_000) -> list[list[float]]:
+    """Success of the training episodes (stochastic policy) per ``bucket`` env steps.
+
+    From the run's ``monitor/*.monitor.csv`` files (one per session, in order): hundreds of
+    episodes per point, so it shows the trend that the small periodic evaluations cannot.
+    Rows: ``[steps at the bucket's end, success rate, episodes]``; the last bucket may be
+    partial.
+    """
+    files = sorted(
+        (run_dir / "monitor").glob("*.monitor.csv"),
+        key=lambda f: json.loads(f.read_text().split("\n", 1)[0][1:])["t_start"],
+    )
+    steps, buckets = 0, {}
+    for path in files:
+        lines = path.read_text().splitlines()
+        columns = lines[1].split(",")
+        length, success = columns.index("l"), columns.index("is_success")
+        for line in lines[2:]:
+            row = line.split(",")
+            steps += int(row[length])
+            buckets.setdefault((steps - 1) // bucket, []).append(row[success] == "True")
+    return [
+        [min((b + 1) * bucket, steps), sum(wins) / len(wins), len(wins)]
+        for b, wins in sorted(buckets.items())
+    ]
+
+
+def merge_earlier(run: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
+    """``run`` with the curve points and final evaluations of an earlier read it lacks."""
+    curve = {int(t): [t, s, n] for t, s, n in earlier.get("curve", [])}
+    curve.update({int(t): [t, s, n] for t, s, n in run["curve"]})
+    finals = {int(f["steps"]): f for f in earlier.get("finals", [])}
+    finals.update({int(f["steps"]): f for f in run["finals"]})
+    return {
+        **run,
+        "curve": [curve[t] for t in sorted(curve)],
+        "finals": [finals[t] for t in sorted(finals)],
+    }
+
+
+def verdict(finals: Sequence[dict[str, Any]]) -> str:
+    """``passed at N`` (the first final evaluation at the bar), ``missed at N`` or ``running``."""
+    for final in finals:
+        if final["success"] >= BAR_SUCCESS:
+            return f"passed at {final['steps']:,}"
+    return f"missed at {finals[-1]['steps']:,}" if finals else "running"
 
 
 def markdown(runs: Sequence[dict[str, Any]]) -> str:
@@ -74,20 +131,27 @@ def markdown(runs: Sequence[dict[str, Any]]) -> str:
     lines = [
         f"Bar (declared with the recipe, before it ran): train success >= {BAR_SUCCESS} at or "
         f"before {BAR_STEPS:,} steps per seed, from the final 50-episode evaluation; the "
-        "periodic points (their episode count in brackets) show the trend only.",
+        "pilot's contingency (declared before its 600k evaluation) extends the same run to "
+        f"{' and then '.join(f'{n:,}' for n in CONTINGENCY_STEPS)} steps. The periodic points "
+        "(their episode count in brackets) show the trend only.",
         "",
         "| run | algo | seed | curriculum | steps (checkpoint) | final train success | bar |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in runs:
-        final = r["final_train"]
-        done = "—" if final is None else f"{final['success']:.2f} ({final['episodes']} ep)"
-        verdict = {None: "running", True: "passed", False: "missed"}[r["passes"]]
+        finals = "; ".join(
+            f"{f['success']:.2f} at {f['steps'] // 1000}k ({f['episodes']} ep)" for f in r["finals"]
+        )
         steps = r["checkpoint_steps"]
         lines.append(
             f"| `{Path(r['run']).name}` | {r['algo']} | {r['seed']} | {r['curriculum']} | "
-            f"{'—' if steps is None else f'{steps:,}'} of {r['timesteps']:,} | {done} | {verdict} |"
+            f"{'—' if steps is None else f'{steps:,}'} of {r['timesteps']:,} | {finals or '—'} | "
+            f"{verdict(r['finals'])} |"
         )
+    lines += ["", "Training episodes' success (stochastic policy) per 25k steps:", ""]
+    for r in runs:
+        points = ", ".join(f"{t // 1000}k: {s:.2f}" for t, s, _ in r["training_curve"])
+        lines.append(f"- `{Path(r['run']).name}` ({r['curriculum']}): {points or 'none yet'}")
     lines += ["", "Periodic train success (steps: success, with its episodes per point):", ""]
     for r in runs:
         points = ", ".join(f"{t // 1000}k: {s:.2f}" for t, s, _ in r["curve"]) or "none yet"
@@ -108,7 +172,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = [read_run(run_dir) for run_dir in args.runs]
     except ValueError as err:
         raise UsageError(str(err)) from None
-    data = {"bar": {"success": BAR_SUCCESS, "steps": BAR_STEPS}, "runs": runs}
+    previous = (args.out or report.RESULTS) / "robot-push-recipe.json"
+    if previous.is_file():
+        earlier = {r["run"]: r for r in json.loads(previous.read_text()).get("runs", [])}
+        runs = [merge_earlier(r, earlier.get(r["run"], {})) for r in runs]
+    for r in runs:
+        r["verdict"] = verdict(r["finals"])
+    bar = {"success": BAR_SUCCESS, "steps": BAR_STEPS, "contingency_steps": CONTINGENCY_STEPS}
+    data = {"bar": bar, "runs": runs}
     path = report.write("robot-push-recipe", data, markdown(runs), args.out)
     print(f"wrote {path}")
     return 0
