@@ -150,7 +150,7 @@ def markdown(runs: Sequence[dict[str, Any]]) -> str:
         )
     lines += ["", "Training episodes' success (stochastic policy) per 25k steps:", ""]
     for r in runs:
-        points = ", ".join(f"{t // 1000}k: {s:.2f}" for t, s, _ in r["training_curve"])
+        points = ", ".join(f"{round(t / 1000, 1):g}k: {s:.2f}" for t, s, _ in r["training_curve"])
         lines.append(f"- `{Path(r['run']).name}` ({r['curriculum']}): {points or 'none yet'}")
     lines += ["", "Periodic train success (steps: success, with its episodes per point):", ""]
     for r in runs:
