@@ -937,6 +937,7 @@ def run_env(
     sweeps_dir: Path,
     progress: bool,
     after_sweep: Any = None,
+    extend: bool = False,
 ) -> None:
     """Runs (or resumes) every sweep of one env, in seed-block order.
 
@@ -947,6 +948,8 @@ def run_env(
         sweeps_dir: Root of the sweep folders.
         progress: Show the sweep runner's progress.
         after_sweep: Called with no arguments after each sweep (rewrites the results).
+        extend: Existing sweeps may be continued to a larger budget of the plan
+            (``agents.sweep``'s ``--extend``).
 
     Raises:
         KeyboardInterrupt: A sweep was interrupted (finished runs are kept).
@@ -956,8 +959,13 @@ def run_env(
     methods, _ = available_methods(env, names)
     for sweep in sweep_plans(plan, env, methods):
         out = sweep.folder(sweeps_dir)
+        resume = (out / STATE).exists()
         result = run_sweep(
-            sweep_config(plan, sweep), out, resume=(out / STATE).exists(), progress=progress
+            sweep_config(plan, sweep),
+            out,
+            resume=resume,
+            extend=extend and resume,
+            progress=progress,
         )
         if after_sweep is not None:
             after_sweep()
@@ -965,8 +973,13 @@ def run_env(
             raise KeyboardInterrupt(f"interrupted: run the same command again to resume {out}")
 
 
-def check_sweeps(plan: Plan, names: Iterable[str] | None, sweeps_dir: Path) -> None:
+def check_sweeps(
+    plan: Plan, names: Iterable[str] | None, sweeps_dir: Path, *, extend: bool = False
+) -> None:
     """Checks, before anything runs, that every existing sweep folder matches the plan.
+
+    With ``extend``, a folder whose budget is smaller than the plan's (and that differs in
+    nothing else) matches too: its runs will be continued to the plan's budget.
 
     Raises:
         ValueError: A folder was started with another config (other methods, seeds,
@@ -983,13 +996,20 @@ def check_sweeps(plan: Plan, names: Iterable[str] | None, sweeps_dir: Path) -> N
             if not (folder / CONFIG).is_file():
                 continue
             try:
-                saved = load_config(folder / CONFIG).to_dict()
+                saved = load_config(folder / CONFIG)
             except SweepConfigError as err:
                 raise ValueError(str(err)) from None
-            if saved != sweep_config(plan, sweep).to_dict():
+            wanted = sweep_config(plan, sweep)
+            if extend:
+                try:
+                    wanted.extension_of(saved)
+                except SweepConfigError as err:
+                    raise ValueError(f"{folder} cannot be extended: {err}") from None
+            elif saved.to_dict() != wanted.to_dict():
                 raise ValueError(
                     f"{folder} was started with another plan (methods, seeds, budget or "
-                    f"episodes differ; see {folder / CONFIG}); use another --sweeps-dir"
+                    f"episodes differ; see {folder / CONFIG}); use another --sweeps-dir, or "
+                    "--extend if only the budget grew"
                 )
 
 
@@ -1000,8 +1020,12 @@ def run(
     out: Path | None,
     num_cpus: int | None,
     progress: bool,
+    extend: bool = False,
 ) -> dict[str, Any]:
-    """Runs the plan's envs on one local Ray, rewriting the results after every sweep."""
+    """Runs the plan's envs on one local Ray, rewriting the results after every sweep.
+
+    ``extend`` continues existing sweeps to a larger budget of the plan (:func:`run_env`).
+    """
     from agents.sweep import _import_ray
 
     ray = _import_ray()
@@ -1050,7 +1074,7 @@ def run(
     try:
         for env in plan.envs:
             if _env_known(env.env):
-                run_env(plan, env, names, sweeps_dir, progress, after_sweep)
+                run_env(plan, env, names, sweeps_dir, progress, after_sweep, extend)
     finally:
         if started:
             ray.shutdown()
@@ -1281,6 +1305,12 @@ def build_parser() -> argparse.ArgumentParser:
         "as pretrained:ENV (agents/pretrained_agents)",
     )
     parser.add_argument(
+        "--extend",
+        action="store_true",
+        help="continue existing sweeps whose budget is below the plan's to the plan's budget "
+        "(every run resumes its final checkpoint; agents.sweep --extend)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="run nothing: write the results from the sweep folders as they stand",
@@ -1361,10 +1391,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"shipped {line}")
         return 0
     try:
-        check_sweeps(plan, args.methods, sweeps_dir)
+        check_sweeps(plan, args.methods, sweeps_dir, extend=args.extend)
     except ValueError as err:
         parser.error(str(err))
-    run(plan, args.methods, sweeps_dir, args.out, args.num_cpus, progress)
+    run(plan, args.methods, sweeps_dir, args.out, args.num_cpus, progress, args.extend)
     return 0
 
 

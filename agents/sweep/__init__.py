@@ -9,6 +9,7 @@ CIs, probability of improvement between groups)::
     python -m agents.sweep examples/sweeps/point-curricula.yaml            # local Ray
     python -m agents.sweep CONFIG.yaml --address auto                      # join a cluster
     python -m agents.sweep --resume runs/sweeps/point-curricula-20261128-120000
+    python -m agents.sweep BIGGER.yaml --resume DIR --extend            # raise the budget
 
 The sweep folder::
 
@@ -16,11 +17,14 @@ The sweep folder::
     <out>/state.json       each run's status, attempts and errors (atomic writes)
     <out>/runs/<run_id>/attempt-<k>/<env>/<algo>-<seed>-<stamp>/   run folders + train.log
     <out>/results/<run_id>.json   one per finished run, written as it finishes
+    <out>/results/<run_id>@t<N>.json   its result at an earlier budget N (after --extend)
     <out>/report.md, report.json  runs table, failures and the grouped report
     <out>/grouped/<env>/   the evaluator's grouped report (tables, PNGs)
 
 A failed or killed run is retried up to ``retries`` times (a retry continues the killed
-attempt's latest checkpoint); ``--resume`` skips finished runs. Each run gets a fresh
+attempt's latest checkpoint); ``--resume`` skips finished runs. ``--extend`` continues
+a sweep with a larger ``timesteps`` (nothing else may change): every run resumes its final
+checkpoint to the new budget and is evaluated again. Each run gets a fresh
 Ray worker process and trains on the device its task declared. Without ``--address`` a
 local Ray starts here (``--num-cpus`` caps it); with it, the sweep joins that cluster
 unchanged (nodes need practicegym installed and ``--out`` on a shared filesystem). Ray

@@ -1,4 +1,4 @@
-"""The command line: ``python -m agents.sweep CONFIG.yaml`` or ``--resume DIR``."""
+"""The command line: ``python -m agents.sweep CONFIG.yaml`` or ``--resume DIR [--extend]``."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.config is None and args.resume is None:
             raise SweepConfigError("give a sweep CONFIG.yaml (or --resume DIR)")
+        if args.extend and (args.resume is None or args.config is None):
+            raise SweepConfigError(
+                "--extend needs --resume DIR and the new CONFIG.yaml (its larger 'timesteps')"
+            )
         config = load_config(args.config) if args.config is not None else None
         if args.resume is not None:
             out_dir = args.resume
@@ -52,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             num_cpus=args.num_cpus,
             retries=args.retries,
             resume=args.resume is not None,
+            extend=args.extend,
             progress=not args.no_progress,
         )
     except (SweepConfigError, RayMissingError) as err:
@@ -109,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="continue the sweep in DIR; finished runs are not redone",
+    )
+    parser.add_argument(
+        "--extend",
+        action="store_true",
+        help="with --resume DIR and CONFIG.yaml: CONFIG raises the sweep's 'timesteps' "
+        "(nothing else may differ); every run continues to the new budget from its final "
+        "checkpoint and is evaluated again (earlier results kept as results/<run>@t<old>.json)",
     )
     parser.add_argument(
         "--retries",

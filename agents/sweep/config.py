@@ -280,6 +280,35 @@ class SweepConfig:
             "evaluation": self.evaluation.to_dict(),
         }
 
+    def extension_of(self, saved: SweepConfig) -> tuple[int, int] | None:
+        """``(old, new)`` budget if this config is ``saved`` with only a larger budget.
+
+        That is what ``--extend`` accepts: one ``timesteps`` value in both, the new one
+        larger, every other key equal. ``None`` if the two configs are equal.
+
+        Raises:
+            SweepConfigError: Anything else differs, or the budget did not grow.
+        """
+        mine, theirs = self.to_dict(), saved.to_dict()
+        if mine == theirs:
+            return None
+        others = sorted(k for k in mine if k != "timesteps" and mine[k] != theirs[k])
+        if others:
+            raise SweepConfigError(
+                f"an extension may change only 'timesteps'; these differ too: {others}"
+            )
+        if len(self.timesteps) != 1 or len(saved.timesteps) != 1:
+            raise SweepConfigError(
+                "an extension needs one 'timesteps' value in the saved and the new config, got "
+                f"{list(saved.timesteps)} and {list(self.timesteps)}"
+            )
+        old, new = saved.timesteps[0], self.timesteps[0]
+        if new <= old:
+            raise SweepConfigError(
+                f"an extension must raise the budget: the sweep trained to {old} steps, got {new}"
+            )
+        return old, new
+
     def varying_axes(self) -> list[str]:
         """Axes (other than seeds) with more than one value."""
         axes = {

@@ -109,6 +109,7 @@ def run_sweep(
     num_cpus: int | None = None,
     retries: int | None = None,
     resume: bool = False,
+    extend: bool = False,
     progress: bool = True,
     train_fn: TrainFn | None = None,
 ) -> SweepResult:
@@ -123,6 +124,9 @@ def run_sweep(
         num_cpus: CPUs of the local Ray (default: all); not allowed with ``address``.
         retries: Extra attempts per run in this invocation (default: the config's).
         resume: Continue the sweep in ``out_dir``, skipping finished runs.
+        extend: With ``resume``: ``config`` may raise the saved budget (``timesteps``, and
+            nothing else); every run then continues to it from its final checkpoint
+            (:meth:`SweepState.extend`) and is evaluated again.
         progress: Show the progress bar and one line per finished run.
         train_fn: Training entry point called in each task (default ``agents.train.main``).
 
@@ -131,7 +135,8 @@ def run_sweep(
 
     Raises:
         SweepConfigError: Bad arguments, a folder that already holds a sweep (without
-            ``resume``) or that holds none (with it), a config differing from the saved one.
+            ``resume``) or that holds none (with it), a config differing from the saved one
+            (other than a larger budget with ``extend``).
         RayMissingError: Ray is not installed.
     """
     if max_concurrent is not None and max_concurrent < 1:
@@ -142,16 +147,22 @@ def run_sweep(
         raise SweepConfigError(
             "num_cpus sizes a local Ray and must be >= 1; a cluster (address) keeps its own"
         )
+    if extend and (not resume or config is None):
+        raise SweepConfigError("extending a sweep needs --resume DIR and the new config")
     out_dir = Path(out_dir).resolve()
     if resume:
         state = SweepState.load(out_dir)
         saved = load_config(out_dir / CONFIG)
-        if config is not None and config.to_dict() != saved.to_dict():
+        if extend:
+            assert config is not None
+            state.extend(saved, config)
+        elif config is not None and config.to_dict() != saved.to_dict():
             raise SweepConfigError(
                 f"the config differs from the one the sweep in {out_dir} started with "
-                f"({out_dir / CONFIG}); resume without a config or start a new sweep"
+                f"({out_dir / CONFIG}); resume without a config, start a new sweep, or add "
+                "--extend if only 'timesteps' grew"
             )
-        config = saved
+        config = load_config(out_dir / CONFIG)
     elif config is None:
         raise SweepConfigError("a sweep config is required unless resuming")
     else:  # checked again on creation; this one is before Ray starts

@@ -5,6 +5,7 @@ A resume reads it back and selects the runs that are not finished (:meth:`SweepS
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -74,11 +75,18 @@ class SweepState:
     Args:
         out_dir: The sweep folder.
         records: Run id -> record, in sweep order.
+        extensions: Budget extensions so far (:meth:`extend`), oldest first.
     """
 
-    def __init__(self, out_dir: Path, records: dict[str, RunRecord]) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        records: dict[str, RunRecord],
+        extensions: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.out_dir = Path(out_dir)
         self.records = records
+        self.extensions = list(extensions or [])
 
     @classmethod
     def create(cls, out_dir: str | Path, config: SweepConfig) -> SweepState:
@@ -108,9 +116,10 @@ class SweepState:
         try:
             data = json.loads(path.read_text())
             records = {k: RunRecord.from_dict(v) for k, v in data["runs"].items()}
+            extensions = list(data.get("extensions", []))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise SweepConfigError(f"{path} is unreadable: {err}") from None
-        return cls(Path(out_dir), records)
+        return cls(Path(out_dir), records, extensions)
 
     def save(self) -> None:
         """Writes ``state.json`` atomically."""
@@ -119,6 +128,7 @@ class SweepState:
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "counts": self.counts(),
             "runs": {k: r.to_dict() for k, r in self.records.items()},
+            "extensions": self.extensions,
         }
         atomic_write(self.out_dir / STATE, json.dumps(data, indent=2) + "\n")
 
@@ -146,6 +156,33 @@ class SweepState:
                 record.status = PENDING
                 out.append(run_id)
         return out
+
+    def extend(self, saved: SweepConfig, config: SweepConfig) -> None:
+        """Continues the sweep with a larger budget (``config`` = ``saved`` but ``timesteps``).
+
+        Every run goes back to pending with the new budget; a run that had finished keeps
+        its result as ``results/<run_id>@t<old>.json`` and its next attempt continues its
+        final checkpoint (``agents.train --resume RUN --timesteps NEW``) instead of starting
+        over. ``sweep.yaml`` becomes ``config``; the extension is listed in ``state.json``.
+        Nothing is written when ``config`` equals ``saved``.
+
+        Raises:
+            SweepConfigError: ``config`` is not such an extension of ``saved``.
+        """
+        budgets = config.extension_of(saved)
+        if budgets is None:
+            return
+        old, new = budgets
+        for run_id, record in self.records.items():
+            if self.is_finished(run_id):
+                kept = f"results/{run_id}@t{old}.json"
+                (self.out_dir / str(record.result)).replace(self.out_dir / kept)
+                record.result = None
+            record.spec = dataclasses.replace(record.spec, timesteps=new)
+            record.status = PENDING
+        self.extensions.append({"from": old, "to": new, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        atomic_write(self.out_dir / CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
+        self.save()
 
     def result(self, run_id: str) -> dict[str, Any] | None:
         """The saved result of a finished run."""

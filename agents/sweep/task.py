@@ -89,22 +89,32 @@ def execute_run(
 def _train(run: RunSpec, out: Path, train_fn: TrainFn, log: Any, device: str | None) -> Path:
     """Trains the run, continuing what an earlier, killed attempt left; returns the run folder.
 
-    An earlier attempt's finished model is kept (only the evaluation is redone); its
-    latest checkpoint is continued with ``agents.train --resume``; otherwise training
-    starts afresh under ``out``.
+    An earlier attempt's finished model is kept (only the evaluation is redone) unless it
+    was trained to a smaller budget than the run's (an extended sweep); that model's final
+    checkpoint, or an unfinished attempt's latest one, is continued with
+    ``agents.train --resume RUN --timesteps BUDGET``; otherwise training starts afresh
+    under ``out``.
     """
     from agents.runs import MODEL, latest_checkpoint
 
     earlier = _earlier_run(out)
-    if earlier is not None and (earlier / MODEL).is_file():
+    checkpoint = None if earlier is None else latest_checkpoint(earlier)
+    # A finished run's last checkpoint is its final step; one below the budget means the
+    # model.zip beside it is from before an extension.
+    if (
+        earlier is not None
+        and (earlier / MODEL).is_file()
+        and (checkpoint is None or checkpoint.timesteps >= run.timesteps)
+    ):
         print(f"[sweep] {earlier} holds a finished model (left by an earlier attempt); evaluating")
         return earlier
-    if earlier is not None and (checkpoint := latest_checkpoint(earlier)) is not None:
+    if earlier is not None and checkpoint is not None:
         print(
             f"[sweep] resuming {earlier} from its checkpoint at {checkpoint.timesteps} steps "
-            "(left by an earlier attempt)"
+            f"to {run.timesteps} (left by an earlier attempt)"
         )
-        argv, run_dir = ["--resume", str(earlier), "--no-progress"], earlier
+        argv = ["--resume", str(earlier), "--timesteps", str(run.timesteps), "--no-progress"]
+        run_dir = earlier
         if device is not None:
             argv += ["--device", device]
     else:

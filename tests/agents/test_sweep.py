@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents import sweep
+from agents import sweep, train
 from agents.config import parse_override
 from agents.sweep import (
     DONE,
@@ -480,6 +480,87 @@ def test_interrupted_sweep_keeps_finished_runs_and_resumes(tmp_path, monkeypatch
     monkeypatch.setattr("agents.sweep.driver._import_ray", lambda: FakeRay())
     assert sweep.run_sweep(None, tmp_path, resume=True, progress=False).ok
     assert [c[0] for c in calls] == list(state.records)[2:]
+
+
+def test_an_extension_may_raise_only_the_budget():
+    assert config(timesteps=256).extension_of(config()) == (128, 256)
+    assert config().extension_of(config()) is None
+    with pytest.raises(SweepConfigError, match=r"only 'timesteps'; these differ too: \['seeds'\]"):
+        config(timesteps=256, seeds=[0]).extension_of(config())
+    with pytest.raises(SweepConfigError, match="must raise the budget: .* to 128 steps, got 64"):
+        config(timesteps=64).extension_of(config())
+    with pytest.raises(SweepConfigError, match="one 'timesteps' value"):
+        config(timesteps=[128, 256]).extension_of(config())
+
+
+def test_extend_continues_every_run_to_the_new_budget_and_keeps_old_results(
+    tmp_path, monkeypatch, toy_reports, capsys
+):
+    cfg = config(evaluation={"episodes": 3, "bootstrap_reps": 20})
+    execute, calls = fake_execute(toy_reports, {})
+    budgets = []
+
+    def execute_recording_budget(spec, *args):
+        budgets.append(spec["timesteps"])
+        return execute(spec, *args)
+
+    monkeypatch.setattr("agents.sweep.driver.execute_run", execute_recording_budget)
+    monkeypatch.setattr("agents.sweep.report.aggregate_groups", FakeAggregate)
+    monkeypatch.setattr("agents.sweep.driver._import_ray", lambda: FakeRay())
+    assert sweep.run_sweep(cfg, tmp_path, progress=False).ok
+    ids = [s.run_id for s in expand(cfg)]
+    first = {i: (tmp_path / "results" / f"{i}.json").read_text() for i in ids}
+
+    bigger = dataclasses.replace(cfg, timesteps=(256,))
+    with pytest.raises(SweepConfigError, match="add --extend if only 'timesteps' grew"):
+        sweep.run_sweep(bigger, tmp_path, resume=True, progress=False)
+    budgets.clear(), calls.clear()
+    assert sweep.run_sweep(bigger, tmp_path, resume=True, extend=True, progress=False).ok
+    assert budgets == [256] * len(ids) and [c for c, _ in calls] == ids
+    assert {a for _, a in calls} == {"attempt-2"}  # the next attempt continues the first
+    for i in ids:  # the first budget's results are kept beside the new ones
+        assert (tmp_path / "results" / f"{i}@t128.json").read_text() == first[i]
+        assert (
+            json.loads((tmp_path / "results" / f"{i}.json").read_text())["spec"]["timesteps"] == 256
+        )
+    assert sweep.load_config(tmp_path / "sweep.yaml").timesteps == (256,)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert [(e["from"], e["to"]) for e in state["extensions"]] == [(128, 256)]
+
+    budgets.clear()  # resuming again (with or without the config) redoes nothing
+    assert sweep.run_sweep(bigger, tmp_path, resume=True, extend=True, progress=False).ok
+    assert sweep.run_sweep(None, tmp_path, resume=True, progress=False).ok
+    assert budgets == []
+    assert sweep.main([str(tmp_path / "sweep.yaml"), "--extend"]) == 2
+    assert "--extend needs --resume DIR and the new CONFIG.yaml" in capsys.readouterr().err
+
+
+def test_an_extended_run_resumes_its_final_checkpoint_to_the_new_budget(tmp_path):
+    from agents import runs
+    from agents.sweep.task import _train
+
+    args = ["--env", "point", "--algo", "ppo", "--timesteps", "64", "--seed", "0"]
+    args += ["--set", "algo.n_steps=32", "--set", "algo.batch_size=32", "--set", "algo.n_epochs=1"]
+    args += ["--set", "policy.net_arch=[16]", "--set", "run.n_envs=1"]
+    args += ["--set", "run.eval_episodes=1", "--set", "run.record_video=false"]
+    first = tmp_path / "point-ppo-s0" / "attempt-1"
+    assert train.main([*args, "--out", str(first), "--no-progress"]) == 0
+    run_dir = sweep.find_run_dir(first)
+    spec = sweep.RunSpec("point-ppo-s0", "point", "ppo", 0, 64)
+    log = (tmp_path / "log.txt").open("w")
+    # Same budget: the finished model is only evaluated again; a bigger one continues it.
+    assert _train(spec, first.parent / "attempt-2", train.main, log, "cpu") == run_dir
+    assert runs.latest_checkpoint(run_dir).timesteps == 64
+    bigger = dataclasses.replace(spec, timesteps=128)
+    assert _train(bigger, first.parent / "attempt-3", train.main, log, "cpu") == run_dir
+    assert runs.latest_checkpoint(run_dir).timesteps == 128
+    assert "--resume" in (run_dir / "command.txt").read_text().splitlines()[-1]
+    steps = sum(
+        int(row.split(",")[1])
+        for path in (run_dir / "monitor").glob("*.monitor.csv")
+        for row in path.read_text().splitlines()[2:]
+    )
+    assert 64 < steps <= 128
 
 
 def test_an_attempt_past_timeout_s_is_cancelled_and_retried(tmp_path, monkeypatch, toy_reports):

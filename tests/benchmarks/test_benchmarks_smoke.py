@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -271,6 +272,26 @@ def test_transfer_cli_checks_input_before_writing(tmp_path: Path) -> None:
     assert not out.exists() and not (tmp_path / "s").exists()
 
 
+def test_a_sweep_with_a_smaller_budget_is_refused_unless_extended(tmp_path: Path) -> None:
+    from agents.sweep import SweepState
+
+    plan = transfer.PLANS["quick"]
+    env = next(e for e in plan.envs if e.env == "point")
+    small = replace(plan, envs=(replace(env, timesteps=128),))
+    (sweep,) = transfer.sweep_plans(small, small.envs[0], [transfer.BY_NAME["uniform"]])
+    SweepState.create(sweep.folder(tmp_path), transfer.sweep_config(small, sweep))
+    big = replace(plan, envs=(replace(env, timesteps=256),))
+    with pytest.raises(ValueError, match="another plan .* or --extend if only the budget grew"):
+        transfer.check_sweeps(big, ["uniform"], tmp_path)
+    transfer.check_sweeps(big, ["uniform"], tmp_path, extend=True)
+    more_episodes = replace(big, episodes=big.episodes + 1)
+    with pytest.raises(ValueError, match=r"cannot be extended: .*these differ too: \['evaluation'"):
+        transfer.check_sweeps(more_episodes, ["uniform"], tmp_path, extend=True)
+    smaller = replace(plan, envs=(replace(env, timesteps=64),))
+    with pytest.raises(ValueError, match="must raise the budget"):
+        transfer.check_sweeps(smaller, ["uniform"], tmp_path, extend=True)
+
+
 def test_readme_headline_block_is_generated(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{transfer.README_START}\nold\n{transfer.README_END}\nrest\n")
@@ -320,6 +341,19 @@ def test_transfer_runs_through_the_ray_sweep_and_resumes(tmp_path: Path) -> None
     assert transfer.main(argv) == 0  # resumes: nothing left to run
     study = _json(tmp_path / "sweeps" / "study.json")
     assert len(study["invocations"]) == 2 and study["wall_s"] > 0
+    # A larger budget continues every run from its final checkpoint, only with --extend
+    # (the point recipe's rollouts are 4 x 512 steps: 256 trained 2048).
+    bigger = [*argv[:6], "4096", *argv[7:]]
+    with pytest.raises(SystemExit):
+        transfer.main(bigger)
+    assert transfer.main([*bigger, "--extend"]) == 0
+    sweep_dir = tmp_path / "sweeps" / "point" / "curricula-s0-1"
+    assert len(list((sweep_dir / "results").glob("*@t256.json"))) == 4
+    for result in (sweep_dir / "results").glob("*-s?.json"):
+        run_dir = Path(_json(result)["run_dir"])
+        assert "--timesteps 4096" in (run_dir / "command.txt").read_text().splitlines()[-1]
+    data = _json(tmp_path / "transfer-quick.json")
+    entry = next(e for e in data["envs"] if e["env"] == "point")
     assert list((tmp_path / "sweeps" / "baselines").glob("point-expert-*.json"))
     # the best run of the best method ships as a pretrained agent with its card
     from agents import pretrained
