@@ -33,6 +33,7 @@ from agents.cli_types import UsageError, cli_main
 from benchmarks import report
 
 BAR_SUCCESS = 0.8
+BAR_EPISODES = 50  # a final evaluation with fewer episodes (the study's own) does not judge
 BAR_STEPS = 600_000
 CONTINGENCY_STEPS = (800_000, 1_000_000)  # the pilot's declared extension
 
@@ -55,8 +56,12 @@ def read_run(run_dir: Path) -> dict[str, Any]:
                 ]
     checkpoint = latest_checkpoint(run_dir)
     finals = []
-    report_json = run_dir / "eval" / "report.json"
-    # The final report belongs to the newest checkpoint unless the run was extended since.
+    # The sweep's evaluation (50 episodes per split) when the run is one of the study's,
+    # else agents.train's own final one; either belongs to the newest checkpoint unless
+    # the run was extended since.
+    report_json = run_dir / "transfer" / "report.json"
+    if not report_json.is_file():
+        report_json = run_dir / "eval" / "report.json"
     if report_json.is_file() and (
         checkpoint is None or report_json.stat().st_mtime >= checkpoint.saved_at()
     ):
@@ -119,11 +124,15 @@ def merge_earlier(run: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any
 
 
 def verdict(finals: Sequence[dict[str, Any]]) -> str:
-    """``passed at N`` (the first final evaluation at the bar), ``missed at N`` or ``running``."""
-    for final in finals:
+    """``passed at N`` (the first final evaluation at the bar), ``missed at N`` or ``running``.
+
+    Only evaluations of at least :data:`BAR_EPISODES` episodes count.
+    """
+    judged = [f for f in finals if f["episodes"] >= BAR_EPISODES]
+    for final in judged:
         if final["success"] >= BAR_SUCCESS:
             return f"passed at {final['steps']:,}"
-    return f"missed at {finals[-1]['steps']:,}" if finals else "running"
+    return f"missed at {judged[-1]['steps']:,}" if judged else "running"
 
 
 def markdown(runs: Sequence[dict[str, Any]]) -> str:

@@ -43,6 +43,21 @@ def test_report_shows_curves_and_judges_finished_runs(tmp_path: Path) -> None:
     ]
 
 
+def test_the_sweeps_evaluation_is_preferred_and_short_ones_do_not_judge(tmp_path: Path) -> None:
+    run_dir = _run(tmp_path, 0, [True])  # agents.train's own final: 1 episode
+    out = tmp_path / "results"
+    assert push_recipe.main([str(run_dir), "--out", str(out)]) == 0
+    (run,) = json.loads((out / "robot-push-recipe.json").read_text())["runs"]
+    assert run["finals"][0]["episodes"] == 1 and run["verdict"] == "running"
+    (run_dir / "transfer").mkdir()
+    report = {"splits": {"train": {"successes": [True] * 20 + [False] * 30}}}
+    (run_dir / "transfer" / "report.json").write_text(json.dumps(report))
+    assert push_recipe.main([str(run_dir), "--out", str(tmp_path / "fresh")]) == 0
+    (run,) = json.loads((tmp_path / "fresh" / "robot-push-recipe.json").read_text())["runs"]
+    assert run["finals"] == [{"steps": 600_000, "episodes": 50, "success": 0.4}]
+    assert run["verdict"] == "missed at 600,000"
+
+
 def test_an_extended_run_keeps_its_earlier_points_and_final_evaluations(tmp_path: Path) -> None:
     run_dir = _run(tmp_path, 0, [True] * 30 + [False] * 20)
     out = tmp_path / "results"
