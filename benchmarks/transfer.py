@@ -65,6 +65,7 @@ be committed while the rest runs)::
     python -m benchmarks.transfer --quick                     # CI-sized: 2 seeds, tiny budgets
     python -m benchmarks.transfer --full --envs driving       # one env of the study
     python -m benchmarks.transfer --full --report-only        # results from what finished
+    python -m benchmarks.transfer --full --envs robot-push --extend  # after raising a budget
 
 Runs are grouped into sweeps by seed block (:attr:`Plan.block` seeds, every method), so
 an interrupted study has every method at a similar number of seeds. Sweep folders go to
