@@ -92,6 +92,21 @@ def test_cli_lists_and_rejects(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert "error:" in capsys.readouterr().err
 
 
+def test_the_package_exposes_load_pretrained_without_importing_it_first() -> None:
+    import subprocess
+    import sys
+
+    import agents
+
+    assert agents.load_pretrained is pretrained.load_pretrained
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        agents.nothing  # noqa: B018
+    # The CLI module is not imported by the package, so runpy has nothing to warn about.
+    cmd = [sys.executable, "-W", "error::RuntimeWarning", "-m", "agents.pretrained", "list"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "robot-reach" in done.stdout, done.stderr
+
+
 @pytest.mark.parametrize(
     "name", pretrained.names() or [pytest.param("none", marks=pytest.mark.skip)]
 )
