@@ -74,6 +74,15 @@ an interrupted study has every method at a similar number of seeds. Sweep folder
 redoes a finished run. The random and expert baseline episodes, identical for every run,
 are kept in ``<sweeps-dir>/baselines`` and played once per env and evaluation setting.
 The study's wall time over all invocations is kept in ``<sweeps-dir>/study.json``.
+
+**The ledger**: a session's machine may not outlive the session, the repository does.
+Every results write copies each sweep's ``sweep.yaml``, ``state.json`` and finished runs'
+results (per-episode, every split) into ``transfer-<mode>-runs/`` beside the results
+(committed). Reports read a sweep from there when its folder is gone, and a later
+invocation restores a missing sweep folder from it: finished runs are not redone,
+unfinished ones start over (their checkpoints are gone). Driving, dialogue and robot-reach
+finished before the ledger existed, and their sweep folders were lost with their machine;
+their entries are kept as computed (``kept_from``), never recomputed.
 Results: ``benchmarks/results/transfer-<mode>.{json,md,png}``.
 
 ``--perception`` instead compares, on driving from pixels (``birdseye``), a policy on a
@@ -417,15 +426,18 @@ class RunRow:
     errors: list[str] = field(default_factory=list)
 
 
-def read_sweep(sweep: SweepPlan, sweeps_dir: Path) -> list[RunRow]:
+def read_sweep(sweep: SweepPlan, sweeps_dir: Path, ledger: Path | None = None) -> list[RunRow]:
     """The runs of one sweep folder as they stand on disk (none when it was never started).
 
     Reads ``state.json`` and the per-run results only: no Ray, safe while the sweep runs.
+    Where the sweep folder is gone, its copy in ``ledger`` (:func:`archive_sweeps`) is read.
     """
     from agents.evaluation import TransferReport
     from agents.sweep import STATE, SweepState
 
     folder = sweep.folder(sweeps_dir)
+    if not (folder / STATE).is_file() and ledger is not None:
+        folder = sweep.folder(ledger)
     if not (folder / STATE).is_file():
         return []
     state = SweepState.load(folder)
@@ -557,13 +569,19 @@ def against(improvements: list[dict[str, Any]], baseline: str) -> list[dict[str,
 
 
 def collect_env(
-    plan: Plan, env: EnvPlan, sweeps_dir: Path, names: Iterable[str] | None = None
+    plan: Plan,
+    env: EnvPlan,
+    sweeps_dir: Path,
+    names: Iterable[str] | None = None,
+    ledger: Path | None = None,
 ) -> dict[str, Any]:
-    """One env's entry of the results, from its sweep folders as they stand on disk."""
+    """One env's entry of the results, from its sweep folders (or their ledger copies)."""
     methods, skipped = available_methods(env, names)
     sweeps = sweep_plans(plan, env, methods)
     wanted = {m.name for m in methods}
-    rows = [r for sweep in sweeps for r in read_sweep(sweep, sweeps_dir) if r.method in wanted]
+    rows = [
+        r for sweep in sweeps for r in read_sweep(sweep, sweeps_dir, ledger) if r.method in wanted
+    ]
     planned = len(methods) * len(env.seeds)
     done = [r for r in rows if r.report is not None]
     entry: dict[str, Any] = {
@@ -728,6 +746,12 @@ def env_table(entry: dict[str, Any]) -> str:
         + ")"
     )
     lines = [head, ""]
+    if entry.get("kept_from"):
+        lines += [
+            f"Kept as computed on {entry['kept_from']}: this env's sweep folders are no longer "
+            "on disk (its runs finished before the ledger existed), so it was not recomputed.",
+            "",
+        ]
     for name, why in entry["methods_skipped"].items():
         lines.append(f"- `{name}` skipped: {why}.")
     if entry["methods_skipped"]:
@@ -841,13 +865,17 @@ def write_results(
     done is marked incomplete. Safe to call while sweeps run (it only reads their files).
     """
     names = None if names is None else list(names)
+    ledger = ledger_folder(plan, out)
+    archive_sweeps(sweeps_dir, ledger)
+    previous = previous_entries(plan, out)
     entries = []
     for env in plan.envs:
         if not _env_known(env.env):
             entries.append(_not_installed(env))
             continue
-        entries.append(collect_env(plan, env, sweeps_dir, names))
-    study = study_state(sweeps_dir)
+        entry = collect_env(plan, env, sweeps_dir, names, ledger)
+        entries.append(entry if entry["runs"] else previous.get(env.env, entry))
+    study = merge_studies(study_state(ledger), study_state(sweeps_dir), previous_study(plan, out))
     run_total = sum(r["duration_s"] or 0.0 for e in entries for r in e.get("runs", []))
     status = ", ".join(
         f"{e['env']} {e.get('runs_done', 0)}/{e.get('runs_planned', 0)}" for e in entries
@@ -867,7 +895,9 @@ def write_results(
         f"transfer evaluator behind `agents.evaluate`.\n\nRuns done: {status}. Study wall time "
         f"{study.get('wall_s', 0.0):.0f} s over {len(study['invocations'])} invocation(s) on "
         f"{'; '.join(hosts) or 'no invocation recorded'}; summed run time {run_total:.0f} s. "
-        f"Sweep folders: `{sweeps_dir}` (not committed: models and run folders)."
+        f"Sweep folders: `{sweeps_dir}` (not committed: models and run folders); every "
+        f"finished run's results are kept in `{_shown(ledger)}` (committed), so the study "
+        "outlives the machine it ran on."
     )
     top = (
         "## Headline: held-out IQM (pooled held-out splits, normalised score, 95% CI)\n\n"
@@ -889,6 +919,135 @@ def write_results(
     if not quiet:
         print(table)
     return data
+
+
+# ============================================================================ the ledger
+# A session's machine may not outlive it: sweep folders (models, checkpoints, logs) can be
+# lost, the repository cannot. The ledger keeps, per sweep, what the results and a resume
+# need: ``sweep.yaml``, ``state.json`` and every finished run's ``results/<run>.json``.
+
+LEDGER_SUFFIX = "-runs"
+
+
+def ledger_folder(plan: Plan, out: Path | None) -> Path:
+    """``<out>/transfer-<mode>-runs``: the committed copy of the study's sweep folders."""
+    return (out or report.RESULTS) / f"transfer-{plan.mode}{LEDGER_SUFFIX}"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def archive_sweeps(sweeps_dir: Path, ledger: Path) -> int:
+    """Copies every sweep folder's config, state and finished results into ``ledger``.
+
+    Safe while sweeps run (reads only their files; writes are atomic). Returns the number
+    of result files copied.
+    """
+    from agents.sweep import CONFIG, STATE, atomic_write_text
+
+    copied = 0
+    for state in sorted(sweeps_dir.glob(f"*/*/{STATE}")):
+        folder = state.parent
+        dest = ledger / folder.relative_to(sweeps_dir)
+        files = [folder / CONFIG, state, *sorted((folder / "results").glob("*.json"))]
+        for path in files:
+            if path.is_file():
+                target = dest / path.relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(target, path.read_text())
+                copied += path.parent.name == "results"
+    study = sweeps_dir / STUDY_FILE
+    if study.is_file():
+        merged = merge_studies(study_state(ledger), study_state(sweeps_dir))
+        ledger.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(ledger / STUDY_FILE, json.dumps(merged, indent=1) + "\n")
+    return copied
+
+
+def restore_sweeps(
+    plan: Plan, names: Iterable[str] | None, sweeps_dir: Path, ledger: Path
+) -> list[Path]:
+    """Seeds every planned sweep folder that is missing from its ledger copy.
+
+    The sweep then resumes as if its folder had never been lost: finished runs (their
+    results are in the ledger) are not redone, unfinished ones start afresh (their
+    checkpoints are gone). Returns the folders restored.
+    """
+    import shutil
+
+    from agents.sweep import STATE
+
+    restored = []
+    for env in plan.envs:
+        if not _env_known(env.env):
+            continue
+        methods, _ = available_methods(env, names)
+        for sweep in sweep_plans(plan, env, methods):
+            folder, copy = sweep.folder(sweeps_dir), sweep.folder(ledger)
+            if not (folder / STATE).exists() and (copy / STATE).is_file():
+                shutil.copytree(copy, folder, dirs_exist_ok=True)
+                restored.append(folder)
+    return restored
+
+
+def _previous_results(plan: Plan, out: Path | None) -> dict[str, Any]:
+    path = (out or report.RESULTS) / f"transfer-{plan.mode}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def previous_entries(plan: Plan, out: Path | None) -> dict[str, dict[str, Any]]:
+    """Env entries of the results file already written, for envs with nothing on disk.
+
+    An env whose sweep folders and ledger copies are all gone (its runs finished before
+    the ledger existed) keeps the entry computed when they were on disk, marked with
+    ``kept_from``, provided it was measured under the same plan (algorithm, budget,
+    recipe, seeds and methods).
+    """
+    data = _previous_results(plan, out)
+    planned = {e.env: e for e in plan.envs}
+    kept = {}
+    for entry in data.get("envs", []):
+        env = planned.get(entry.get("env"))
+        if env is None or not entry.get("runs_done"):
+            continue
+        same = (
+            entry["algo"] == env.algo
+            and entry["timesteps"] == env.timesteps
+            and entry["recipe"] == json.loads(json.dumps(dict(env.recipe)))
+            and entry["seeds"] == list(env.seeds)
+            and entry["methods"] == [m.name for m in available_methods(env)[0]]
+        )
+        if same:
+            kept[env.env] = {**entry, "kept_from": entry.get("kept_from") or data.get("date")}
+    return kept
+
+
+def previous_study(plan: Plan, out: Path | None) -> dict[str, Any]:
+    """The ``study`` record (invocations, wall time) of the results file already written."""
+    return _previous_results(plan, out).get("study") or {}
+
+
+def merge_studies(*studies: Mapping[str, Any]) -> dict[str, Any]:
+    """The union of several ``study.json`` records (invocations keyed by their start)."""
+    calls: dict[str, dict[str, Any]] = {}
+    for study in studies:
+        for call in study.get("invocations", []):
+            key = str(call.get("start"))
+            if float(call.get("wall_s") or 0.0) >= float(calls.get(key, {}).get("wall_s") or 0):
+                calls[key] = dict(call)
+    invocations = sorted(calls.values(), key=lambda c: str(c.get("start")))
+    return {
+        "invocations": invocations,
+        "wall_s": sum(float(c.get("wall_s") or 0.0) for c in invocations),
+    }
 
 
 def _plan_dict(plan: Plan) -> dict[str, Any]:
@@ -1105,11 +1264,12 @@ def shipping_choice(entry: dict[str, Any]) -> dict[str, Any] | None:
     The best method is the study's reading (highest held-out IQM, only once every planned
     run of the env is done); among its runs, the one with the highest mean train score —
     chosen without looking at its held-out splits, so its card's held-out numbers are not
-    selected for. ``None`` while the env is incomplete.
+    selected for. ``None`` while the env is incomplete or its entry was kept from an
+    earlier results file (:func:`previous_entries`).
     """
     method = (entry.get("reading") or {}).get("best_heldout_iqm")
-    if not entry.get("complete") or method is None:
-        return None
+    if not entry.get("complete") or method is None or entry.get("kept_from"):
+        return None  # a kept entry's runs are gone (and it shipped when it was computed)
     from agents.evaluation import TransferReport
 
     best, best_score = None, -np.inf
@@ -1391,10 +1551,14 @@ def main(argv: list[str] | None = None) -> int:
             for line in ship(data, results) or ["nothing to ship: no env is complete"]:
                 print(f"shipped {line}")
         return 0
+    ledger = ledger_folder(plan, args.out)
     try:
+        check_sweeps(plan, args.methods, ledger, extend=args.extend)
         check_sweeps(plan, args.methods, sweeps_dir, extend=args.extend)
     except ValueError as err:
         parser.error(str(err))
+    for folder in restore_sweeps(plan, args.methods, sweeps_dir, ledger):
+        print(f"restored {folder} from {ledger} (finished runs are kept, the rest start over)")
     run(plan, args.methods, sweeps_dir, args.out, args.num_cpus, progress, args.extend)
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -290,6 +291,58 @@ def test_a_sweep_with_a_smaller_budget_is_refused_unless_extended(tmp_path: Path
     smaller = replace(plan, envs=(replace(env, timesteps=64),))
     with pytest.raises(ValueError, match="must raise the budget"):
         transfer.check_sweeps(smaller, ["uniform"], tmp_path, extend=True)
+
+
+def test_the_ledger_outlives_the_sweep_folders(tmp_path: Path) -> None:
+    from agents.sweep import SweepState, _record_result
+
+    plan = transfer.PLANS["quick"]
+    env = next(e for e in plan.envs if e.env == "point")
+    plan = replace(plan, envs=(env,))
+    methods = [transfer.BY_NAME["narrow"], transfer.BY_NAME["uniform"]]
+    (sweep,) = transfer.sweep_plans(plan, env, methods)
+    sweeps, ledger = tmp_path / "sweeps", tmp_path / "results" / "ledger"
+    state = SweepState.create(sweep.folder(sweeps), transfer.sweep_config(plan, sweep))
+    finished = next(iter(state.records))
+    report = _fake_report("a", 0.9, 0.5).to_dict()
+    _record_result(
+        state,
+        state.records[finished],
+        {"run_dir": "gone", "duration_s": 1.0, "transfer": report},
+    )
+    state.save()
+    assert transfer.archive_sweeps(sweeps, ledger) == 1
+    shutil.rmtree(sweeps)  # the machine is gone; the ledger (committed) is not
+    rows = transfer.read_sweep(sweep, sweeps, ledger)
+    assert [r.run_id for r in rows if r.report is not None] == [finished]
+    assert transfer.read_sweep(sweep, sweeps) == []
+    assert transfer.restore_sweeps(plan, None, sweeps, ledger) == [sweep.folder(sweeps)]
+    todo = SweepState.load(sweep.folder(sweeps)).todo()
+    assert finished not in todo and len(todo) == len(state.records) - 1
+    assert transfer.restore_sweeps(plan, None, sweeps, ledger) == []  # never overwrites
+
+
+def test_an_env_with_nothing_on_disk_keeps_its_entry_only_under_the_same_plan(
+    tmp_path: Path,
+) -> None:
+    argv = ["--full", "--report-only", "--sweeps-dir", str(tmp_path / "none")]
+    assert transfer.main([*argv, "--out", str(tmp_path)]) == 0
+    data = _json(tmp_path / "transfer-full.json")
+    entry = data["envs"][0]
+    measured = {**entry, "runs_done": 3, "estimates": {}, "runs": [], "date": "x"}
+    changed = {**data["envs"][1], "runs_done": 3, "timesteps": 1}
+    data["envs"][:2] = [measured, changed]
+    data["study"] = {"invocations": [{"start": "earlier", "wall_s": 5.0}], "wall_s": 5.0}
+    (tmp_path / "transfer-full.json").write_text(json.dumps(data))
+    kept = transfer.previous_entries(transfer.PLANS["full"], tmp_path)
+    assert list(kept) == [entry["env"]] and kept[entry["env"]]["kept_from"] == data["date"]
+    assert transfer.previous_study(transfer.PLANS["full"], tmp_path)["wall_s"] == 5.0
+    merged = transfer.merge_studies(
+        {"invocations": [{"start": "a", "wall_s": 1.0}]},
+        {"invocations": [{"start": "a", "wall_s": 3.0}, {"start": "b", "wall_s": 2.0}]},
+    )
+    assert merged["wall_s"] == 5.0 and [c["start"] for c in merged["invocations"]] == ["a", "b"]
+    assert transfer.shipping_choice({**kept[entry["env"]], "complete": True}) is None
 
 
 def test_readme_headline_block_is_generated(tmp_path: Path) -> None:
