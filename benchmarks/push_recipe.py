@@ -12,7 +12,9 @@ the study's runs, only show the trend); the pilot's declared contingency extends
 and then 1M steps.
 Writes ``benchmarks/results/robot-push-recipe.{json,md}``; commit it as runs progress.
 Points and final evaluations already in that file are kept for the same run folder, so the
-file accumulates a run's history across resumes and extensions.
+file accumulates a run's history across resumes and extensions; a run in the file but not
+named now stays as it was read last (marked ``lost`` once its folder is gone, as when its
+machine was given back), so no measured run drops out of the record.
 
     python -m benchmarks.push_recipe runs/push-pilot/robot-push/*
     python -m benchmarks.push_recipe RUN_DIR [RUN_DIR ...] --out /tmp/results
@@ -123,8 +125,9 @@ def merge_earlier(run: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any
     }
 
 
-def verdict(finals: Sequence[dict[str, Any]]) -> str:
-    """``passed at N`` (the first final evaluation at the bar), ``missed at N`` or ``running``.
+def verdict(finals: Sequence[dict[str, Any]], lost: bool = False) -> str:
+    """``passed at N`` (the first final evaluation at the bar), ``missed at N``, ``running``
+    or, for a run whose folder is gone before any judging evaluation, ``lost``.
 
     Only evaluations of at least :data:`BAR_EPISODES` episodes count.
     """
@@ -132,7 +135,14 @@ def verdict(finals: Sequence[dict[str, Any]]) -> str:
     for final in judged:
         if final["success"] >= BAR_SUCCESS:
             return f"passed at {final['steps']:,}"
-    return f"missed at {judged[-1]['steps']:,}" if judged else "running"
+    if judged:
+        return f"missed at {judged[-1]['steps']:,}"
+    return "lost (folder gone, never judged)" if lost else "running"
+
+
+def kept_runs(earlier: dict[str, dict[str, Any]], read: Sequence[str]) -> list[dict[str, Any]]:
+    """Runs of the earlier file not read now, as last read (``lost`` once their folder is gone)."""
+    return [{**r, "lost": not Path(run).is_dir()} for run, r in earlier.items() if run not in read]
 
 
 def markdown(runs: Sequence[dict[str, Any]]) -> str:
@@ -155,7 +165,7 @@ def markdown(runs: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"| `{Path(r['run']).name}` | {r['algo']} | {r['seed']} | {r['curriculum']} | "
             f"{'—' if steps is None else f'{steps:,}'} of {r['timesteps']:,} | {finals or '—'} | "
-            f"{verdict(r['finals'])} |"
+            f"{verdict(r['finals'], r.get('lost', False))} |"
         )
     lines += ["", "Training episodes' success (stochastic policy) per 25k steps:", ""]
     for r in runs:
@@ -184,9 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = (args.out or report.RESULTS) / "robot-push-recipe.json"
     if previous.is_file():
         earlier = {r["run"]: r for r in json.loads(previous.read_text()).get("runs", [])}
+        read = [r["run"] for r in runs]
         runs = [merge_earlier(r, earlier.get(r["run"], {})) for r in runs]
+        runs = kept_runs(earlier, read) + runs
     for r in runs:
-        r["verdict"] = verdict(r["finals"])
+        r["verdict"] = verdict(r["finals"], r.get("lost", False))
     bar = {"success": BAR_SUCCESS, "steps": BAR_STEPS, "contingency_steps": CONTINGENCY_STEPS}
     data = {"bar": bar, "runs": runs}
     path = report.write("robot-push-recipe", data, markdown(runs), args.out)

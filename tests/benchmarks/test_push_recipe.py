@@ -79,6 +79,27 @@ def test_an_extended_run_keeps_its_earlier_points_and_final_evaluations(tmp_path
     )
 
 
+def test_runs_not_named_again_stay_in_the_record_and_lost_ones_say_so(tmp_path: Path) -> None:
+    import shutil
+
+    judged = _run(tmp_path, 0, [True] * 40 + [False] * 10)
+    unjudged = _run(tmp_path, 1, None)
+    out = tmp_path / "results"
+    assert push_recipe.main([str(judged), str(unjudged), "--out", str(out)]) == 0
+    shutil.rmtree(judged)  # their machine was given back
+    shutil.rmtree(unjudged)
+    new = _run(tmp_path, 2, None)
+    assert push_recipe.main([str(new), "--out", str(out)]) == 0
+    runs = json.loads((out / "robot-push-recipe.json").read_text())["runs"]
+    assert [(Path(r["run"]).name, r["verdict"]) for r in runs] == [
+        ("sac-0", "passed at 600,000"),
+        ("sac-1", "lost (folder gone, never judged)"),
+        ("sac-2", "running"),
+    ]
+    assert [r["lost"] for r in runs[:2]] == [True, True] and "lost" not in runs[2]
+    assert "| lost (folder gone, never judged) |" in (out / "robot-push-recipe.md").read_text()
+
+
 def test_a_folder_that_is_not_a_run_exits_2(tmp_path: Path, capsys) -> None:
     assert push_recipe.main([str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "is not an agents.train run folder" in capsys.readouterr().err
