@@ -243,10 +243,11 @@ def _train_locked(plan: Plan, run_dir: Path, *, progress: bool, argv: list[str] 
         )
     _write_run_files(run_dir, config, argv, resumed=plan.resume is not None)
     print(f"run folder: {run_dir}")
-    if config.run.torch_threads > 0:
-        import torch
+    import torch
 
+    if config.run.torch_threads > 0:
         torch.set_num_threads(config.run.torch_threads)
+    torch.set_flush_denormal(config.run.flush_denormal)
 
     probe = envs.make(config.env, **config.env_kwargs)
     keywords = factory.info_keywords(probe)
