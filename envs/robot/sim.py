@@ -280,14 +280,20 @@ class Simulator:
         rgba: Sequence[float] = (0.8, 0.8, 0.8, 1.0),
         ghost: bool = False,
         maximal: bool = False,
+        visible: bool = True,
     ) -> int:
         """Creates a box; ``ghost`` boxes are visual only (no collision).
 
         ``maximal`` simulates it as a plain rigid body (maximal coordinates), which is
-        cheaper for a free object than a one-link multibody.
+        cheaper for a free object than a one-link multibody. ``visible=False`` boxes are
+        collision only (never rendered).
         """
-        visual = self.client.createVisualShape(
-            p.GEOM_BOX, halfExtents=list(half_extents), rgbaColor=list(rgba)
+        visual = (
+            self.client.createVisualShape(
+                p.GEOM_BOX, halfExtents=list(half_extents), rgbaColor=list(rgba)
+            )
+            if visible
+            else -1
         )
         collision = (
             -1

@@ -38,6 +38,10 @@ SUCCESS_DISTANCE = 0.05  # m (panda-gym)
 TABLE_HALF = (0.55, 0.35, 0.2)
 TABLE_X = -0.3
 FLOOR_CENTRE = (0.0, 0.0, -0.41)  # a 2 cm slab whose top is the floor, 0.4 m below the table
+# Under the visible floor, an invisible 40 x 40 m box 2 m thick with the same top: cubes
+# launched off the table passed through the thin slab or flew past its 2 m edge (training
+# data of 2026-12-02 held cube positions 4.7 m away and 7.4 m below the table).
+CATCH_HALF = (20.0, 20.0, 1.0)
 PUSH_START_RADIUS = 0.1  # cube starts within this distance of CENTRE
 REACH_HEIGHT = (0.05, 0.3)  # target height range for reach
 
@@ -66,6 +70,14 @@ class Task(abc.ABC):
             mass=0.0,
             position=FLOOR_CENTRE,
             rgba=(0.32, 0.34, 0.38, 1.0),
+        )
+        floor_top = FLOOR_CENTRE[2] + 0.01
+        sim.create_box(
+            "floor-catch",
+            half_extents=CATCH_HALF,
+            mass=0.0,
+            position=(0.0, 0.0, floor_top - CATCH_HALF[2]),
+            visible=False,
         )
         sim.create_box(
             "table",

@@ -170,6 +170,13 @@ def test_a_cube_pushed_off_the_table_lands_on_the_floor(push_env):
     floor_top = FLOOR_CENTRE[2] + 0.01
     z = float(sim.base_position("object")[2])
     assert floor_top < z < floor_top + push_env.task.size
+    # Launched hard, it neither passes through the floor nor flies past its edge.
+    for velocity in ((0.0, 10.0, -10.0), (10.0, 0.0, 0.0), (0.0, 0.0, -30.0)):
+        sim.set_base_pose("object", (0.0, 0.6, 0.1), (0.0, 0.0, 0.0, 1.0))
+        sim.client.resetBaseVelocity(sim.body("object"), list(velocity), [0.0, 0.0, 0.0])
+        for _ in range(60):
+            sim.step()
+        assert float(sim.base_position("object")[2]) > floor_top - 0.01, velocity
 
 
 def test_arm_parameters_change_motion(reach_env):
