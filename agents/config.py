@@ -115,9 +115,9 @@ class RunSettings:
         flush_denormal: Flush denormal floats to zero on the CPU
             (``torch.set_flush_denormal``). Adam's moments of weights whose gradient stays
             zero (dead ReLU units) decay into the denormal range (below 1.2e-38), where x86
-            arithmetic is many times slower: a robot-push SAC run slowed from 146 to 100
-            env steps/s by 200k steps, with 45-78% of its hidden layers' Adam moments
-            denormal. Only values below 1.2e-38 change.
+            arithmetic is many times slower: at 200k steps of a robot-push SAC run 45-78%
+            of its hidden layers' Adam moments were denormal, and an Adam step on them took
+            1.2-1.4 ms instead of 0.50 ms flushed. Only values below 1.2e-38 change.
     """
 
     n_envs: int = 1

@@ -48,6 +48,12 @@ algorithm and recipe (``agents/hyperparams``) plus the overrides listed here:
   (started 2026-12-02 04:07 from an older checkout whose robot floor had no collision, so a
   cube pushed off the table fell forever) were discarded at 150-175k steps, unevaluated; the
   study's robot-push runs restarted at 06:03 from main (commit cd6d382), same plan.
+  Those runs were lost with their machine at the session's end (run folders were not kept
+  between sessions); the study restarted on 2026-12-02 09:42 from commit f0dfe17, same
+  plan. ``uniform`` s0/s1 ran first (the sweep's order was changed by hand, which changes
+  no run) and finished: from 221k/216k steps on they trained with denormals flushed
+  (``run.flush_denormal``, commit cdee969; only values below 1.2e-38 differ), and their
+  processes kept the old robot floor (the catch box came later, commit c98e845).
 
 **Evaluation**: every run is one ``agents.train`` call executed by the Ray sweep runner
 (``agents.sweep.run_sweep``), then evaluated by the transfer evaluator (the one behind
