@@ -12,9 +12,11 @@ Exit codes: 0 done; 2 bad input; 128 + signal number when SIGINT/SIGTERM stopped
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +234,26 @@ def train(plan: Plan, *, progress: bool = True, argv: list[str] | None = None) -
         return _train_locked(plan, run_dir, progress=progress, argv=argv)
 
 
+@contextlib.contextmanager
+def denormals_flushed(enabled: bool) -> Iterator[None]:
+    """Flushes denormal floats to zero on this thread while inside (``run.flush_denormal``).
+
+    The CPU flag also changes NumPy and simulator arithmetic on the thread, so it is set
+    for learning only and put back to torch's default (off) after: evaluation, and any
+    code that runs later in the process, sees IEEE arithmetic.
+    """
+    import torch
+
+    if not enabled:
+        yield
+        return
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def _train_locked(plan: Plan, run_dir: Path, *, progress: bool, argv: list[str] | None) -> int:
     config = plan.config
     if plan.resume is not None:
@@ -243,11 +265,10 @@ def _train_locked(plan: Plan, run_dir: Path, *, progress: bool, argv: list[str] 
         )
     _write_run_files(run_dir, config, argv, resumed=plan.resume is not None)
     print(f"run folder: {run_dir}")
-    import torch
-
     if config.run.torch_threads > 0:
+        import torch
+
         torch.set_num_threads(config.run.torch_threads)
-    torch.set_flush_denormal(config.run.flush_denormal)
 
     probe = envs.make(config.env, **config.env_kwargs)
     keywords = factory.info_keywords(probe)
@@ -289,7 +310,7 @@ def _train_locked(plan: Plan, run_dir: Path, *, progress: bool, argv: list[str] 
         callbacks.append(evaluation)
 
     remaining = config.timesteps - model.num_timesteps
-    with catch_signals(flag):
+    with catch_signals(flag), denormals_flushed(config.run.flush_denormal):
         if remaining > 0:
             model.learn(
                 remaining,

@@ -46,23 +46,30 @@ def test_builtin_env_trains_with_its_default_algorithm(tmp_path, env_name):
 
 
 @pytest.mark.parametrize("flush", [True, False])
-def test_training_flushes_denormals_unless_told_not_to(tmp_path, flush):
+def test_learning_flushes_denormals_unless_told_not_to(tmp_path, flush, monkeypatch):
     import torch
 
-    if not torch.set_flush_denormal(False):
-        pytest.skip("this CPU cannot flush denormals")
+    calls = []
+    monkeypatch.setattr(torch, "set_flush_denormal", lambda mode: calls.append(mode) or True)
     argv = ["--env", "dialogue", "--timesteps", "64", "--no-progress", "--device", "cpu"]
     sets = [*TINY["maskable-ppo"], "policy.net_arch=[16]", "run.eval_episodes=1"]
     sets += ["run.eval_workers=1", "run.n_envs=1", "run.record_video=false"]
     sets.append(f"run.flush_denormal={str(flush).lower()}")
     for item in sets:
         argv += ["--set", item]
-    try:
-        assert train.main([*argv, "--out", str(tmp_path)]) == 0
-        smallest = torch.tensor([1e-323], dtype=torch.float64).item()  # a denormal double
-        assert (smallest == 0.0) is flush
-    finally:
-        torch.set_flush_denormal(False)  # torch's default, for the tests that follow
+    assert train.main([*argv, "--out", str(tmp_path)]) == 0
+    # on for learning only, then torch's default again (evaluation and later code: IEEE)
+    assert calls == ([True, False] if flush else [])
+
+
+def test_denormals_are_flushed_inside_and_kept_after():
+    import torch
+
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals")
+    with train.denormals_flushed(True):
+        assert torch.tensor([1e-323], dtype=torch.float64).item() == 0.0
+    assert torch.tensor([1e-323], dtype=torch.float64).item() > 0.0
 
 
 def _train_tiny_birdseye(tmp_path, *flags: str):
