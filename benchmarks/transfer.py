@@ -54,6 +54,20 @@ algorithm and recipe (``agents/hyperparams``) plus the overrides listed here:
   no run) and finished: from 221k/216k steps on they trained with denormals flushed
   (``run.flush_denormal``, commit cdee969; only values below 1.2e-38 differ), and their
   processes kept the old robot floor (the catch box came later, commit c98e845).
+  They missed the bar (train success 0.12 and 0.30 over 50 episodes; both peaked in
+  training, at 0.51 and 0.83, then their SAC critics diverged), so that recipe failed.
+  **Recipe v2, declared 2026-12-02 14:30 UTC before any run of it** (chosen from train-only
+  evidence; no held-out number was looked at): the same recipe plus ``run.normalize_obs``
+  (running mean/std of observation and goals, clipped at 10 std, as the original HER
+  implementation normalises its inputs), trained on the fixed floor (the catch box, commit
+  c98e845). Why: the diverging runs' replay buffers held observations far outside the
+  table's range (cubes 4.7 m away and 7.4 m below it, the floor's fault) and the
+  off-table share grew with competence to 8-13% before the critics diverged; both changes
+  bound what the critic sees. The bar is unchanged: the deterministic policy's success on
+  ``train`` over the study's 50 episodes is >= 0.8 at 600k steps in every ``uniform``
+  seed. ``uniform`` runs before ``narrow`` (the methods' order below), so the recipe is
+  judged first. The v1 runs' ledger was removed (commit history keeps it; their numbers
+  are in ``benchmarks/results/robot-push-recipe.md``); no v1 run is mixed with v2 runs.
 
 **Evaluation**: every run is one ``agents.train`` call executed by the Ray sweep runner
 (``agents.sweep.run_sweep``), then evaluated by the transfer evaluator (the one behind
@@ -232,6 +246,7 @@ PUSH_RECIPE = (
     ("run.save_replay_buffer", True),
     ("run.eval_freq", 50_000),  # a learning curve on train (eval/evaluations.npz)
     ("run.torch_threads", 1),
+    ("run.normalize_obs", True),  # recipe v2 (see the module docstring)
 )
 
 PLANS = {
@@ -266,9 +281,9 @@ PLANS = {
                 "sac",
                 600_000,
                 seeds=(0, 1, 2),
-                methods=("narrow", "uniform"),
+                methods=("uniform", "narrow"),
                 recipe=PUSH_RECIPE,
-                note="the pilot recipe (SAC + HER, half an update per step), 600k steps",
+                note="recipe v2: the pilot recipe + observation normalisation, 600k steps",
             ),
         ),
         episodes=50,
