@@ -157,7 +157,9 @@ def test_full_plan_declares_the_study() -> None:
     )
     for name in ("driving", "dialogue", "robot-reach"):
         assert by_env[name].methods == transfer.METHOD_NAMES and len(by_env[name].seeds) >= 5
-    assert by_env["robot-push"].methods == ("narrow", "uniform")
+    # uniform first: its runs judge the recipe before narrow spends compute
+    assert by_env["robot-push"].methods == ("uniform", "narrow")
+    assert dict(by_env["robot-push"].recipe)["run.normalize_obs"] is True  # recipe v2
     assert len(by_env["robot-push"].seeds) >= 3
     assert dict(by_env["driving"].recipe)["run.n_envs"] == 128
     assert by_env["driving"].timesteps == 400_000 and plan.episodes >= 50
