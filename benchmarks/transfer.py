@@ -56,8 +56,9 @@ algorithm and recipe (``agents/hyperparams``) plus the overrides listed here:
   processes kept the old robot floor (the catch box came later, commit c98e845).
   They missed the bar (train success 0.12 and 0.30 over 50 episodes; both peaked in
   training, at 0.51 and 0.83, then their SAC critics diverged), so that recipe failed.
-  **Recipe v2, declared 2026-12-02 14:30 UTC before any run of it** (chosen from train-only
-  evidence; no held-out number was looked at): the same recipe plus ``run.normalize_obs``
+  **Recipe v2, declared 2026-12-02 14:28 UTC (commit 0cd02dd) before any run of it**
+  (chosen from train-only evidence; no held-out number was looked at): the same recipe
+  plus ``run.normalize_obs``
   (running mean/std of observation and goals, clipped at 10 std, as the original HER
   implementation normalises its inputs), trained on the fixed floor (the catch box, commit
   c98e845). Why: the diverging runs' replay buffers held observations far outside the
