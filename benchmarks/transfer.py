@@ -121,6 +121,7 @@ import logging
 import os
 import platform
 import socket
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -322,6 +323,8 @@ class PerceptionPlan:
 # to one episode per split and no recording.
 TRAIN_OVERRIDES = {"run.eval_episodes": [1], "run.eval_workers": [1], "run.record_video": [False]}
 STUDY_FILE = "study.json"
+#: How often a running invocation rewrites its wall time in ``study.json``.
+WALL_TIME_EVERY_S = 60.0
 
 
 # ============================================================================ sweeps
@@ -871,6 +874,59 @@ def _record_invocation(sweeps_dir: Path, invocation: dict[str, Any]) -> dict[str
     return state
 
 
+class InvocationClock:
+    """Keeps one invocation's wall time in ``study.json`` up to date while it runs.
+
+    A background thread rewrites it every ``every_s`` seconds, so a driver killed without
+    warning (SIGKILL, the session's end) loses at most that much of its wall time; leaving
+    the ``with`` block records the final value.
+
+    Args:
+        sweeps_dir: Root of the sweep folders (holds ``study.json``).
+        invocation: This invocation's record (its ``start`` is its key).
+        every_s: Seconds between rewrites.
+        now: Monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        sweeps_dir: Path,
+        invocation: dict[str, Any],
+        every_s: float = WALL_TIME_EVERY_S,
+        now: Any = time.perf_counter,
+    ) -> None:
+        if every_s <= 0:
+            raise ValueError(f"every_s must be > 0 seconds, got {every_s}")
+        self.sweeps_dir = sweeps_dir
+        self.invocation = invocation
+        self.every_s = every_s
+        self.now = now
+        self.start = now()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat_until_stopped, daemon=True)
+
+    def record(self) -> dict[str, Any]:
+        """Writes the wall time so far; returns the study state written."""
+        with self._lock:
+            wall_s = self.now() - self.start
+            return _record_invocation(self.sweeps_dir, {**self.invocation, "wall_s": wall_s})
+
+    def _beat_until_stopped(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.record()
+
+    def __enter__(self) -> InvocationClock:
+        self.record()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.record()
+
+
 def write_results(
     plan: Plan,
     sweeps_dir: Path,
@@ -1212,7 +1268,6 @@ def run(
 
     ray = _import_ray()
     names = None if names is None else list(names)
-    start = time.perf_counter()
     invocation = {
         "start": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "host": socket.gethostname(),
@@ -1231,39 +1286,39 @@ def run(
     pending: list[Future[Any]] = []
 
     def after_sweep() -> None:
-        _record_invocation(sweeps_dir, {**invocation, "wall_s": time.perf_counter() - start})
+        clock.record()
         if pending and not pending[-1].done():
             return
         pending.append(writer.submit(write_results, reporting, sweeps_dir, out, names, True))
 
-    _record_invocation(sweeps_dir, {**invocation, "wall_s": 0.0})
     # Every run evaluates in a fresh Ray worker: keep the random/expert baseline episodes
     # (identical for every run, fixed by their seeds) on disk so they are played once.
     from agents.evaluation.report import BASELINE_CACHE_ENV
 
     saved_env = os.environ.get(BASELINE_CACHE_ENV)
-    os.environ.setdefault(BASELINE_CACHE_ENV, str(sweeps_dir.resolve() / "baselines"))
-    started = False
-    if not ray.is_initialized():
-        ray.init(
-            address="local",
-            num_cpus=num_cpus,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.WARNING,
-        )
-        started = True
     try:
-        for env in plan.envs:
-            if _env_known(env.env):
-                run_env(plan, env, names, sweeps_dir, progress, after_sweep, extend)
+        with InvocationClock(sweeps_dir, invocation) as clock:
+            os.environ.setdefault(BASELINE_CACHE_ENV, str(sweeps_dir.resolve() / "baselines"))
+            started = not ray.is_initialized()
+            if started:
+                ray.init(
+                    address="local",
+                    num_cpus=num_cpus,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                )
+            try:
+                for env in plan.envs:
+                    if _env_known(env.env):
+                        run_env(plan, env, names, sweeps_dir, progress, after_sweep, extend)
+            finally:
+                if started:
+                    ray.shutdown()
+                writer.shutdown(wait=True)
     finally:
-        if started:
-            ray.shutdown()
         if saved_env is None:
             os.environ.pop(BASELINE_CACHE_ENV, None)
-        writer.shutdown(wait=True)
-        _record_invocation(sweeps_dir, {**invocation, "wall_s": time.perf_counter() - start})
         data = write_results(reporting, sweeps_dir, out, names)  # also when interrupted
     return data
 

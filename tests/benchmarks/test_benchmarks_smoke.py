@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -345,6 +346,34 @@ def test_an_env_with_nothing_on_disk_keeps_its_entry_only_under_the_same_plan(
     )
     assert merged["wall_s"] == 5.0 and [c["start"] for c in merged["invocations"]] == ["a", "b"]
     assert transfer.shipping_choice({**kept[entry["env"]], "complete": True}) is None
+
+
+def test_a_running_invocation_keeps_its_wall_time_on_disk(tmp_path: Path) -> None:
+    # A driver killed without warning must not lose its wall time: a heartbeat thread
+    # rewrites it while the invocation runs, and leaving the block writes the final value.
+    sweeps = tmp_path / "sweeps"
+    sweeps.mkdir()
+    earlier = {"start": "earlier", "wall_s": 5.0}
+    (sweeps / transfer.STUDY_FILE).write_text(json.dumps({"invocations": [earlier]}))
+    ticks: list[str] = []
+    heartbeat = threading.Event()
+
+    def now() -> float:  # one tick per reading; readings off the main thread are beats
+        ticks.append(threading.current_thread().name)
+        if threading.current_thread() is not threading.main_thread():
+            heartbeat.set()
+        return float(len(ticks))
+
+    invocation = {"start": "now", "host": "h"}
+    with transfer.InvocationClock(sweeps, invocation, every_s=0.001, now=now):
+        assert _json(sweeps / transfer.STUDY_FILE)["invocations"][-1]["wall_s"] >= 0.0
+        assert heartbeat.wait(timeout=60)
+    study = _json(sweeps / transfer.STUDY_FILE)
+    assert [c["start"] for c in study["invocations"]] == ["earlier", "now"]
+    assert study["invocations"][-1] == {**invocation, "wall_s": len(ticks) - 1.0}
+    assert study["wall_s"] == 5.0 + len(ticks) - 1.0
+    with pytest.raises(ValueError, match="every_s"):
+        transfer.InvocationClock(sweeps, invocation, every_s=0)
 
 
 def test_readme_headline_block_is_generated(tmp_path: Path) -> None:
