@@ -123,7 +123,7 @@ import platform
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -893,7 +893,7 @@ class InvocationClock:
         sweeps_dir: Path,
         invocation: dict[str, Any],
         every_s: float = WALL_TIME_EVERY_S,
-        now: Any = time.perf_counter,
+        now: Callable[[], float] = time.perf_counter,
     ) -> None:
         if every_s <= 0:
             raise ValueError(f"every_s must be > 0 seconds, got {every_s}")
