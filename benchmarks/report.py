@@ -36,6 +36,18 @@ PACKAGES = (
 )
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, where ``platform.processor()``
+    is empty); ``""`` when unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def machine() -> dict[str, Any]:
     """Date, machine and package versions to store beside every number."""
     versions = {}
@@ -46,7 +58,9 @@ def machine() -> dict[str, Any]:
             versions[name] = None
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or ''}",
+        "machine": ", ".join(
+            part for part in (platform.machine(), f"{os.cpu_count()} cores", cpu_model()) if part
+        ),
         "python": platform.python_version(),
         "load_average": load_average(),
         "versions": versions,

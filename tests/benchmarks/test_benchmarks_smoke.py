@@ -500,3 +500,8 @@ def test_dialogue_nlu_trains_evaluates_and_compares_channels(tmp_path: Path) -> 
     assert data["expert"]["train"]["nlu"]["episodes"] == 2 and data["ppo"] is None
     assert data["nlu_cost"]["ms_per_utterance_single"] > 0
     assert "| heldout-domain |" in (tmp_path / "dialogue-nlu.md").read_text()
+
+
+def test_the_machine_string_names_no_empty_field() -> None:
+    fields = report.machine()["machine"].split(", ")
+    assert all(fields) and fields[1].endswith(" cores"), fields
