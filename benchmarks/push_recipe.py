@@ -125,12 +125,17 @@ def merge_earlier(run: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any
     }
 
 
-def verdict(finals: Sequence[dict[str, Any]], lost: bool = False) -> str:
+def verdict(run: dict[str, Any]) -> str:
     """``passed at N`` (the first final evaluation at the bar), ``missed at N``, ``running``
     or, for a run whose folder is gone before any judging evaluation, ``lost``.
 
-    Only evaluations of at least :data:`BAR_EPISODES` episodes count.
+    Only evaluations of at least :data:`BAR_EPISODES` episodes count. A ``narrow`` run is
+    not judged: it practises train's easiest corner only, and the bar is the recipe's for
+    practice over the whole train split.
     """
+    if run["curriculum"] == "narrow":
+        return "not judged (narrow practises one corner)"
+    finals, lost = run["finals"], run.get("lost", False)
     judged = [f for f in finals if f["episodes"] >= BAR_EPISODES]
     for final in judged:
         if final["success"] >= BAR_SUCCESS:
@@ -165,7 +170,7 @@ def markdown(runs: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"| `{Path(r['run']).name}` | {r['algo']} | {r['seed']} | {r['curriculum']} | "
             f"{'—' if steps is None else f'{steps:,}'} of {r['timesteps']:,} | {finals or '—'} | "
-            f"{verdict(r['finals'], r.get('lost', False))} |"
+            f"{verdict(r)} |"
         )
     lines += ["", "Training episodes' success (stochastic policy) per 25k steps:", ""]
     for r in runs:
@@ -198,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = [merge_earlier(r, earlier.get(r["run"], {})) for r in runs]
         runs = kept_runs(earlier, read) + runs
     for r in runs:
-        r["verdict"] = verdict(r["finals"], r.get("lost", False))
+        r["verdict"] = verdict(r)
     bar = {"success": BAR_SUCCESS, "steps": BAR_STEPS, "contingency_steps": CONTINGENCY_STEPS}
     data = {"bar": bar, "runs": runs}
     path = report.write("robot-push-recipe", data, markdown(runs), args.out)

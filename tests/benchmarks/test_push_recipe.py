@@ -100,6 +100,19 @@ def test_runs_not_named_again_stay_in_the_record_and_lost_ones_say_so(tmp_path: 
     assert "| lost (folder gone, never judged) |" in (out / "robot-push-recipe.md").read_text()
 
 
+def test_a_narrow_run_is_not_judged_against_the_train_split_bar(tmp_path: Path) -> None:
+    run_dir = _run(tmp_path, 0, [True] * 45 + [False] * 5)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump({**config, "curriculum": {"name": "narrow"}})
+    )
+    out = tmp_path / "results"
+    assert push_recipe.main([str(run_dir), "--out", str(out)]) == 0
+    (run,) = json.loads((out / "robot-push-recipe.json").read_text())["runs"]
+    assert run["verdict"] == "not judged (narrow practises one corner)"
+    assert "| 0.90 at 600k (50 ep) | not judged" in (out / "robot-push-recipe.md").read_text()
+
+
 def test_a_folder_that_is_not_a_run_exits_2(tmp_path: Path, capsys) -> None:
     assert push_recipe.main([str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "is not an agents.train run folder" in capsys.readouterr().err
