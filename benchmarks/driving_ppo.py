@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.cli_types import positive_int
+from benchmarks import report
 
 SPLITS = ("train", "heldout-curves", "heldout-traffic", "heldout-friction", "heldout-visual")
 _RATE = re.compile(r"steps (\d+)/\d+ \| (\d+) steps/s")
@@ -105,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out must be a folder, but {args.out} is a file")
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {sys.version.split()[0]}",
+        "machine": f"{report.machine_name()}, Python {sys.version.split()[0]}",
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         "timesteps": args.timesteps,
     }

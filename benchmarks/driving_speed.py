@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ import numpy as np
 
 import envs
 from agents.cli_types import positive_int
+from benchmarks import report
 
 SCENARIO_20 = {"lanes": 3, "traffic_density": 20.0 / (3 * 0.32)}  # 20 vehicles in the window
 PEER = "highway-fast-v0"
@@ -284,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out must be a folder, but {args.out} is a file")
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {sys.version.split()[0]}, NumPy {np.__version__}",
+        "machine": f"{report.machine_name()}, Python {sys.version.split()[0]}, "
+        f"NumPy {np.__version__}",
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
     }
     results["ours"] = bench_ours(args.steps)

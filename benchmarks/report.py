@@ -48,6 +48,12 @@ def cpu_model() -> str:
     return platform.processor()
 
 
+def machine_name() -> str:
+    """Architecture, core count and CPU model, e.g. ``x86_64, 2 cores, AMD EPYC``."""
+    parts = (platform.machine(), f"{os.cpu_count()} cores", cpu_model())
+    return ", ".join(part for part in parts if part)
+
+
 def machine() -> dict[str, Any]:
     """Date, machine and package versions to store beside every number."""
     versions = {}
@@ -58,9 +64,7 @@ def machine() -> dict[str, Any]:
             versions[name] = None
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": ", ".join(
-            part for part in (platform.machine(), f"{os.cpu_count()} cores", cpu_model()) if part
-        ),
+        "machine": machine_name(),
         "python": platform.python_version(),
         "load_average": load_average(),
         "versions": versions,

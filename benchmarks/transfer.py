@@ -119,7 +119,6 @@ import functools
 import json
 import logging
 import os
-import platform
 import socket
 import threading
 import time
@@ -1271,7 +1270,7 @@ def run(
     invocation = {
         "start": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "host": socket.gethostname(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": report.machine_name(),
         "envs": [e.env for e in plan.envs],
         "methods": names,
         "num_cpus": num_cpus,
