@@ -37,6 +37,7 @@ import numpy as np
 import yaml
 
 from agents.cli_types import UsageError, cli_main
+from envs.fileio import shown_path
 
 __all__ = [
     "PREFIX",
@@ -269,7 +270,7 @@ def _card(
             "algo": config.get("algo_kwargs"),
             "policy": config.get("policy_kwargs"),
         },
-        "source_run": str(info.path),
+        "source_run": shown_path(info.path),
         "study": study,
         "evaluation": {"episodes": report.episodes, "seed": report.seed, "splits": splits},
         "size_bytes": size,

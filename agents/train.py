@@ -53,6 +53,12 @@ PROG = "python -m agents.train"
 # ============================================================================ the CLI
 
 
+def _shipped_defaults() -> str:
+    """``driving: ppo, ...``: the registry's default algorithm of the main envs."""
+    main_envs = ("driving", "robot-reach", "robot-push", "dialogue")
+    return ", ".join(f"{name}: {envs.spec(name).default_algo}" for name in main_envs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; ``--help`` documents every flag."""
     p = argparse.ArgumentParser(
@@ -82,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--algo",
         metavar="ALGO",
         help=f"algorithm, one of {list(ALGOS)}; default: the env's shipped default "
-        "(driving: ppo, robot-reach: sac, robot-push: tqc, dialogue: maskable-ppo, others: ppo)",
+        f"({_shipped_defaults()}, others: ppo)",
     )
     p.add_argument(
         "--timesteps",

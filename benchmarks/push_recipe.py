@@ -130,13 +130,13 @@ def verdict(run: dict[str, Any]) -> str:
     or, for a run whose folder is gone before any judging evaluation, ``lost``.
 
     Only evaluations of at least :data:`BAR_EPISODES` episodes count. A ``narrow`` run is
-    not judged: it practises train's easiest corner only, and the bar is the recipe's for
-    practice over the whole train split.
+    not judged (unless lost): it practises train's easiest corner only, and the bar is the
+    recipe's for practice over the whole train split.
     """
-    if run["curriculum"] == "narrow":
-        return "not judged (narrow practises one corner)"
     finals, lost = run["finals"], run.get("lost", False)
     judged = [f for f in finals if f["episodes"] >= BAR_EPISODES]
+    if run["curriculum"] == "narrow" and (judged or not lost):
+        return "not judged (narrow practises one corner)"
     for final in judged:
         if final["success"] >= BAR_SUCCESS:
             return f"passed at {final['steps']:,}"

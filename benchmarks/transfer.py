@@ -131,6 +131,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import report
+from envs.fileio import shown_path
 
 # ============================================================================ the plan
 
@@ -973,7 +974,7 @@ def write_results(
         f"{study.get('wall_s', 0.0):.0f} s over {len(study['invocations'])} invocation(s) on "
         f"{'; '.join(hosts) or 'no invocation recorded'}; summed run time {run_total:.0f} s. "
         f"Sweep folders: `{sweeps_dir}` (not committed: models and run folders); every "
-        f"finished run's results are kept in `{_shown(ledger)}` (committed), so the study "
+        f"finished run's results are kept in `{shown_path(ledger)}` (committed), so the study "
         "outlives the machine it ran on."
     )
     top = (
@@ -1009,14 +1010,6 @@ LEDGER_SUFFIX = "-runs"
 def ledger_folder(plan: Plan, out: Path | None) -> Path:
     """``<out>/transfer-<mode>-runs``: the committed copy of the study's sweep folders."""
     return (out or report.RESULTS) / f"transfer-{plan.mode}{LEDGER_SUFFIX}"
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the working directory when it lies below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def archive_sweeps(sweeps_dir: Path, ledger: Path) -> int:
@@ -1359,6 +1352,9 @@ def shipping_choice(entry: dict[str, Any]) -> dict[str, Any] | None:
     return None if best is None else {**best, "train_score": best_score}
 
 
+SHIPPING_RULE = "best held-out IQM method; its run with the best train score"
+
+
 def ship(data: dict[str, Any], results: Path, root: Path | None = None) -> list[str]:
     """Exports :func:`shipping_choice` of every complete env; returns what was shipped."""
     from agents import pretrained
@@ -1372,7 +1368,7 @@ def ship(data: dict[str, Any], results: Path, root: Path | None = None) -> list[
             choice["run_dir"],
             entry["env"],
             method=choice["method"],
-            study=f"{results} (best held-out IQM method; its run with the best train score)",
+            study=f"{shown_path(results)} ({SHIPPING_RULE})",
             root=root,
             overwrite=True,
         )

@@ -127,7 +127,7 @@ register(
     kwargs={"task": "push"},
     expert="envs.robot.expert:RobotExpert",
     description="Franka Panda (PyBullet): push a cube to a target on a table.",
-    default_algo="tqc",
+    default_algo="sac",
     max_episode_steps=50,
 )
 register(

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["TMP_PREFIX", "atomic_write", "atomic_write_all", "versions"]
+__all__ = ["TMP_PREFIX", "atomic_write", "atomic_write_all", "shown_path", "versions"]
 
 TMP_PREFIX = ".tmp-"
 """Name prefix of the temporary files (a killed writer's leftovers can be found by it)."""
@@ -96,6 +96,18 @@ def versions(*extra: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` relative to the working directory when it lies below it, else as given.
+
+    For paths written into committed files (results, model cards): a checkout's absolute
+    location means nothing on another machine.
+    """
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _umask() -> int:

@@ -67,7 +67,7 @@ def test_bad_recipes_are_named():
 
 
 def test_built_ins_declare_their_contract_like_plugins():
-    for name, algo in [("driving", "ppo"), ("robot-push", "tqc"), ("dialogue", "maskable-ppo")]:
+    for name, algo in [("driving", "ppo"), ("robot-push", "sac"), ("dialogue", "maskable-ppo")]:
         spec = envs.resolve(name)
         assert spec.default_algo == algo and spec.max_episode_steps is not None
     assert isinstance(envs.make("dialogue").unwrapped, envs.TextPerception)

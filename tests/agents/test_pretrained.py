@@ -27,7 +27,10 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_export_then_load_acts_exactly_like_the_run(tmp_path: Path, run_dir: Path) -> None:
+def test_export_then_load_acts_exactly_like_the_run(
+    tmp_path: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(run_dir.parent)  # the card names the run relative to the checkout
     root = tmp_path / "shipped"
     dest = pretrained.export(run_dir, "dialogue", method="uniform", study="x.json", root=root)
     assert sorted(p.name for p in dest.iterdir()) == [
@@ -38,6 +41,7 @@ def test_export_then_load_acts_exactly_like_the_run(tmp_path: Path, run_dir: Pat
     ]  # data only: no pickle, no model.zip
     card = pretrained.load_card("pretrained:dialogue", root)
     assert (card["env"], card["method"], card["seed"]) == ("dialogue", "uniform", 3)
+    assert card["source_run"] == run_dir.name
     assert card["evaluation"]["episodes"] == 4 and "heldout-users" in card["evaluation"]["splits"]
     assert 0 < card["size_bytes"] <= pretrained.MAX_BYTES
     assert "| train |" in (dest / "card.md").read_text()

@@ -113,6 +113,12 @@ def test_a_narrow_run_is_not_judged_against_the_train_split_bar(tmp_path: Path) 
     assert "| 0.90 at 600k (50 ep) | not judged" in (out / "robot-push-recipe.md").read_text()
 
 
+def test_a_narrow_run_lost_before_its_final_evaluation_reads_lost() -> None:
+    lost = {"curriculum": "narrow", "finals": [], "lost": True}
+    assert push_recipe.verdict(lost) == "lost (folder gone, never judged)"
+    assert push_recipe.verdict({**lost, "lost": False}).startswith("not judged")
+
+
 def test_a_folder_that_is_not_a_run_exits_2(tmp_path: Path, capsys) -> None:
     assert push_recipe.main([str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "is not an agents.train run folder" in capsys.readouterr().err
