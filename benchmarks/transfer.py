@@ -69,6 +69,11 @@ algorithm and recipe (``agents/hyperparams``) plus the overrides listed here:
   seed. ``uniform`` runs before ``narrow`` (the methods' order below), so the recipe is
   judged first. The v1 runs' ledger was removed (commit history keeps it; their numbers
   are in ``benchmarks/results/robot-push-recipe.md``); no v1 run is mixed with v2 runs.
+  **Outcome** (2026-12-03): v2 passed in 3 of 3 ``uniform`` seeds (0.92, 1.00, 0.92) and
+  became robot-push's default recipe (``agents/hyperparams/sac.yaml``). The seed-2 runs'
+  folders are ``attempt-3``: their sweep's state keeps the two attempts lost when the
+  first seed-2 block's Ray workers were paused (SIGSTOP, 2026-12-02 ~20:03); the runs
+  that count trained from scratch on 2026-12-02 22:17.
 
 **Evaluation**: every run is one ``agents.train`` call executed by the Ray sweep runner
 (``agents.sweep.run_sweep``), then evaluated by the transfer evaluator (the one behind
