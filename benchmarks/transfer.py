@@ -978,7 +978,7 @@ def write_results(
         f"transfer evaluator behind `agents.evaluate`.\n\nRuns done: {status}. Study wall time "
         f"{study.get('wall_s', 0.0):.0f} s over {len(study['invocations'])} invocation(s) on "
         f"{'; '.join(hosts) or 'no invocation recorded'}; summed run time {run_total:.0f} s. "
-        f"Sweep folders: `{sweeps_dir}` (not committed: models and run folders); every "
+        f"Sweep folders: `{shown_path(sweeps_dir)}` (not committed: models and run folders); every "
         f"finished run's results are kept in `{shown_path(ledger)}` (committed), so the study "
         "outlives the machine it ran on."
     )
